@@ -1,0 +1,66 @@
+"""One HTTP session for ASGI and WSGI apps.
+
+The top level is the starsessions 2.1.2 API, plus what dualsessions adds (sync contracts, per-session
+lifetime). The WSGI front end lives in :mod:`dualsessions.wsgi`, the Redis store in
+:mod:`dualsessions.stores.redis`.
+"""
+
+from .core import Session as Session
+from .exceptions import CookieTooLarge as CookieTooLarge
+from .exceptions import ImproperlyConfigured as ImproperlyConfigured
+from .exceptions import SerializationError as SerializationError
+from .exceptions import SessionError as SessionError
+from .exceptions import SessionNotLoaded as SessionNotLoaded
+from .exceptions import SessionStoreError as SessionStoreError
+from .middleware import SessionAutoloadMiddleware as SessionAutoloadMiddleware
+from .middleware import SessionMiddleware as SessionMiddleware
+from .serializers import AsyncSerializer as AsyncSerializer
+from .serializers import JsonSerializer as JsonSerializer
+from .serializers import Serializer as Serializer
+from .session import generate_session_id as generate_session_id
+from .session import get_session_handler as get_session_handler
+from .session import get_session_id as get_session_id
+from .session import get_session_metadata as get_session_metadata
+from .session import get_session_remaining_seconds as get_session_remaining_seconds
+from .session import is_loaded as is_loaded
+from .session import load_session as load_session
+from .session import regenerate_session_id as regenerate_session_id
+from .session import set_session_lifetime as set_session_lifetime
+from .stores import CookieStore as CookieStore
+from .stores import DualSessionStore as DualSessionStore
+from .stores import InMemoryStore as InMemoryStore
+from .stores import SessionStore as SessionStore
+from .stores import SyncSessionStore as SyncSessionStore
+from .types import SessionMetadata as SessionMetadata
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncSerializer",
+    "CookieStore",
+    "CookieTooLarge",
+    "DualSessionStore",
+    "ImproperlyConfigured",
+    "InMemoryStore",
+    "JsonSerializer",
+    "SerializationError",
+    "Serializer",
+    "Session",
+    "SessionAutoloadMiddleware",
+    "SessionError",
+    "SessionMetadata",
+    "SessionMiddleware",
+    "SessionNotLoaded",
+    "SessionStore",
+    "SessionStoreError",
+    "SyncSessionStore",
+    "generate_session_id",
+    "get_session_handler",
+    "get_session_id",
+    "get_session_metadata",
+    "get_session_remaining_seconds",
+    "is_loaded",
+    "load_session",
+    "regenerate_session_id",
+    "set_session_lifetime",
+]

@@ -1,0 +1,116 @@
+"""The one place where a store or serializer of one flavour is made to serve the other.
+
+Adapters are built once, when a middleware is built, never per call. Built-in stores serve both
+flavours natively and pass through untouched.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import inspect
+import threading
+import typing
+
+from asgiref.sync import sync_to_async
+
+from .exceptions import ImproperlyConfigured
+from .serializers import AsyncSerializer, Serializer
+from .stores.base import SessionStore, SyncSessionStore, describe, touches
+
+AnyStore: typing.TypeAlias = "SessionStore | SyncSessionStore"
+AnySerializer: typing.TypeAlias = "Serializer | AsyncSerializer"
+
+#: Threads that run sync stores' calls for async front ends. Not asgiref's thread-sensitive mode, which
+#: runs every such call of the process on one thread, one after another.
+STORE_THREADS = 32
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _store_executor() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = concurrent.futures.ThreadPoolExecutor(STORE_THREADS, "dualsessions-store")
+        return _executor
+
+
+def _is_async_store(store: object) -> bool:
+    if isinstance(store, SessionStore):
+        return True
+    if isinstance(store, SyncSessionStore):
+        return False
+    read = getattr(store, "read", None)
+    if read is None or not all(callable(getattr(store, name, None)) for name in ("write", "remove")):
+        raise ImproperlyConfigured(
+            f"store must be a SessionStore or SyncSessionStore (or have read/write/remove methods), "
+            f"got {type(store).__name__}"
+        )
+    return inspect.iscoroutinefunction(read)
+
+
+class _ThreadedStore(SessionStore):
+    """A sync store driven from an event loop: every call runs on a worker thread."""
+
+    def __init__(self, store: SyncSessionStore) -> None:
+        executor = _store_executor()
+
+        def run(method: typing.Callable[..., typing.Any]) -> typing.Any:
+            return sync_to_async(method, thread_sensitive=False, executor=executor)
+
+        self._read = run(store.read)
+        self._write = run(store.write)
+        self._remove = run(store.remove)
+        self._exists = run(store.exists)
+        self._read_and_touch = run(store.read_and_touch)
+        self.description = describe(store)
+
+    async def read(self, session_id: str, lifetime: int) -> bytes:
+        return typing.cast(bytes, await self._read(session_id, lifetime))
+
+    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        return typing.cast(str, await self._write(session_id, data, lifetime, ttl))
+
+    async def remove(self, session_id: str) -> None:
+        await self._remove(session_id)
+
+    async def exists(self, session_id: str) -> bool:
+        return typing.cast(bool, await self._exists(session_id))
+
+    async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
+        return typing.cast(bytes, await self._read_and_touch(session_id, lifetime, ttl))
+
+
+class _InlineSerializer(AsyncSerializer):
+    """A sync serializer called straight from async code: it only computes, so no thread hop."""
+
+    def __init__(self, serializer: Serializer) -> None:
+        self.serialize_sync = serializer.serialize
+        self.deserialize_sync = serializer.deserialize
+
+    async def serialize(self, data: typing.Any) -> bytes:
+        return self.serialize_sync(data)
+
+    async def deserialize(self, data: bytes) -> dict[str, typing.Any]:
+        return self.deserialize_sync(data)
+
+
+def async_store(store: AnyStore) -> tuple[SessionStore, bool]:
+    """``store`` in the async flavour, and whether it can touch a record while reading it."""
+    if _is_async_store(store):
+        return typing.cast(SessionStore, store), touches(typing.cast(SessionStore, store))
+    sync = typing.cast(SyncSessionStore, store)
+    return _ThreadedStore(sync), touches(sync)
+
+
+def async_serializer(serializer: AnySerializer) -> AsyncSerializer:
+    if isinstance(serializer, AsyncSerializer):
+        return serializer
+    serialize = getattr(serializer, "serialize", None)
+    if not callable(serialize) or not callable(getattr(serializer, "deserialize", None)):
+        raise ImproperlyConfigured(
+            f"serializer must be a Serializer or AsyncSerializer, got {type(serializer).__name__}"
+        )
+    if inspect.iscoroutinefunction(serialize):
+        return typing.cast(AsyncSerializer, serializer)
+    return _InlineSerializer(serializer)

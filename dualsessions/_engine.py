@@ -1,0 +1,86 @@
+"""Performing what the core decides, in the async flavour (the sync twin comes with the WSGI front end).
+
+An engine holds one store and one serializer, adapted to its flavour once, and the validated options.
+For each session it performs the reads and writes that :class:`~dualsessions.core.SessionState` plans.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing
+
+from . import _bridge
+from .cookies import is_valid_cookie_value
+from .core import Session, SessionConfig, SessionState
+from .exceptions import SerializationError, SessionError, SessionStoreError
+from .serializers import JsonSerializer
+from .stores.base import describe
+
+logger = logging.getLogger("dualsessions")
+
+
+class AsyncEngine:
+    def __init__(
+        self,
+        store: _bridge.AnyStore,
+        serializer: _bridge.AnySerializer | None,
+        options: dict[str, typing.Any],
+    ) -> None:
+        self.store, touches = _bridge.async_store(store)
+        self.serializer = _bridge.async_serializer(serializer if serializer is not None else JsonSerializer())
+        self.config = SessionConfig.from_options(**options, store_touches=touches)
+        self.store_name = describe(store)
+
+    async def load(self, state: SessionState) -> Session:
+        """Read the session's record (if the request named one) and hand it to the core."""
+        plan = state.read_plan()
+        if plan is None:
+            return state.load(None)
+        session_id, lifetime, touch_ttl = plan
+        try:
+            if touch_ttl is None:
+                raw = await self.store.read(session_id, lifetime)
+            else:
+                raw = await self.store.read_and_touch(session_id, lifetime, touch_ttl)
+        except SessionError:
+            raise
+        except Exception as exc:
+            raise SessionStoreError(self.store_name, "read a session", exc) from exc
+        data = None
+        if raw:
+            try:
+                data = await self.serializer.deserialize(raw)
+            except Exception:  # undecodable record: a new session, never a 500
+                logger.info("dualsessions: discarding an undecodable session record", exc_info=True)
+        return state.load(data, touched=touch_ttl is not None)
+
+    async def save(self, state: SessionState) -> str | None:
+        """Write and remove what the core asks for; return the id the store wrote under, if any."""
+        plan = state.save_plan()
+        written = None
+        try:
+            if plan.write is not None:
+                session_id, data, lifetime, ttl = plan.write
+                try:
+                    payload = await self.serializer.serialize(data)
+                except SessionError:
+                    raise
+                except Exception as exc:
+                    raise SerializationError(f"the session could not be serialized: {exc}") from exc
+                written = await self.store.write(session_id, payload, lifetime, ttl)
+                _check_written_id(self.store_name, written)
+            for session_id in plan.remove:
+                await self.store.remove(session_id)
+        except SessionError:
+            raise
+        except Exception as exc:
+            raise SessionStoreError(self.store_name, "save a session", exc) from exc
+        return written
+
+
+def _check_written_id(store_name: str, written: object) -> None:
+    if not isinstance(written, str) or not is_valid_cookie_value(written):
+        raise SessionError(
+            f"{store_name}.write() returned {written!r}, which cannot be a cookie value: return the "
+            "session id (printable ASCII without spaces, quotes, ',', ';' or '\\\\')"
+        )

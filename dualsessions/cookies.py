@@ -1,0 +1,130 @@
+"""Reading the session cookie from a ``Cookie`` header and writing ``Set-Cookie`` headers.
+
+Both front ends use this module and nothing else for cookies, so a cookie set by the ASGI app is the
+cookie the WSGI app reads, attribute for attribute. No I/O, no framework.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .exceptions import ImproperlyConfigured
+
+#: Browsers keep at most about 4096 bytes of name, value and attributes per cookie.
+MAX_COOKIE_VALUE = 4096
+
+# RFC 6265 cookie-octet: printable US-ASCII except space, DQUOTE, comma, semicolon and backslash.
+_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
+# RFC 9110 token: what a cookie name may be made of.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Path and Domain attribute values: any CHAR except CTLs and ";" (RFC 6265 av-octet), no spaces.
+_ATTRIBUTE_VALUE = re.compile(r"[\x21-\x3a\x3c-\x7e]+")
+_SAME_SITE = {"lax": "lax", "strict": "strict", "none": "none"}
+
+
+def is_valid_cookie_value(value: str) -> bool:
+    """True for a value that can go into a ``Set-Cookie`` header unquoted and unescaped."""
+    return len(value) <= MAX_COOKIE_VALUE and _COOKIE_VALUE.fullmatch(value) is not None
+
+
+def find_cookie(header: str, name: str) -> str | None:
+    """The first well-formed value of cookie ``name`` in a ``Cookie`` header, or None.
+
+    A malformed value (quotes, spaces inside, control characters, oversized) is skipped rather than
+    repaired, so nothing a client injects is ever passed on. When a name is sent twice, browsers put the
+    cookie with the most specific path first, which is the one we want.
+    """
+    if name not in header:
+        return None
+    for chunk in header.split(";"):
+        key, sep, value = chunk.partition("=")
+        if sep and key.strip() == name:
+            value = value.strip()
+            if is_valid_cookie_value(value):
+                return value
+    return None
+
+
+def add_vary_cookie(vary: str) -> str:
+    """An existing ``Vary`` value with ``Cookie`` added, unless it is there already (or is ``*``)."""
+    fields = [field.strip().lower() for field in vary.split(",")]
+    if "cookie" in fields or "*" in fields:
+        return vary
+    return f"{vary}, Cookie" if vary.strip() else "Cookie"
+
+
+def validate_cookie_name(name: str) -> str:
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        raise ImproperlyConfigured(
+            f"cookie_name {name!r} is not a valid cookie name: use letters, digits and !#$%&'*+-.^_`|~ "
+            "(no spaces, '=', ';' or ',')"
+        )
+    return name
+
+
+def validate_same_site(value: str) -> str:
+    same_site = _SAME_SITE.get(value.lower()) if isinstance(value, str) else None
+    if same_site is None:
+        raise ImproperlyConfigured(f"cookie_same_site must be 'lax', 'strict' or 'none', got {value!r}")
+    return same_site
+
+
+def _validate_attribute(option: str, value: str | None) -> str | None:
+    if value is not None and (not isinstance(value, str) or not _ATTRIBUTE_VALUE.fullmatch(value)):
+        raise ImproperlyConfigured(
+            f"{option} {value!r} cannot go into a cookie: it must be non-empty, without spaces, ';' "
+            "or control characters"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class CookieRules:
+    """How the session cookie is named and which attributes it carries, validated once."""
+
+    name: str = "session"
+    same_site: str = "lax"
+    secure: bool = True
+    domain: str | None = None
+    path: str | None = None  # None: the app's mount point (ASGI root_path, WSGI SCRIPT_NAME), or "/"
+    _attributes: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        validate_cookie_name(self.name)
+        same_site = validate_same_site(self.same_site)
+        object.__setattr__(self, "same_site", same_site)
+        _validate_attribute("cookie_domain", self.domain)
+        _validate_attribute("cookie_path", self.path)
+        if self.path is not None and not self.path.startswith("/"):
+            raise ImproperlyConfigured(f"cookie_path must start with '/', got {self.path!r}")
+        if same_site == "none" and not self.secure:
+            raise ImproperlyConfigured(
+                "cookie_same_site='none' needs cookie_https_only=True: browsers reject SameSite=None "
+                "cookies that are not Secure"
+            )
+        attributes = f"; domain={self.domain}" if self.domain else ""
+        attributes += f"; httponly; samesite={same_site}"
+        if self.secure:
+            attributes += "; secure"
+        object.__setattr__(self, "_attributes", attributes)
+
+    def path_for(self, mount_point: str) -> str:
+        """The Path attribute: the configured one, else where the app is mounted, else "/"."""
+        if self.path is not None:
+            return self.path
+        if mount_point and _ATTRIBUTE_VALUE.fullmatch(mount_point) and mount_point.startswith("/"):
+            return mount_point
+        return "/"
+
+    def set_cookie(self, value: str, max_age: int | None, path: str) -> str:
+        """A ``Set-Cookie`` value; no Max-Age makes a browser-session cookie."""
+        if max_age is None:
+            return f"{self.name}={value}; path={path}{self._attributes}"
+        return f"{self.name}={value}; path={path}; max-age={max_age}{self._attributes}"
+
+    def delete_cookie(self, path: str) -> str:
+        """A ``Set-Cookie`` value that removes the cookie; same Path, Domain, Secure and SameSite."""
+        return (
+            f"{self.name}=; path={path}; max-age=0; expires=Thu, 01 Jan 1970 00:00:00 GMT{self._attributes}"
+        )

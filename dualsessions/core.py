@@ -1,0 +1,370 @@
+"""The sans-I/O heart of dualsessions: the session object and every rule of when to read, write, remove
+and send a cookie.
+
+Nothing here does I/O or knows a framework. A front end (the ASGI or WSGI middleware, the scripts API)
+creates one :class:`SessionState` per request and drives it:
+
+1. ``state.read_plan()`` says which record to read, if any, and whether the read may extend its expiry;
+2. the front end reads the store, deserializes, and hands the result to ``state.load(data, touched)``;
+3. the application uses ``state.session``;
+4. ``state.save_plan()`` says what to write and what to remove; the front end serializes and performs it;
+5. ``state.response_headers(written_id, mount_point)`` gives the ``Set-Cookie`` and ``Vary`` headers.
+
+Because both front ends run exactly this code, they cannot disagree on a rule.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import secrets
+import typing
+from dataclasses import dataclass, field
+
+from . import _clock
+from .cookies import CookieRules
+from .exceptions import ImproperlyConfigured, SessionNotLoaded
+from .types import SessionMetadata
+
+METADATA_KEY = "__metadata__"
+
+logger = logging.getLogger("dualsessions")
+
+Lifetime: typing.TypeAlias = "int | datetime.timedelta"
+
+
+def generate_session_id() -> str:
+    """A new session id: 192 bits from :mod:`secrets`, URL-safe (32 characters)."""
+    return secrets.token_urlsafe(24)
+
+
+def lifetime_seconds(value: Lifetime, option: str = "lifetime") -> int:
+    """Seconds from an int or a timedelta; zero means a browser-session cookie."""
+    if isinstance(value, datetime.timedelta):
+        value = int(value.total_seconds())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ImproperlyConfigured(
+            f"{option} must be 0 (a session-only cookie) or a positive number of seconds or a timedelta, "
+            f"got {value!r}"
+        )
+    return value
+
+
+class Session(dict[str, typing.Any]):
+    """The session data: a dict that notes when it is changed.
+
+    Every mutating method sets ``modified``. A change inside a nested value (``session["cart"].append(x)``)
+    can't be seen from here: assign the value again, or set ``session.modified = True``.
+    It stays a real ``dict`` so that ``JSONResponse(request.session)`` and ``dict(session)`` just work.
+    """
+
+    __slots__ = ("modified",)
+
+    def __init__(self, data: typing.Mapping[str, typing.Any] | None = None, /) -> None:
+        if data:
+            super().__init__(data)
+        self.modified = False
+
+    def __setitem__(self, key: str, value: typing.Any) -> None:
+        super().__setitem__(key, value)
+        self.modified = True
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.modified = True
+
+    def __ior__(self, other: typing.Any) -> Session:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        if self:
+            self.modified = True
+        super().clear()
+
+    def update(self, *args: typing.Any, **kwargs: typing.Any) -> None:
+        super().update(*args, **kwargs)
+        self.modified = True
+
+    def pop(self, key: str, *default: typing.Any) -> typing.Any:
+        if key in self:
+            self.modified = True
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, typing.Any]:
+        item = super().popitem()
+        self.modified = True
+        return item
+
+    def setdefault(self, key: str, default: typing.Any = None) -> typing.Any:
+        if key not in self:
+            self.modified = True
+        return super().setdefault(key, default)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict.__repr__(self)})"
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """The options every front end takes, validated once when the middleware is built."""
+
+    lifetime: int = 0
+    rolling: bool = False
+    cookie: CookieRules = field(default_factory=CookieRules)
+    #: The store can extend a record's expiry while reading it (one command instead of read + write).
+    store_touches: bool = False
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        lifetime: Lifetime = 0,
+        rolling: bool = False,
+        cookie_name: str = "session",
+        cookie_same_site: str = "lax",
+        cookie_https_only: bool = True,
+        cookie_domain: str | None = None,
+        cookie_path: str | None = None,
+        store_touches: bool = False,
+    ) -> SessionConfig:
+        cookie = CookieRules(
+            name=cookie_name,
+            same_site=cookie_same_site,
+            secure=bool(cookie_https_only),
+            domain=cookie_domain,
+            path=cookie_path,
+        )
+        return cls(lifetime_seconds(lifetime), bool(rolling), cookie, store_touches)
+
+
+class Write(typing.NamedTuple):
+    """Write ``data`` (metadata included) under ``session_id``, kept ``ttl`` seconds (0: store default)."""
+
+    session_id: str
+    data: dict[str, typing.Any]
+    lifetime: int
+    ttl: int
+
+
+class SavePlan(typing.NamedTuple):
+    write: Write | None
+    #: Records to remove, after the write succeeded (an old id after regeneration, an emptied session).
+    remove: tuple[str, ...]
+
+
+_NOTHING = SavePlan(None, ())
+
+_KEEP, _SET, _DELETE = 0, 1, 2
+
+
+class SessionState:
+    """One request's view of one session, and the decisions about it.
+
+    ``session_id`` is the id of the record in play: first the candidate from the cookie, after loading
+    the id of a live record (None for a new session: a client-chosen id is never adopted), after
+    ``regenerate()`` the fresh id, after saving the id the store returned.
+    """
+
+    __slots__ = (
+        "_cookie",
+        "_id",
+        "_new_id",
+        "_record_id",
+        "_stale_id",
+        "_touched",
+        "_write_reasons",
+        "config",
+        "initially_empty",
+        "metadata",
+        "session",
+    )
+
+    def __init__(self, config: SessionConfig, cookie_value: str | None) -> None:
+        self.config = config
+        self._id = cookie_value
+        self._new_id: str | None = None  # set by regenerate()
+        self.session: Session | None = None
+        self.metadata: SessionMetadata | None = None
+        self.initially_empty = True
+        self._record_id: str | None = None  # the record that was loaded, if any
+        self._stale_id: str | None = None  # an expired record found on load, to remove
+        self._touched = False  # the read already extended the record's expiry
+        self._write_reasons = 0  # regeneration or lifetime change: write even if data is unchanged
+        self._cookie = _KEEP
+
+    @property
+    def loaded(self) -> bool:
+        return self.session is not None
+
+    @property
+    def session_id(self) -> str | None:
+        return self._new_id if self._new_id is not None else self._id
+
+    # -- 1. reading ----------------------------------------------------------------------------------
+
+    def read_plan(self) -> tuple[str, int, int | None] | None:
+        """``(session_id, lifetime, touch_ttl)`` to read, or None when there is nothing to look up.
+
+        ``touch_ttl`` is set when the read should also extend the record's expiry (a rolling session on a
+        store that can do both at once); it assumes the configured lifetime, and ``load`` checks that.
+        """
+        if self._id is None or self.loaded:
+            return None
+        config = self.config
+        touch = config.lifetime if config.rolling and config.store_touches else None
+        return self._id, config.lifetime, touch
+
+    def load(self, data: object, touched: bool = False) -> Session:
+        """Take what the store held (deserialized; None or anything else for "nothing usable").
+
+        A record that is missing, undecodable, not a mapping, or past its absolute expiry gives a new
+        empty session that will get a new id if it is ever saved.
+        """
+        if self.session is not None:
+            return self.session
+        now = _clock.now()
+        config = self.config
+        metadata: SessionMetadata = {"lifetime": config.lifetime, "created": now, "last_access": now}
+        values: dict[str, typing.Any] = {}
+        candidate, self._id = self._id, None
+        if isinstance(data, dict) and data:
+            stored = data.pop(METADATA_KEY, None)
+            if _valid_metadata(stored):
+                metadata["lifetime"] = stored["lifetime"]
+                metadata["created"] = stored["created"]
+            if self._expired(metadata, now):
+                self._stale_id = candidate
+                metadata = {"lifetime": config.lifetime, "created": now, "last_access": now}
+            else:
+                values = data
+                self._id = self._record_id = candidate
+                self._touched = touched and metadata["lifetime"] == config.lifetime
+        self.metadata = metadata
+        self.session = Session(values)
+        self.initially_empty = not values
+        return self.session
+
+    def _expired(self, metadata: SessionMetadata, now: float) -> bool:
+        lifetime = metadata["lifetime"]
+        return not self.config.rolling and lifetime > 0 and now >= metadata["created"] + lifetime
+
+    # -- 2. what the application may change besides data ---------------------------------------------
+
+    def regenerate(self) -> str:
+        """Move the session to a fresh id; the old record is removed when the new one is written."""
+        self._new_id = generate_session_id()
+        self._write_reasons |= 1
+        return self._new_id
+
+    def set_lifetime(self, lifetime: Lifetime) -> None:
+        """Give this session its own lifetime ("remember me"), obeyed by the cookie and the store."""
+        if self.metadata is None:
+            raise SessionNotLoaded("Load the session before setting its lifetime.")
+        self.metadata["lifetime"] = lifetime_seconds(lifetime)
+        self._write_reasons |= 2
+
+    def remaining_seconds(self) -> int:
+        """Seconds before the session expires (0 for a session-only cookie)."""
+        if self.metadata is None:
+            raise SessionNotLoaded("Cannot read session metadata because session was not loaded.")
+        lifetime = self.metadata["lifetime"]
+        if lifetime <= 0:
+            return 0
+        if self.config.rolling:
+            return lifetime
+        return max(0, math.ceil(self.metadata["created"] + lifetime - _clock.now()))
+
+    # -- 3. saving -----------------------------------------------------------------------------------
+
+    def save_plan(self) -> SavePlan:
+        """What the store must do at the end of the request. Call once, then ``response_headers``."""
+        session = self.session
+        if session is None:
+            return _NOTHING
+        stale = (self._stale_id,) if self._stale_id is not None else ()
+        record_id = self._record_id
+        if not session:
+            if record_id is None:
+                return SavePlan(None, stale)  # never had data: no record, no cookie
+            self._cookie = _DELETE
+            self._id = self._new_id = None
+            return SavePlan(None, (record_id, *stale))
+        if not (session.modified or self._write_reasons or record_id is None):
+            if not self.config.rolling:
+                return _NOTHING
+            if self._touched:  # the read already extended the record: just re-send the cookie
+                self._cookie = _SET if self.metadata and self.metadata["lifetime"] > 0 else _KEEP
+                return _NOTHING
+        metadata = typing.cast(SessionMetadata, self.metadata)
+        now = _clock.now()
+        metadata["last_access"] = now
+        ttl = self._ttl(metadata, now)
+        session_id = self.session_id if self.session_id is not None else generate_session_id()
+        remove = stale if record_id is None or record_id == session_id else (record_id, *stale)
+        self._cookie = _SET
+        data = dict(session)
+        data[METADATA_KEY] = metadata
+        return SavePlan(Write(session_id, data, metadata["lifetime"], ttl), remove)
+
+    def _ttl(self, metadata: SessionMetadata, now: float) -> int:
+        lifetime = metadata["lifetime"]
+        if lifetime <= 0:
+            return 0
+        if self.config.rolling:
+            return lifetime
+        return max(1, math.ceil(metadata["created"] + lifetime - now))
+
+    def response_headers(
+        self, written_id: str | None, mount_point: str = "", https: bool = True
+    ) -> list[tuple[str, str]]:
+        """The headers to add to the response, given the id the store returned from the write, if any.
+
+        ``mount_point`` is where the app is mounted (the default cookie path); ``https`` whether the
+        request came over TLS, to warn once when a Secure cookie is sent where it won't come back.
+        """
+        if self.session is None:
+            return []
+        if written_id is not None:
+            self._id, self._new_id = written_id, None
+        if self._cookie == _KEEP:
+            return [("Vary", "Cookie")]
+        cookie = self.config.cookie
+        path = cookie.path_for(mount_point)
+        if self._cookie == _DELETE:
+            return [("Set-Cookie", cookie.delete_cookie(path)), ("Vary", "Cookie")]
+        if not https and cookie.secure:
+            _warn_insecure_once(cookie.name)
+        metadata = typing.cast(SessionMetadata, self.metadata)
+        max_age = self._ttl(metadata, _clock.now()) if metadata["lifetime"] > 0 else None
+        value = typing.cast(str, self.session_id)
+        return [("Set-Cookie", cookie.set_cookie(value, max_age, path)), ("Vary", "Cookie")]
+
+
+_warned_insecure: set[str] = set()
+
+
+def _warn_insecure_once(cookie_name: str) -> None:
+    if cookie_name not in _warned_insecure:
+        _warned_insecure.add(cookie_name)
+        logger.warning(
+            "dualsessions: the %r cookie is Secure but this request came over plain http, so browsers "
+            "and test clients won't send it back. Serve over https, or pass cookie_https_only=False "
+            "for local development.",
+            cookie_name,
+        )
+
+
+def _valid_metadata(value: object) -> typing.TypeGuard[SessionMetadata]:
+    if not isinstance(value, dict):
+        return False
+    lifetime, created = value.get("lifetime"), value.get("created")
+    return (
+        isinstance(lifetime, int)
+        and not isinstance(lifetime, bool)
+        and lifetime >= 0
+        and isinstance(created, (int, float))
+        and not isinstance(created, bool)
+        and math.isfinite(created)
+    )

@@ -1,0 +1,69 @@
+"""Turning session data into bytes and back, in a sync and an async flavour."""
+
+from __future__ import annotations
+
+import abc
+import json
+import typing
+
+from .exceptions import SerializationError
+
+
+class Serializer(abc.ABC):
+    """Base class of synchronous serializers (the starsessions contract)."""
+
+    @abc.abstractmethod
+    def serialize(self, data: typing.Any) -> bytes:
+        """Session data (a dict, metadata included) as bytes."""
+
+    @abc.abstractmethod
+    def deserialize(self, data: bytes) -> dict[str, typing.Any]:
+        """Bytes back into session data; an empty input gives an empty dict."""
+
+
+class AsyncSerializer(abc.ABC):
+    """Base class of async serializers, for serializers that must wait (a remote KMS, say)."""
+
+    @abc.abstractmethod
+    async def serialize(self, data: typing.Any) -> bytes:
+        """Session data (a dict, metadata included) as bytes."""
+
+    @abc.abstractmethod
+    async def deserialize(self, data: bytes) -> dict[str, typing.Any]:
+        """Bytes back into session data; an empty input gives an empty dict."""
+
+
+class JsonSerializer(Serializer):
+    """JSON, UTF-8 encoded. A value JSON can't hold raises :class:`SerializationError` naming its key."""
+
+    def __init__(
+        self,
+        json_encoder: type[json.JSONEncoder] = json.JSONEncoder,
+        json_decoder: type[json.JSONDecoder] = json.JSONDecoder,
+    ) -> None:
+        self._encoder = json_encoder(separators=(",", ":"))
+        self._decoder = json_decoder()
+
+    def serialize(self, data: typing.Any) -> bytes:
+        try:
+            return self._encoder.encode(data).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(_explain(self._encoder, data, exc)) from exc
+
+    def deserialize(self, data: bytes) -> dict[str, typing.Any]:
+        if not data:
+            return {}
+        return self._decoder.decode(data.decode("utf-8"))  # type: ignore[no-any-return]
+
+
+def _explain(encoder: json.JSONEncoder, data: typing.Any, exc: Exception) -> str:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            try:
+                encoder.encode(value)
+            except (TypeError, ValueError):
+                return (
+                    f"session key {key!r} holds a {type(value).__name__} value that JSON cannot store "
+                    f"({exc}); store plain dicts, lists, strings, numbers, booleans or None"
+                )
+    return f"the session cannot be stored as JSON: {exc}"

@@ -1,0 +1,121 @@
+"""Session helpers for Starlette and FastAPI handlers (the starsessions API).
+
+``connection`` is a ``Request``, a ``WebSocket`` or any ``HTTPConnection`` whose app runs under
+:class:`dualsessions.SessionMiddleware`.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
+
+from .core import Lifetime, Session, SessionState, generate_session_id
+from .exceptions import ImproperlyConfigured, SessionNotLoaded
+from .types import SessionMetadata
+
+if typing.TYPE_CHECKING:
+    from ._engine import AsyncEngine
+
+__all__ = [
+    "SessionHandler",
+    "generate_session_id",
+    "get_session_handler",
+    "get_session_id",
+    "get_session_metadata",
+    "get_session_remaining_seconds",
+    "is_loaded",
+    "load_session",
+    "regenerate_session_id",
+    "set_session_lifetime",
+]
+
+
+class SessionHandler:
+    """One request's session, as the ASGI middleware drives it. Reach it with ``get_session_handler``."""
+
+    __slots__ = ("_engine", "scope", "state")
+
+    def __init__(self, engine: AsyncEngine, state: SessionState, scope: Scope) -> None:
+        self._engine = engine
+        self.state = state
+        self.scope = scope
+
+    @property
+    def session_id(self) -> str | None:
+        return self.state.session_id
+
+    @property
+    def is_loaded(self) -> bool:
+        return self.state.loaded
+
+    @property
+    def metadata(self) -> SessionMetadata | None:
+        return self.state.metadata
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.state.session
+
+    @property
+    def initially_empty(self) -> bool:
+        return self.state.initially_empty
+
+    async def load(self) -> Session:
+        """Read the session from the store, once; later calls return the loaded session."""
+        session = self.state.session
+        if session is None:
+            session = await self._engine.load(self.state)
+            self.scope["session"] = session
+        return session
+
+    def regenerate_id(self) -> str:
+        return self.state.regenerate()
+
+
+def get_session_handler(connection: HTTPConnection) -> SessionHandler:
+    """The low-level session handler of this connection."""
+    try:
+        return typing.cast(SessionHandler, connection.scope["session_handler"])
+    except KeyError:
+        raise ImproperlyConfigured(
+            "No session here: add dualsessions.SessionMiddleware to the application's middleware."
+        ) from None
+
+
+async def load_session(connection: HTTPConnection) -> None:
+    """Load the session; ``connection.session`` is usable afterwards. Loading twice is harmless."""
+    await get_session_handler(connection).load()
+
+
+def is_loaded(connection: HTTPConnection) -> bool:
+    return get_session_handler(connection).is_loaded
+
+
+def get_session_id(connection: HTTPConnection) -> str | None:
+    """The current session id: None for a session that has no record yet (it gets an id when saved)."""
+    return get_session_handler(connection).session_id
+
+
+def regenerate_session_id(connection: HTTPConnection) -> str:
+    """Move the session to a new id (after login, against session fixation); the old record is removed."""
+    return get_session_handler(connection).regenerate_id()
+
+
+def get_session_metadata(connection: HTTPConnection) -> SessionMetadata:
+    """``created``, ``last_access`` and ``lifetime`` of the loaded session."""
+    metadata = get_session_handler(connection).metadata
+    if metadata is None:
+        raise SessionNotLoaded("Cannot read session metadata because session was not loaded.")
+    return metadata
+
+
+def get_session_remaining_seconds(connection: HTTPConnection) -> int:
+    """Seconds before the session expires; 0 for a session-only cookie."""
+    return get_session_handler(connection).state.remaining_seconds()
+
+
+def set_session_lifetime(connection: HTTPConnection, lifetime: Lifetime) -> None:
+    """Give this session its own lifetime in seconds or a timedelta ("remember me"); 0: session-only."""
+    get_session_handler(connection).state.set_lifetime(lifetime)

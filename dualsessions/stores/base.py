@@ -1,0 +1,108 @@
+"""The store contracts, one per flavour.
+
+``SessionStore`` is the async contract of starsessions, unchanged, so a store written for it keeps
+working. ``SyncSessionStore`` is the same contract without ``async``. A store written in one flavour is
+bridged to the other once, when a middleware is built (:mod:`dualsessions._bridge`).
+
+The built-in stores are :class:`DualSessionStore`: async methods for the contract, and ``store.sync``,
+a :class:`SyncSessionStore` over the same records, so no call ever crosses threads or event loops.
+"""
+
+from __future__ import annotations
+
+import abc
+
+
+class SessionStore(abc.ABC):
+    """Base class of async session stores.
+
+    ``lifetime`` is the session's total lifetime in seconds (0: a browser-session cookie) and ``ttl`` is
+    how long the record is still needed; a store may delete it after that. With ``lifetime == 0`` the
+    end of the session is unknown and the store picks a time to keep the record (``gc_ttl``).
+    """
+
+    @abc.abstractmethod
+    async def read(self, session_id: str, lifetime: int) -> bytes:
+        """The record's bytes, or ``b""`` when there is none."""
+
+    @abc.abstractmethod
+    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        """Store ``data``; return the id to put in the cookie (usually ``session_id``)."""
+
+    @abc.abstractmethod
+    async def remove(self, session_id: str) -> None:
+        """Delete the record; a missing record is not an error."""
+
+    @abc.abstractmethod
+    async def exists(self, session_id: str) -> bool:
+        """Whether there is a record for ``session_id``."""
+
+    async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
+        """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions).
+
+        Stores that don't override it get a plain read followed by a write when a rolling session is
+        only read, which costs one more store call.
+        """
+        raise NotImplementedError
+
+
+class SyncSessionStore(abc.ABC):
+    """Base class of synchronous session stores: :class:`SessionStore` without ``async``."""
+
+    @abc.abstractmethod
+    def read(self, session_id: str, lifetime: int) -> bytes:
+        """The record's bytes, or ``b""`` when there is none."""
+
+    @abc.abstractmethod
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        """Store ``data``; return the id to put in the cookie (usually ``session_id``)."""
+
+    @abc.abstractmethod
+    def remove(self, session_id: str) -> None:
+        """Delete the record; a missing record is not an error."""
+
+    @abc.abstractmethod
+    def exists(self, session_id: str) -> bool:
+        """Whether there is a record for ``session_id``."""
+
+    def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
+        """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions)."""
+        raise NotImplementedError
+
+
+class DualSessionStore(SessionStore):
+    """A store that serves both flavours natively: the async contract here, the sync one in ``sync``."""
+
+    sync: SyncSessionStore
+
+
+class NoIOStore(DualSessionStore):
+    """A dual store whose work never waits (memory, cookie): the async methods call ``sync`` directly."""
+
+    async def read(self, session_id: str, lifetime: int) -> bytes:
+        return self.sync.read(session_id, lifetime)
+
+    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        return self.sync.write(session_id, data, lifetime, ttl)
+
+    async def remove(self, session_id: str) -> None:
+        self.sync.remove(session_id)
+
+    async def exists(self, session_id: str) -> bool:
+        return self.sync.exists(session_id)
+
+    async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
+        return self.sync.read_and_touch(session_id, lifetime, ttl)
+
+
+def touches(store: object) -> bool:
+    """Whether ``store`` implements ``read_and_touch`` (checked once, when a middleware is built)."""
+    if isinstance(store, DualSessionStore):
+        store = store.sync
+    method = getattr(type(store), "read_and_touch", None)
+    return method is not None and method not in (SessionStore.read_and_touch, SyncSessionStore.read_and_touch)
+
+
+def describe(store: object) -> str:
+    """How error messages name a store."""
+    return getattr(store, "description", None) or type(store).__name__

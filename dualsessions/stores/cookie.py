@@ -1,0 +1,81 @@
+"""Sessions kept in the cookie itself, signed with itsdangerous."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import typing
+
+from itsdangerous import BadSignature, Signer
+
+from .. import _clock
+from ..exceptions import CookieTooLarge, ImproperlyConfigured
+from .base import NoIOStore, SyncSessionStore
+from .memory import DEFAULT_GC_TTL
+
+SecretKey: typing.TypeAlias = "str | bytes"
+
+
+class _CookieCodec(SyncSessionStore):
+    """Turns session bytes into a signed cookie value and back.
+
+    The value is ``base64(data).expires.signature``: the expiry time is signed with the data, so a
+    non-rolling session's cookie dies at ``created + lifetime`` however often it is re-signed.
+    """
+
+    def __init__(self, signer: Signer, max_cookie_size: int, gc_ttl: int) -> None:
+        self.signer = signer
+        self.max_cookie_size = max_cookie_size
+        self.gc_ttl = gc_ttl
+
+    def read(self, session_id: str, lifetime: int) -> bytes:
+        try:
+            payload = self.signer.unsign(session_id)
+            encoded, _, expires = payload.rpartition(b".")
+            if int(expires) <= _clock.now():
+                return b""
+            return base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4))
+        except (BadSignature, ValueError, binascii.Error):
+            return b""
+
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        expires = int(_clock.now()) + (ttl if ttl > 0 else self.gc_ttl)
+        encoded = base64.urlsafe_b64encode(data).rstrip(b"=")
+        value = self.signer.sign(encoded + b"." + str(expires).encode()).decode("ascii")
+        if len(value) > self.max_cookie_size:
+            raise CookieTooLarge(len(value), self.max_cookie_size)
+        return value
+
+    def remove(self, session_id: str) -> None:
+        """The data lives in the browser: the middleware's deleting cookie is all there is to do."""
+
+    def exists(self, session_id: str) -> bool:
+        return bool(self.read(session_id, 0))
+
+
+class CookieStore(NoIOStore):
+    """Stores the session in the cookie, signed (not encrypted: the client can read it).
+
+    ``secret_key`` may be a list for key rotation: the first key signs, every key is accepted.
+    ``max_cookie_size`` bounds the cookie value; a bigger session raises :class:`CookieTooLarge`
+    before any header is sent. Session-only cookies stop being accepted ``gc_ttl`` seconds after they
+    were last written.
+    """
+
+    def __init__(
+        self,
+        secret_key: SecretKey | typing.Sequence[SecretKey] | typing.Any,
+        *,
+        max_cookie_size: int = 4096,
+        gc_ttl: int = DEFAULT_GC_TTL,
+        salt: str = "dualsessions.CookieStore",
+    ) -> None:
+        keys = list(secret_key) if isinstance(secret_key, (list, tuple)) else [secret_key]
+        keys = [key if isinstance(key, bytes) else str(key) for key in keys]  # str() unwraps Secret
+        if not keys or not all(keys):
+            raise ImproperlyConfigured("CookieStore needs a non-empty secret_key (or a list of them)")
+        if max_cookie_size < 128:
+            raise ImproperlyConfigured(f"max_cookie_size must be at least 128 bytes, got {max_cookie_size}")
+        # itsdangerous signs with the last key of the list; ours signs with the first.
+        signer = Signer(list(reversed(keys)), salt=salt)
+        self.sync: _CookieCodec = _CookieCodec(signer, max_cookie_size, gc_ttl)

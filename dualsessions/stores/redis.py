@@ -1,0 +1,259 @@
+"""Sessions in Redis, natively in both flavours: a ``redis.Redis`` for sync code and a
+``redis.asyncio.Redis`` per event loop for async code.
+
+Requires the ``redis`` extra: ``pip install 'dualsessions[redis]'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import typing
+import urllib.parse
+
+from ..exceptions import ImproperlyConfigured, SessionStoreError
+from .base import DualSessionStore, SyncSessionStore
+
+try:
+    import redis
+    import redis.asyncio
+    import redis.asyncio.connection
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("RedisStore needs redis-py: pip install 'dualsessions[redis]'") from exc
+
+if typing.TYPE_CHECKING:
+    SyncRedis = redis.Redis
+    AsyncRedis = redis.asyncio.Redis
+else:
+    SyncRedis = AsyncRedis = typing.Any
+
+Prefix: typing.TypeAlias = "str | typing.Callable[[str], str]"
+
+DEFAULT_GC_TTL = 30 * 24 * 3600
+# Options that hold objects of one flavour and can't be handed to a client of the other.
+_FLAVOUR_BOUND_OPTIONS = ("retry", "redis_connect_func", "connection_pool")
+
+
+_READ, _WRITE, _REMOVE, _LOOK_UP = (
+    "read a session",
+    "write a session",
+    "remove a session",
+    "look up a session",
+)
+
+
+def _prefixed(prefix: str, session_id: str) -> str:
+    return prefix + session_id
+
+
+class _SyncRedisStore(SyncSessionStore):
+    """The sync flavour of a :class:`RedisStore`, reached as ``store.sync``."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+
+    def _command(self, action: str, name: str, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        store = self._store
+        try:
+            return getattr(store.sync_client(), name)(*args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise SessionStoreError(store.description, action, exc) from exc
+
+    def read(self, session_id: str, lifetime: int) -> bytes:
+        return self._command(_READ, "get", self._store.key(session_id)) or b""
+
+    def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
+        store = self._store
+        return self._command(_READ, "getex", store.key(session_id), ex=store.expiry(ttl)) or b""
+
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        store = self._store
+        self._command(_WRITE, "set", store.key(session_id), data, ex=store.expiry(ttl))
+        return session_id
+
+    def remove(self, session_id: str) -> None:
+        self._command(_REMOVE, "delete", self._store.key(session_id))
+
+    def exists(self, session_id: str) -> bool:
+        return bool(self._command(_LOOK_UP, "exists", self._store.key(session_id)))
+
+
+class RedisStore(DualSessionStore):
+    """Stores sessions in Redis under ``prefix + session_id``, with the session's TTL.
+
+    Give ``url`` (clients of both flavours are made from it when first needed) or ``connection``: a
+    ``redis.Redis``, a ``redis.asyncio.Redis``, or one of each; the missing flavour is made with the
+    same connection options. Async clients belong to an event loop, so each running loop gets its own
+    and it is closed when that loop shuts down: ``TestClient`` requests and repeated ``asyncio.run``
+    calls just work. ``timeout`` bounds connecting and each command (clients made from ``url``).
+
+    Errors reaching Redis raise :class:`~dualsessions.exceptions.SessionStoreError`; the next call
+    reconnects, so the app recovers by itself once Redis is back.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        connection: SyncRedis | AsyncRedis | typing.Sequence[SyncRedis | AsyncRedis] | None = None,
+        prefix: Prefix = "starsessions.",
+        gc_ttl: int = DEFAULT_GC_TTL,
+        *,
+        timeout: float | None = 5.0,
+    ) -> None:
+        if (url is None) == (connection is None):
+            raise ImproperlyConfigured("RedisStore needs either 'url' or 'connection' (and not both).")
+        if gc_ttl < 1:
+            raise ImproperlyConfigured(f"gc_ttl must be a positive number of seconds, got {gc_ttl!r}")
+        self.gc_ttl = gc_ttl
+        self.key: typing.Callable[[str], str] = (
+            functools.partial(_prefixed, prefix) if isinstance(prefix, str) else prefix
+        )
+        if url is not None:
+            try:
+                redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"RedisStore url {url!r} is not a Redis URL: {exc}") from exc
+        self._url = url
+        self._timeout = timeout
+        self._sync: SyncRedis | None = None
+        self._async_given: AsyncRedis | None = None
+        self._template: dict[str, typing.Any] = {}
+        if connection is not None:
+            self._adopt(connection)
+        # One async client per running event loop; (loop, client) of the last one used, for speed.
+        self._clients: dict[
+            asyncio.AbstractEventLoop, tuple[AsyncRedis, typing.AsyncGenerator[None, None]]
+        ] = {}
+        self._current: tuple[asyncio.AbstractEventLoop | None, AsyncRedis | None] = (None, None)
+        self.description = f"RedisStore({self._where()})"
+        self.sync: _SyncRedisStore = _SyncRedisStore(self)
+
+    def _adopt(self, connection: typing.Any) -> None:
+        clients = list(connection) if isinstance(connection, (list, tuple)) else [connection]
+        for client in clients:
+            if isinstance(client, redis.asyncio.Redis):
+                self._async_given = client
+            elif isinstance(client, redis.Redis):
+                self._sync = client
+            else:
+                raise ImproperlyConfigured(
+                    f"connection must be a redis.Redis or redis.asyncio.Redis client, got {type(client)!r}"
+                )
+        source = self._sync if self._sync is not None else self._async_given
+        assert source is not None
+        pool = source.connection_pool
+        options = {k: v for k, v in pool.connection_kwargs.items() if k not in _FLAVOUR_BOUND_OPTIONS}
+        self._template = {"class": pool.connection_class.__name__, "options": options}
+
+    def _where(self) -> str:
+        if self._url is not None:
+            parts = urllib.parse.urlsplit(self._url)
+            netloc = parts.netloc.rpartition("@")[2]  # never show credentials
+            return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        options = self._template["options"]
+        if "path" in options:
+            return f"unix://{options['path']}"
+        return f"{options.get('host', 'localhost')}:{options.get('port', 6379)}/{options.get('db', 0)}"
+
+    def expiry(self, ttl: int) -> int:
+        """Seconds to keep a record: the session's ttl, or ``gc_ttl`` for session-only sessions."""
+        return ttl if ttl > 0 else self.gc_ttl
+
+    # -- clients ---------------------------------------------------------------------------------------
+
+    def sync_client(self) -> SyncRedis:
+        client = self._sync
+        if client is None:
+            client = self._sync = typing.cast(SyncRedis, self._make(redis.Redis, redis.connection))
+        return client
+
+    def _make(self, client_class: typing.Any, connections: typing.Any) -> typing.Any:
+        if self._url is not None:
+            return client_class.from_url(
+                self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
+            )
+        connection_class = getattr(connections, self._template["class"])
+        pool = connections.ConnectionPool(connection_class=connection_class, **self._template["options"])
+        return client_class(connection_pool=pool)
+
+    def _make_async(self) -> AsyncRedis:
+        return typing.cast(AsyncRedis, self._make(redis.asyncio.Redis, redis.asyncio.connection))
+
+    async def _client_for(self, loop: asyncio.AbstractEventLoop) -> AsyncRedis:
+        """The async client of ``loop``, made and bound to it on first use."""
+        entry = self._clients.get(loop)
+        if entry is not None:
+            client = entry[0]
+        else:
+            given = self._async_given
+            owned = given is None or any(known is given for known, _ in self._clients.values())
+            client = given if given is not None and not owned else self._make_async()
+            # An async generator is closed by its loop when the loop shuts down (asyncio.run, anyio,
+            # uvicorn): its ``finally`` closes the client there, while the connections' loop still runs.
+            guard = self._loop_guard(loop, client, owned)
+            self._clients[loop] = (client, guard)
+            await guard.asend(None)
+        self._current = (loop, client)
+        return client
+
+    async def _loop_guard(
+        self, loop: asyncio.AbstractEventLoop, client: AsyncRedis, owned: bool
+    ) -> typing.AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            self._forget(loop)
+            if owned:
+                await client.aclose()
+
+    def _forget(self, loop: asyncio.AbstractEventLoop) -> AsyncRedis | None:
+        entry = self._clients.pop(loop, None)
+        if self._current[0] is loop:
+            self._current = (None, None)
+        return entry[0] if entry is not None else None
+
+    async def _command(self, action: str, name: str, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        loop = asyncio.get_running_loop()
+        current_loop, client = self._current
+        try:
+            if current_loop is not loop:
+                client = await self._client_for(loop)
+            return await getattr(client, name)(*args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise SessionStoreError(self.description, action, exc) from exc
+
+    # -- the async contract ----------------------------------------------------------------------------
+
+    async def read(self, session_id: str, lifetime: int) -> bytes:
+        return await self._command(_READ, "get", self.key(session_id)) or b""
+
+    async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
+        return await self._command(_READ, "getex", self.key(session_id), ex=self.expiry(ttl)) or b""
+
+    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        await self._command(_WRITE, "set", self.key(session_id), data, ex=self.expiry(ttl))
+        return session_id
+
+    async def remove(self, session_id: str) -> None:
+        await self._command(_REMOVE, "delete", self.key(session_id))
+
+    async def exists(self, session_id: str) -> bool:
+        return bool(await self._command(_LOOK_UP, "exists", self.key(session_id)))
+
+    # -- closing ---------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the sync client if this store made it."""
+        if self._sync is not None and self._url is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        """Close the async client of the running loop if this store made it."""
+        client = self._forget(asyncio.get_running_loop())
+        if client is not None and client is not self._async_given:
+            await client.aclose()
+
+    def __repr__(self) -> str:
+        return self.description

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import typing
+
+
+class SessionMetadata(typing.TypedDict):
+    """What a session knows about itself, stored beside its data under ``"__metadata__"``."""
+
+    lifetime: int  # seconds; 0 means a session-only (browser session) cookie
+    created: float  # Unix timestamp
+    last_access: float  # Unix timestamp of this request

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator
+
+import pytest
+
+import dualsessions
+from dualsessions import _clock
+from dualsessions.stores.redis import RedisStore
+
+from .apps import FRONTENDS
+from .redis_server import RedisServer, running_redis
+from .stores import AsyncDictStore, SyncDictStore
+
+SECRET = "test secret"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    with redis_server.client() as client:
+        client.flushall()
+    return redis_server.url
+
+
+STORE_KINDS = ["memory", "cookie", "redis", "sync-custom", "async-custom"]
+
+
+def build_store(kind: str, redis_url: str | None = None) -> typing.Any:
+    if kind == "memory":
+        return dualsessions.InMemoryStore()
+    if kind == "cookie":
+        return dualsessions.CookieStore(SECRET)
+    if kind == "redis":
+        assert redis_url is not None
+        return RedisStore(url=redis_url)
+    if kind == "sync-custom":
+        return SyncDictStore()
+    if kind == "async-custom":
+        return AsyncDictStore()
+    raise ValueError(kind)
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return typing.cast(str, request.param)
+
+
+@pytest.fixture
+def store(store_kind: str, request: pytest.FixtureRequest) -> typing.Any:
+    url = request.getfixturevalue("redis_url") if store_kind == "redis" else None
+    return build_store(store_kind, url)
+
+
+@pytest.fixture(params=sorted(FRONTENDS))
+def frontend(request: pytest.FixtureRequest) -> typing.Callable[..., typing.Any]:
+    """Makes a cookie-keeping client for an app on one front end: ``frontend(store, **options)``."""
+    return FRONTENDS[request.param]
+
+
+class Clock:
+    """Time as dualsessions sees it, moved by the test."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock(_clock.now())
+    monkeypatch.setattr(_clock, "now", fake)
+    return fake

@@ -1,0 +1,86 @@
+"""Custom stores as users write them, in both flavours, and a spy that records store calls."""
+
+from __future__ import annotations
+
+import typing
+
+from dualsessions import SessionStore, SyncSessionStore
+from dualsessions.stores.base import NoIOStore
+
+
+class SyncDictStore(SyncSessionStore):
+    """A sync-only custom store with no TTL support (like a small SQL table)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, bytes] = {}
+
+    def read(self, session_id: str, lifetime: int) -> bytes:
+        return self.records.get(session_id, b"")
+
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        self.records[session_id] = data
+        return session_id
+
+    def remove(self, session_id: str) -> None:
+        self.records.pop(session_id, None)
+
+    def exists(self, session_id: str) -> bool:
+        return session_id in self.records
+
+
+class AsyncDictStore(SessionStore):
+    """An async-only custom store, written exactly as the starsessions README shows."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, bytes] = {}
+
+    async def read(self, session_id: str, lifetime: int) -> bytes:
+        return self.records.get(session_id, b"")
+
+    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        self.records[session_id] = data
+        return session_id
+
+    async def remove(self, session_id: str) -> None:
+        self.records.pop(session_id, None)
+
+    async def exists(self, session_id: str) -> bool:
+        return session_id in self.records
+
+
+STORE_METHODS = ("read", "read_and_touch", "write", "remove")
+
+
+def spy(store: typing.Any) -> list[tuple[str, str]]:
+    """Record ``(method, session_id)`` for every call the middleware makes to ``store``, either flavour.
+
+    The methods are wrapped on the instance, so the store keeps its class and its capabilities.
+    """
+    calls: list[tuple[str, str]] = []
+    if isinstance(store, NoIOStore):  # its async methods call its sync ones: spy on those only
+        targets = [store.sync]
+    else:
+        targets = [store, store.sync] if hasattr(store, "sync") else [store]
+    for target in targets:
+        for name in STORE_METHODS:
+            method = getattr(target, name)
+            setattr(target, name, _recording(calls, name, method))
+    return calls
+
+
+def _recording(calls: list[tuple[str, str]], name: str, method: typing.Any) -> typing.Any:
+    import inspect
+
+    if inspect.iscoroutinefunction(method):
+
+        async def async_wrapper(session_id: str, *args: typing.Any) -> typing.Any:
+            calls.append((name, session_id))
+            return await method(session_id, *args)
+
+        return async_wrapper
+
+    def wrapper(session_id: str, *args: typing.Any) -> typing.Any:
+        calls.append((name, session_id))
+        return method(session_id, *args)
+
+    return wrapper
