@@ -25,10 +25,9 @@ class _NotLoaded:
     def _raise(self, *args: typing.Any, **kwargs: typing.Any) -> typing.NoReturn:
         raise SessionNotLoaded("Attempt to access session that has not been loaded yet.")
 
-    def __getattr__(self, name: str) -> typing.NoReturn:
-        self._raise()
-
+    # Every dict operation raises; other attributes are simply missing (frameworks probe with hasattr).
     __getitem__ = __setitem__ = __delitem__ = __contains__ = __iter__ = __len__ = _raise
+    get = keys = values = items = pop = popitem = setdefault = update = clear = copy = _raise
 
     def __repr__(self) -> str:
         return "<session not loaded>"

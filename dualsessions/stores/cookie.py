@@ -6,12 +6,14 @@ import base64
 import binascii
 import typing
 
-from itsdangerous import BadSignature, Signer
+from itsdangerous import BadSignature, Signer, TimestampSigner
 
 from .. import _clock
 from ..exceptions import CookieTooLarge, ImproperlyConfigured
 from .base import NoIOStore, SyncSessionStore
 from .memory import DEFAULT_GC_TTL
+
+_LEGACY_SESSION_ONLY_MAX_AGE = 3600 * 24 * 365  # what starsessions accepted for session-only cookies
 
 SecretKey: typing.TypeAlias = "str | bytes"
 
@@ -23,8 +25,9 @@ class _CookieCodec(SyncSessionStore):
     non-rolling session's cookie dies at ``created + lifetime`` however often it is re-signed.
     """
 
-    def __init__(self, signer: Signer, max_cookie_size: int, gc_ttl: int) -> None:
+    def __init__(self, signer: Signer, legacy: TimestampSigner, max_cookie_size: int, gc_ttl: int) -> None:
         self.signer = signer
+        self.legacy = legacy
         self.max_cookie_size = max_cookie_size
         self.gc_ttl = gc_ttl
 
@@ -35,6 +38,16 @@ class _CookieCodec(SyncSessionStore):
             if int(expires) <= _clock.now():
                 return b""
             return base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4))
+        except BadSignature:
+            return self._read_legacy(session_id, lifetime)
+        except (ValueError, binascii.Error):
+            return b""
+
+    def _read_legacy(self, value: str, lifetime: int) -> bytes:
+        """A cookie signed by starsessions' CookieStore with the same key: read once, re-signed on write."""
+        try:
+            payload = self.legacy.unsign(value, max_age=lifetime or _LEGACY_SESSION_ONLY_MAX_AGE)
+            return base64.b64decode(payload, validate=True)
         except (BadSignature, ValueError, binascii.Error):
             return b""
 
@@ -59,7 +72,8 @@ class CookieStore(NoIOStore):
     ``secret_key`` may be a list for key rotation: the first key signs, every key is accepted.
     ``max_cookie_size`` bounds the cookie value; a bigger session raises :class:`CookieTooLarge`
     before any header is sent. Session-only cookies stop being accepted ``gc_ttl`` seconds after they
-    were last written.
+    were last written. Cookies signed by starsessions' ``CookieStore`` with the same key are still
+    read, so switching libraries logs nobody out; they are re-signed in this format when next written.
     """
 
     def __init__(
@@ -78,4 +92,5 @@ class CookieStore(NoIOStore):
             raise ImproperlyConfigured(f"max_cookie_size must be at least 128 bytes, got {max_cookie_size}")
         # itsdangerous signs with the last key of the list; ours signs with the first.
         signer = Signer(list(reversed(keys)), salt=salt)
-        self.sync: _CookieCodec = _CookieCodec(signer, max_cookie_size, gc_ttl)
+        legacy = TimestampSigner(list(reversed(keys)))  # starsessions' format, read-only
+        self.sync: _CookieCodec = _CookieCodec(signer, legacy, max_cookie_size, gc_ttl)

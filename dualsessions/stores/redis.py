@@ -30,6 +30,8 @@ else:
 
 Prefix: typing.TypeAlias = "str | typing.Callable[[str], str]"
 
+_Guard: typing.TypeAlias = "typing.AsyncGenerator[None, None]"
+
 DEFAULT_GC_TTL = 30 * 24 * 3600
 # Options that hold objects of one flavour and can't be handed to a client of the other.
 _FLAVOUR_BOUND_OPTIONS = ("retry", "redis_connect_func", "connection_pool")
@@ -122,9 +124,7 @@ class RedisStore(DualSessionStore):
         if connection is not None:
             self._adopt(connection)
         # One async client per running event loop; (loop, client) of the last one used, for speed.
-        self._clients: dict[
-            asyncio.AbstractEventLoop, tuple[AsyncRedis, typing.AsyncGenerator[None, None]]
-        ] = {}
+        self._clients: dict[asyncio.AbstractEventLoop, tuple[AsyncRedis, _Guard, bool]] = {}
         self._current: tuple[asyncio.AbstractEventLoop | None, AsyncRedis | None] = (None, None)
         self.description = f"RedisStore({self._where()})"
         self.sync: _SyncRedisStore = _SyncRedisStore(self)
@@ -175,7 +175,7 @@ class RedisStore(DualSessionStore):
             )
         connection_class = getattr(connections, self._template["class"])
         pool = connections.ConnectionPool(connection_class=connection_class, **self._template["options"])
-        return client_class(connection_pool=pool)
+        return client_class.from_pool(pool)  # the client owns the pool and closes it
 
     def _make_async(self) -> AsyncRedis:
         return typing.cast(AsyncRedis, self._make(redis.asyncio.Redis, redis.asyncio.connection))
@@ -186,32 +186,35 @@ class RedisStore(DualSessionStore):
         if entry is not None:
             client = entry[0]
         else:
-            given = self._async_given
-            owned = given is None or any(known is given for known, _ in self._clients.values())
-            client = given if given is not None and not owned else self._make_async()
+            # The caller's own async client serves the first loop that uses it; its connections can't
+            # move to another loop, so later loops get clients of their own.
+            given, self._async_given = self._async_given, None
+            owned = given is None
+            client = given if given is not None else self._make_async()
             # An async generator is closed by its loop when the loop shuts down (asyncio.run, anyio,
             # uvicorn): its ``finally`` closes the client there, while the connections' loop still runs.
-            guard = self._loop_guard(loop, client, owned)
-            self._clients[loop] = (client, guard)
+            guard = self._loop_guard(loop)
+            self._clients[loop] = (client, guard, owned)
             await guard.asend(None)
         self._current = (loop, client)
         return client
 
-    async def _loop_guard(
-        self, loop: asyncio.AbstractEventLoop, client: AsyncRedis, owned: bool
-    ) -> typing.AsyncGenerator[None, None]:
+    async def _loop_guard(self, loop: asyncio.AbstractEventLoop) -> typing.AsyncGenerator[None, None]:
         try:
             yield
         finally:
-            self._forget(loop)
-            if owned:
-                await client.aclose()
+            await self._release(loop)
 
-    def _forget(self, loop: asyncio.AbstractEventLoop) -> AsyncRedis | None:
+    async def _release(self, loop: asyncio.AbstractEventLoop) -> None:
         entry = self._clients.pop(loop, None)
         if self._current[0] is loop:
             self._current = (None, None)
-        return entry[0] if entry is not None else None
+        if entry is not None:
+            client, _, owned = entry
+            if owned:
+                await client.aclose()
+            else:  # the caller's client: not ours to close, but its connections die with this loop
+                await client.connection_pool.disconnect()
 
     async def _command(self, action: str, name: str, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
         loop = asyncio.get_running_loop()
@@ -250,10 +253,8 @@ class RedisStore(DualSessionStore):
             self._sync = None
 
     async def aclose(self) -> None:
-        """Close the async client of the running loop if this store made it."""
-        client = self._forget(asyncio.get_running_loop())
-        if client is not None and client is not self._async_given:
-            await client.aclose()
+        """Close the async client of the running loop (only disconnect it, if it was given)."""
+        await self._release(asyncio.get_running_loop())
 
     def __repr__(self) -> str:
         return self.description

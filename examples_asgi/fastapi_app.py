@@ -1,0 +1,81 @@
+"""A FastAPI app with a session: log in, count visits, log out (JSON API; try /docs).
+
+Run it with ``scripts/demo fastapi`` (or ``uvicorn examples_asgi.fastapi_app:app``).
+Set REDIS_URL=redis://... to keep sessions in Redis.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from dualsessions import (
+    SessionMiddleware,
+    SessionStore,
+    SessionStoreError,
+    load_session,
+    regenerate_session_id,
+    set_session_lifetime,
+)
+
+from .store import make_store
+
+
+async def session(request: Request) -> dict[str, typing.Any]:
+    """A dependency that loads the session only for the endpoints that use it."""
+    await load_session(request)
+    return request.session
+
+
+Session = typing.Annotated[dict[str, typing.Any], Depends(session)]
+
+
+def create_app(store: SessionStore | None = None) -> FastAPI:
+    app = FastAPI(title="dualsessions demo")
+    # cookie_https_only=False as the demo runs on plain http; keep the default in production.
+    app.add_middleware(SessionMiddleware, store=store or make_store(), lifetime=3600, cookie_https_only=False)
+    # On the 500 handler, which sees store failures both while loading and while saving (a failed
+    # save happens as the response starts, past where per-exception handlers can answer).
+    app.add_exception_handler(500, session_store_down)
+    app.include_router(router)
+    return app
+
+
+async def session_store_down(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, SessionStoreError):
+        return PlainTextResponse("Sessions are unavailable right now, try again shortly.", status_code=503)
+    return PlainTextResponse("Internal Server Error", status_code=500)
+
+
+router = APIRouter()
+
+
+@router.get("/")
+async def whoami(session: Session) -> dict[str, typing.Any]:
+    return {"user": session.get("user"), "count": session.get("count", 0)}
+
+
+@router.post("/login")
+async def login(request: Request, session: Session, user: str, remember: bool = False) -> dict[str, str]:
+    regenerate_session_id(request)  # a new id at login: no session fixation
+    session["user"] = user
+    if remember:
+        set_session_lifetime(request, 30 * 24 * 3600)
+    return {"user": user}
+
+
+@router.post("/count")
+async def count(session: Session) -> dict[str, int]:
+    session["count"] = session.get("count", 0) + 1
+    return {"count": session["count"]}
+
+
+@router.post("/logout")
+async def logout(session: Session) -> dict[str, None]:
+    session.clear()  # removes the record and deletes the cookie
+    return {"user": None}
+
+
+app = create_app()

@@ -1,0 +1,99 @@
+"""A Starlette app with a session: log in, count visits, log out.
+
+Run it with ``scripts/demo`` (or ``uvicorn examples_asgi.starlette_app:app``) and open
+http://127.0.0.1:8000. Set REDIS_URL=redis://... to keep sessions in Redis.
+"""
+
+from __future__ import annotations
+
+import html
+import urllib.parse
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from dualsessions import (
+    SessionAutoloadMiddleware,
+    SessionMiddleware,
+    SessionStore,
+    SessionStoreError,
+    regenerate_session_id,
+    set_session_lifetime,
+)
+
+from .store import make_store
+
+PAGE = """<!doctype html>
+<title>dualsessions demo</title>
+<h1>dualsessions on Starlette</h1>
+<p>{status}</p>
+<p>Visits counted in this session: <b>{count}</b></p>
+<form method="post" action="/count"><button>Count a visit</button></form>
+{form}
+"""
+LOGIN_FORM = """<form method="post" action="/login">
+<input name="user" placeholder="your name" required>
+<label><input type="checkbox" name="remember" value="1"> remember me for 30 days</label>
+<button>Log in</button></form>"""
+LOGOUT_FORM = '<form method="post" action="/logout"><button>Log out</button></form>'
+
+
+async def home(request: Request) -> Response:
+    user = request.session.get("user")
+    status = f"Logged in as <b>{html.escape(user)}</b>." if user else "Not logged in."
+    form = LOGOUT_FORM if user else LOGIN_FORM
+    return HTMLResponse(PAGE.format(status=status, count=request.session.get("count", 0), form=form))
+
+
+async def login(request: Request) -> Response:
+    form = urllib.parse.parse_qs((await request.body()).decode())
+    user = form.get("user", [""])[0].strip()[:100]
+    if user:
+        regenerate_session_id(request)  # a new id at login: no session fixation
+        request.session["user"] = user
+        if form.get("remember"):
+            set_session_lifetime(request, 30 * 24 * 3600)
+    return RedirectResponse("/", status_code=303)
+
+
+async def count(request: Request) -> Response:
+    request.session["count"] = request.session.get("count", 0) + 1
+    return RedirectResponse("/", status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    request.session.clear()  # removes the record and deletes the cookie
+    return RedirectResponse("/", status_code=303)
+
+
+async def session_store_down(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, SessionStoreError):
+        return PlainTextResponse("Sessions are unavailable right now, try again shortly.", status_code=503)
+    return PlainTextResponse("Internal Server Error", status_code=500)
+
+
+def create_app(store: SessionStore | None = None) -> Starlette:
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/login", login, methods=["POST"]),
+            Route("/count", count, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
+        ],
+        middleware=[
+            # cookie_https_only=False as the demo runs on plain http; keep the default in production.
+            Middleware(
+                SessionMiddleware, store=store or make_store(), lifetime=3600, cookie_https_only=False
+            ),
+            Middleware(SessionAutoloadMiddleware),
+        ],
+        # On the 500 handler, which sees store failures both while loading and while saving (a failed
+        # save happens as the response starts, past where per-exception handlers can answer).
+        exception_handlers={500: session_store_down},
+    )
+
+
+app = create_app()

@@ -1,0 +1,428 @@
+"""What only the ASGI front end has: load_session, autoload, WebSockets, bridging, validation."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import re
+import threading
+import time
+import typing
+
+import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket
+
+import dualsessions
+from dualsessions import (
+    AsyncSerializer,
+    CookieStore,
+    CookieTooLarge,
+    ImproperlyConfigured,
+    InMemoryStore,
+    JsonSerializer,
+    SerializationError,
+    SessionAutoloadMiddleware,
+    SessionError,
+    SessionMiddleware,
+    SessionNotLoaded,
+    SessionStoreError,
+    SyncSessionStore,
+    load_session,
+)
+
+from .stores import AsyncDictStore, SyncDictStore
+
+
+def client_for(app: typing.Any, **kwargs: typing.Any) -> TestClient:
+    return TestClient(app, base_url="https://testserver", **kwargs)
+
+
+def app_with(*routes: typing.Any, store: typing.Any = None, **options: typing.Any) -> Starlette:
+    app = Starlette(routes=list(routes))
+    app.add_middleware(SessionMiddleware, store=store or InMemoryStore(), **options)
+    return app
+
+
+async def set_user(request: Request) -> Response:
+    await load_session(request)
+    request.session["user"] = "alice"
+    return PlainTextResponse("ok")
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda s: s["user"],
+        lambda s: s.__setitem__("user", 1),
+        lambda s: s.get("user"),
+        lambda s: len(s),
+        lambda s: list(s),
+        lambda s: "user" in s,
+        lambda s: s.clear(),
+    ],
+)
+def test_session_before_load_raises(use: typing.Callable[[typing.Any], typing.Any]) -> None:
+    seen: list[str] = []
+
+    async def handler(request: Request) -> Response:
+        with pytest.raises(SessionNotLoaded):
+            use(request.session)
+        seen.append(repr(request.session))  # repr is safe: loggers and debuggers call it
+        return PlainTextResponse("ok")
+
+    response = client_for(app_with(Route("/", handler))).get("/")
+    assert response.status_code == 200 and seen == ["<session not loaded>"]
+    assert "set-cookie" not in response.headers and "vary" not in response.headers
+
+
+def test_loading_twice_keeps_changes_and_is_loaded_reports_it() -> None:
+    async def handler(request: Request) -> Response:
+        assert not dualsessions.is_loaded(request)
+        await load_session(request)
+        request.session["user"] = "alice"
+        await load_session(request)
+        assert dualsessions.is_loaded(request)
+        return JSONResponse(request.session)
+
+    assert client_for(app_with(Route("/", handler))).get("/").json() == {"user": "alice"}
+
+
+async def read_session(request: Request) -> Response:
+    return JSONResponse({"loaded": dualsessions.is_loaded(request)})
+
+
+@pytest.mark.parametrize(
+    ("paths", "loaded", "not_loaded"),
+    [
+        (None, ["/admin", "/app/x", "/other"], []),
+        (["/admin", "/app"], ["/admin", "/app/x"], ["/other"]),
+        ([re.compile("/adm.n")], ["/admin"], ["/app/x", "/other"]),
+    ],
+)
+def test_autoload_paths(paths: typing.Any, loaded: list[str], not_loaded: list[str]) -> None:
+    app = Starlette(
+        routes=[Route("/{path:path}", read_session)],
+        middleware=[
+            Middleware(SessionMiddleware, store=InMemoryStore()),
+            Middleware(SessionAutoloadMiddleware, paths=paths),
+        ],
+    )
+    client = client_for(app)
+    for path in loaded:
+        assert client.get(path).json() == {"loaded": True}, path
+    for path in not_loaded:
+        assert client.get(path).json() == {"loaded": False}, path
+
+
+def test_autoload_without_session_middleware_says_what_to_do() -> None:
+    app = Starlette(routes=[Route("/", read_session)], middleware=[Middleware(SessionAutoloadMiddleware)])
+    with pytest.raises(ImproperlyConfigured, match="after SessionMiddleware"):
+        client_for(app).get("/")
+
+
+def test_helpers_without_session_middleware_say_what_to_do() -> None:
+    async def handler(request: Request) -> Response:
+        await load_session(request)
+        return PlainTextResponse("ok")
+
+    with pytest.raises(ImproperlyConfigured, match=r"add dualsessions\.SessionMiddleware"):
+        client_for(Starlette(routes=[Route("/", handler)])).get("/")
+
+
+def test_metadata_and_remaining_seconds(clock: typing.Any) -> None:
+    async def handler(request: Request) -> Response:
+        await load_session(request)
+        request.session.setdefault("user", "alice")
+        return JSONResponse(
+            {
+                "metadata": dict(dualsessions.get_session_metadata(request)),
+                "remaining": dualsessions.get_session_remaining_seconds(request),
+            }
+        )
+
+    client = client_for(app_with(Route("/", handler), lifetime=datetime.timedelta(hours=1)))
+    first = client.get("/").json()
+    created = first["metadata"]["created"]
+    assert first["metadata"] == {"lifetime": 3600, "created": created, "last_access": created}
+    assert first["remaining"] == 3600
+    clock.advance(600)
+    later = client.get("/").json()
+    assert later["metadata"]["created"] == created
+    assert later["metadata"]["last_access"] == created + 600
+    assert later["remaining"] == 3000
+
+
+def test_metadata_before_load_raises() -> None:
+    async def handler(request: Request) -> Response:
+        with pytest.raises(SessionNotLoaded):
+            dualsessions.get_session_metadata(request)
+        with pytest.raises(SessionNotLoaded):
+            dualsessions.get_session_remaining_seconds(request)
+        with pytest.raises(SessionNotLoaded):
+            dualsessions.set_session_lifetime(request, 60)
+        return PlainTextResponse("ok")
+
+    assert client_for(app_with(Route("/", handler))).get("/").status_code == 200
+
+
+def test_websocket_reads_the_session_and_saves_changes_made_before_accept() -> None:
+    async def websocket_endpoint(websocket: WebSocket) -> None:
+        await load_session(websocket)
+        user = websocket.session.get("user")
+        websocket.session["seen_by_websocket"] = True
+        await websocket.accept()
+        await websocket.send_json({"user": user})
+        await websocket.close()
+
+    async def show(request: Request) -> Response:
+        await load_session(request)
+        return JSONResponse(request.session)
+
+    client = client_for(
+        app_with(Route("/login", set_user), Route("/show", show), WebSocketRoute("/ws", websocket_endpoint))
+    )
+    client.get("/login")
+    cookie = client.cookies["session"]
+    with client.websocket_connect("/ws", headers={"cookie": f"session={cookie}"}) as websocket:
+        assert websocket.receive_json() == {"user": "alice"}
+    assert client.get("/show").json() == {"user": "alice", "seen_by_websocket": True}
+
+
+def test_vary_is_merged_into_an_existing_header() -> None:
+    async def handler(request: Request) -> Response:
+        await load_session(request)
+        return PlainTextResponse("ok", headers={"Vary": "Accept-Encoding"})
+
+    response = client_for(app_with(Route("/", handler))).get("/")
+    assert response.headers.get_list("vary") == ["Accept-Encoding, Cookie"]
+
+
+def test_non_http_scopes_pass_through() -> None:
+    events: list[str] = []
+
+    async def app(scope: typing.Any, receive: typing.Any, send: typing.Any) -> None:
+        events.append(scope["type"])
+        assert "session" not in scope
+
+    asyncio.run(SessionMiddleware(app, store=InMemoryStore())({"type": "lifespan"}, None, None))  # type: ignore[arg-type]
+    assert events == ["lifespan"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"lifetime": -1}, "lifetime must be 0"),
+        ({"lifetime": "1h"}, "lifetime must be 0"),
+        ({"cookie_name": "my session"}, "not a valid cookie name"),
+        ({"cookie_name": "a;b"}, "not a valid cookie name"),
+        ({"cookie_same_site": "sometimes"}, "must be 'lax', 'strict' or 'none'"),
+        ({"cookie_same_site": "none", "cookie_https_only": False}, "needs cookie_https_only=True"),
+        ({"cookie_path": "admin"}, "must start with '/'"),
+        ({"cookie_domain": "example.com; secure"}, "cannot go into a cookie"),
+    ],
+)
+def test_options_are_validated_when_the_middleware_is_built(
+    options: dict[str, typing.Any], message: str
+) -> None:
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        SessionMiddleware(PlainTextResponse("x"), store=InMemoryStore(), **options)
+
+
+def test_store_and_serializer_are_validated() -> None:
+    with pytest.raises(ImproperlyConfigured, match="store must be"):
+        SessionMiddleware(PlainTextResponse("x"), store=object())  # type: ignore[arg-type]
+    with pytest.raises(ImproperlyConfigured, match="serializer must be"):
+        SessionMiddleware(PlainTextResponse("x"), store=InMemoryStore(), serializer=object())  # type: ignore[arg-type]
+
+
+class ReprSerializer(dualsessions.Serializer):
+    """A custom sync serializer, as in the starsessions README."""
+
+    def serialize(self, data: typing.Any) -> bytes:
+        return repr(data).encode()
+
+    def deserialize(self, data: bytes) -> dict[str, typing.Any]:
+        import ast
+
+        return typing.cast(dict[str, typing.Any], ast.literal_eval(data.decode()))
+
+
+class SlowJsonSerializer(AsyncSerializer):
+    """An async serializer that waits, as one calling a key service would."""
+
+    def __init__(self) -> None:
+        self.inner = JsonSerializer()
+
+    async def serialize(self, data: typing.Any) -> bytes:
+        await asyncio.sleep(0)
+        return self.inner.serialize(data)
+
+    async def deserialize(self, data: bytes) -> dict[str, typing.Any]:
+        await asyncio.sleep(0)
+        return self.inner.deserialize(data)
+
+
+@pytest.mark.parametrize("serializer", [ReprSerializer(), SlowJsonSerializer()], ids=["sync", "async"])
+def test_custom_serializers_in_both_flavours(serializer: typing.Any) -> None:
+    store = InMemoryStore()
+
+    async def show(request: Request) -> Response:
+        await load_session(request)
+        return JSONResponse(request.session)
+
+    client = client_for(
+        app_with(Route("/login", set_user), Route("/show", show), store=store, serializer=serializer)
+    )
+    client.get("/login")
+    assert client.get("/show").json() == {"user": "alice"}
+    raw = store.data[client.cookies["session"]]
+    assert (raw.startswith(b"{'user'")) == isinstance(serializer, ReprSerializer)
+
+
+def test_unserializable_value_names_the_key_before_any_header_is_sent() -> None:
+    async def handler(request: Request) -> Response:
+        await load_session(request)
+        request.session["tags"] = {"a", "b"}
+        return PlainTextResponse("ok")
+
+    app = app_with(Route("/", handler))
+    with pytest.raises(SerializationError, match="session key 'tags' holds a set"):
+        client_for(app).get("/")
+    response = client_for(app, raise_server_exceptions=False).get("/")
+    assert response.status_code == 500 and "set-cookie" not in response.headers
+
+
+def test_oversized_cookie_session_fails_before_any_header_is_sent() -> None:
+    async def handler(request: Request) -> Response:
+        await load_session(request)
+        request.session["blob"] = "x" * 5000
+        return PlainTextResponse("ok")
+
+    app = app_with(Route("/", handler), store=CookieStore("secret"))
+    with pytest.raises(CookieTooLarge, match=r"\d+ bytes, over the limit of 4096 bytes"):
+        client_for(app).get("/")
+    response = client_for(app, raise_server_exceptions=False).get("/")
+    assert response.status_code == 500 and "set-cookie" not in response.headers
+
+
+def test_undecodable_record_is_a_new_session() -> None:
+    store = InMemoryStore()
+    store.sync.write("0123456789abcdef0123456789", b"\xff not json", 0, 60)
+
+    async def show(request: Request) -> Response:
+        await load_session(request)
+        return JSONResponse(request.session)
+
+    client = client_for(app_with(Route("/", show), store=store))
+    client.headers["cookie"] = "session=0123456789abcdef0123456789"
+    response = client.get("/")
+    assert response.status_code == 200 and response.json() == {}
+
+
+class BrokenStore(AsyncDictStore):
+    async def read(self, session_id: str, lifetime: int) -> bytes:
+        raise RuntimeError("disk on fire")
+
+
+class BadIdStore(AsyncDictStore):
+    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        return "bad id\r\nSet-Cookie: admin=1"
+
+
+def test_custom_store_errors_become_session_store_errors() -> None:
+    client = client_for(app_with(Route("/", set_user), store=BrokenStore()))
+    client.headers["cookie"] = "session=whatever-id"
+    with pytest.raises(
+        SessionStoreError, match="BrokenStore: could not read a session: RuntimeError: disk on fire"
+    ):
+        client.get("/")
+
+
+def test_store_returning_an_unsafe_id_is_refused() -> None:
+    with pytest.raises(SessionError, match="cannot be a cookie value"):
+        client_for(app_with(Route("/", set_user), store=BadIdStore())).get("/")
+
+
+class SlowSyncStore(SyncDictStore):
+    """A sync store with 20 ms of latency per call that records how many calls overlap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = 0
+        self.most_active = 0
+        self.threads: set[int] = set()
+        self._lock = threading.Lock()
+
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        with self._lock:
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+            self.threads.add(threading.get_ident())
+        time.sleep(0.02)
+        with self._lock:
+            self.active -= 1
+        return super().write(session_id, data, lifetime, ttl)
+
+
+def test_sync_store_runs_off_the_event_loop_and_concurrently() -> None:
+    store = SlowSyncStore()
+    app = app_with(Route("/", set_user), store=store)
+
+    async def main() -> tuple[int, int]:
+        loop_thread = threading.get_ident()
+        ticks = 0
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        tick_task = asyncio.create_task(ticker())
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="https://testserver") as client:
+            responses = await asyncio.gather(*(client.get("/") for _ in range(50)))
+        done.set()
+        await tick_task
+        assert all(r.status_code == 200 for r in responses)
+        assert loop_thread not in store.threads
+        return ticks, store.most_active
+
+    ticks, most_active = asyncio.run(main())
+    assert most_active >= 8  # not funnelled through one thread
+    assert ticks > 5  # the loop kept running while the store worked
+    assert len(store.records) == 50
+
+
+def test_sync_only_store_works_under_asgi() -> None:
+    store = SyncDictStore()
+
+    async def show(request: Request) -> Response:
+        await load_session(request)
+        return JSONResponse(request.session)
+
+    client = client_for(app_with(Route("/login", set_user), Route("/show", show), store=store))
+    client.get("/login")
+    assert client.get("/show").json() == {"user": "alice"}
+    assert isinstance(store, SyncSessionStore) and len(store.records) == 1
+
+
+def test_secure_cookie_over_plain_http_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    from dualsessions import core
+
+    core._warned_insecure.discard("plainhttp")
+    client = TestClient(app_with(Route("/", set_user), cookie_name="plainhttp"), base_url="http://testserver")
+    with caplog.at_level(logging.WARNING, logger="dualsessions"):
+        client.get("/")
+        client.get("/")
+    warnings = [r for r in caplog.records if "cookie_https_only=False" in r.getMessage()]
+    assert len(warnings) == 1

@@ -1,0 +1,72 @@
+"""The example apps, as a user clicks through them, in memory and on Redis."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+from starlette.testclient import TestClient
+
+from dualsessions import InMemoryStore
+from dualsessions.stores.redis import RedisStore
+from examples_asgi import fastapi_app, starlette_app
+from examples_asgi.store import make_store
+
+from .redis_server import RedisServer, running_redis
+
+
+@pytest.fixture(params=["memory", "redis"])
+def example_store(request: pytest.FixtureRequest) -> typing.Any:
+    if request.param == "redis":
+        return RedisStore(url=request.getfixturevalue("redis_url"), prefix="demo:")
+    return InMemoryStore()
+
+
+def test_starlette_example(example_store: typing.Any) -> None:
+    client = TestClient(starlette_app.create_app(example_store))
+    assert "Not logged in" in client.get("/").text
+    anonymous = client.post("/count", follow_redirects=False)
+    assert anonymous.status_code == 303
+    first_id = client.cookies["session"]
+
+    page = client.post("/login", content="user=ada&remember=1").text
+    assert "Logged in as <b>ada</b>" in page and "<b>1</b>" in page  # the count survived the login
+    assert client.cookies["session"] != first_id  # regenerated at login
+    assert "Visits counted in this session: <b>2</b>" in client.post("/count").text
+
+    assert "Not logged in" in client.post("/logout").text
+    assert "session" not in client.cookies
+
+
+def test_fastapi_example(example_store: typing.Any) -> None:
+    client = TestClient(fastapi_app.create_app(example_store))
+    assert client.get("/").json() == {"user": None, "count": 0}
+    assert "set-cookie" not in client.get("/").headers
+    client.post("/count")
+    first_id = client.cookies["session"]
+    client.post("/login", params={"user": "ada", "remember": True})
+    assert client.cookies["session"] != first_id
+    assert client.post("/count").json() == {"count": 2}
+    assert client.get("/").json() == {"user": "ada", "count": 2}
+    client.post("/logout")
+    assert client.get("/").json() == {"user": None, "count": 0}
+
+
+def test_examples_answer_503_while_redis_is_down() -> None:
+    with running_redis() as server:
+        clients = [
+            TestClient(
+                module.create_app(RedisStore(url=server.url, timeout=1)), raise_server_exceptions=False
+            )
+            for module in (starlette_app, fastapi_app)
+        ]
+        server.stop()
+        for client in clients:
+            assert client.post("/count").status_code == 503
+
+
+def test_store_follows_redis_url(monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert isinstance(make_store(), InMemoryStore)
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    assert isinstance(make_store(), RedisStore)

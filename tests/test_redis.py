@@ -1,0 +1,245 @@
+"""RedisStore against a real redis-server: cost per request, event loops, failures, options."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import typing
+from collections.abc import Iterator
+
+import pytest
+import redis
+import redis.asyncio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from dualsessions import ImproperlyConfigured, SessionMiddleware, SessionStoreError, load_session
+from dualsessions.stores.redis import RedisStore
+
+from .apps import asgi_app, asgi_client
+from .redis_server import RedisServer, running_redis
+
+# Commands redis-py sends when it opens a connection, not per request.
+HANDSHAKE = {"client|setinfo", "hello", "select", "auth", "client|setname"}
+
+
+def data_commands(server: RedisServer) -> dict[str, int]:
+    return {name: n for name, n in server.command_counts().items() if name not in HANDSHAKE}
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A server of the test's own, which the test may stop and start."""
+    with running_redis() as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("options", "path", "expected"),
+    [
+        ({}, "/noop", {}),
+        ({}, "/read", {"get": 1}),
+        ({"lifetime": 600, "rolling": True}, "/read", {"getex": 1}),
+        ({}, "/set?theme=dark", {"get": 1, "set": 1}),
+        ({}, "/clear", {"get": 1, "del": 1}),
+    ],
+    ids=["untouched", "read-only", "rolling-read-only", "changed", "cleared"],
+)
+def test_commands_per_request(
+    redis_server: RedisServer,
+    redis_url: str,
+    options: dict[str, typing.Any],
+    path: str,
+    expected: dict[str, int],
+) -> None:
+    with TestClient(asgi_app(RedisStore(url=redis_url), **options), base_url="https://testserver") as client:
+        client.get("/set?user=alice")
+        redis_server.reset_counts()
+        client.get(path)
+        assert data_commands(redis_server) == expected
+
+
+def test_new_visitor_costs_one_command(redis_server: RedisServer, redis_url: str) -> None:
+    with TestClient(asgi_app(RedisStore(url=redis_url)), base_url="https://testserver") as client:
+        client.get("/noop")  # open the connection first
+        redis_server.reset_counts()
+        client.get("/set?user=alice")
+        assert data_commands(redis_server) == {"set": 1}
+
+
+def test_record_ttl_follows_lifetime_and_rolling(redis_url: str, redis_server: RedisServer) -> None:
+    store = RedisStore(url=redis_url, prefix="s:")
+    client = asgi_client(store, lifetime=600, rolling=True)
+    client.get("/set?user=alice")
+    key = "s:" + client.cookies["session"]
+    with redis_server.client() as raw:
+        raw.expire(key, 10)
+        client.get("/read")  # rolling: the read itself restores the full lifetime
+        assert 590 <= raw.ttl(key) <= 600
+
+
+def test_session_only_records_live_gc_ttl(redis_url: str, redis_server: RedisServer) -> None:
+    client = asgi_client(RedisStore(url=redis_url, gc_ttl=1234))
+    client.get("/set?user=alice")
+    with redis_server.client() as raw:
+        assert 1230 <= raw.ttl("starsessions." + client.cookies["session"]) <= 1234
+
+
+def test_callable_prefix(redis_url: str, redis_server: RedisServer) -> None:
+    client = asgi_client(RedisStore(url=redis_url, prefix=lambda session_id: f"app:{session_id}:s"))
+    client.get("/set?user=alice")
+    with redis_server.client() as raw:
+        assert raw.exists(f"app:{client.cookies['session']}:s")
+
+
+def test_requests_on_a_new_event_loop_each_work(redis_url: str) -> None:
+    """TestClient without ``with`` runs every request on a new loop, as Starlette's docs show."""
+    store = RedisStore(url=redis_url)
+    client = TestClient(asgi_app(store), base_url="https://testserver")
+    for n in range(5):
+        client.get(f"/set?n={n}")
+        assert client.get("/read").json() == {"n": str(n)}
+    assert store._clients == {}  # every loop's client was closed when its loop shut down
+
+
+def test_repeated_asyncio_run(redis_url: str) -> None:
+    store = RedisStore(url=redis_url)
+    for n in range(5):
+        asyncio.run(store.write(f"id{n}", b"data", 0, 60))
+        assert asyncio.run(store.read(f"id{n}", 0)) == b"data"
+    assert store._clients == {}
+
+
+def test_given_async_client_as_in_the_starsessions_readme(redis_url: str) -> None:
+    connection = redis.asyncio.from_url(redis_url)
+    store = RedisStore(connection=connection)
+    client = TestClient(asgi_app(store), base_url="https://testserver")
+    for n in range(3):  # the given client serves the first loop, later loops get their own
+        client.get(f"/set?n={n}")
+        assert client.get("/read").json() == {"n": str(n)}
+    assert store.sync.read(client.cookies["session"], 0)  # the sync flavour is made from it
+
+
+def test_given_sync_client_and_both_flavours(redis_url: str) -> None:
+    sync_client = redis.Redis.from_url(redis_url)
+    for connection in (sync_client, (sync_client, redis.asyncio.from_url(redis_url))):
+        store = RedisStore(connection=connection)
+        with TestClient(asgi_app(store), base_url="https://testserver") as client:
+            client.get("/set?user=alice")
+            assert client.get("/read").json() == {"user": "alice"}
+        assert store.sync.exists(client.cookies["session"])
+    sync_client.close()
+
+
+def test_sync_flavour_shares_records_with_async(redis_url: str) -> None:
+    store = RedisStore(url=redis_url)
+    assert store.sync.write("abc", b"payload", 60, 60) == "abc"
+    assert asyncio.run(store.read("abc", 60)) == b"payload"
+    assert store.sync.read_and_touch("abc", 60, 120) == b"payload"
+    asyncio.run(store.remove("abc"))
+    assert not store.sync.exists("abc")
+    assert store.sync.read("abc", 60) == b""
+    store.close()
+
+
+def test_reads_sessions_written_by_starsessions(redis_url: str, redis_server: RedisServer) -> None:
+    """Same key prefix and record format: switching the import logs nobody out."""
+    session_id = "0123456789abcdef0123456789abcdef"  # starsessions ids are 32 hex characters
+    record = {"user": "alice", "__metadata__": {"lifetime": 0, "created": time.time(), "last_access": 0}}
+    with redis_server.client() as raw:
+        raw.set(f"starsessions.{session_id}", json.dumps(record), ex=60)
+    client = asgi_client(RedisStore(url=redis_url))
+    client.headers["cookie"] = f"session={session_id}"
+    assert client.get("/read").json() == {"user": "alice"}
+
+
+def test_misconfiguration_is_reported_at_construction() -> None:
+    with pytest.raises(ImproperlyConfigured, match="either 'url' or 'connection'"):
+        RedisStore()
+    with pytest.raises(ImproperlyConfigured, match="not a Redis URL"):
+        RedisStore(url="http://localhost")
+    with pytest.raises(ImproperlyConfigured, match="gc_ttl"):
+        RedisStore(url="redis://localhost", gc_ttl=0)
+    with pytest.raises(ImproperlyConfigured, match=r"redis\.Redis or redis\.asyncio\.Redis"):
+        RedisStore(connection=object())  # type: ignore[arg-type]
+
+
+def test_description_hides_credentials() -> None:
+    assert repr(RedisStore(url="redis://user:hunter2@db.internal:6380/2")) == (
+        "RedisStore(redis://db.internal:6380/2)"
+    )
+
+
+async def _login(request: Request) -> Response:
+    await load_session(request)
+    request.session["user"] = "alice"
+    return PlainTextResponse("ok")
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, SessionStoreError):
+        return PlainTextResponse("sessions are unavailable", status_code=503)
+    return PlainTextResponse("internal error", status_code=500)
+
+
+def failing_app(store: RedisStore) -> Starlette:
+    """The 500 handler sees store failures both while loading and while saving (a failed save
+    happens as the response starts, past where per-exception handlers can answer)."""
+    app = Starlette(routes=[Route("/login", _login)], exception_handlers={500: _store_unavailable})
+    app.add_middleware(SessionMiddleware, store=store)
+    return app
+
+
+def test_unreachable_redis_fails_with_a_session_error_then_recovers(own_redis: RedisServer) -> None:
+    store = RedisStore(url=own_redis.url, timeout=1)
+    client = TestClient(asgi_app(store), base_url="https://testserver")
+    client.get("/set?user=alice")
+    own_redis.stop()
+
+    with pytest.raises(SessionStoreError) as error:
+        client.get("/read")
+    message = str(error.value)
+    assert f"RedisStore(redis://127.0.0.1:{own_redis.port}/0)" in message
+    assert "ConnectionError" in message
+    assert isinstance(error.value.__cause__, redis.ConnectionError)
+
+    own_redis.start()  # same port, empty: the old session is gone but the app works again
+    assert client.get("/read").status_code == 200
+    client.get("/set?user=bob")
+    assert client.get("/read").json() == {"user": "bob"}
+
+
+def test_store_failures_map_to_503_without_a_cookie(own_redis: RedisServer) -> None:
+    store = RedisStore(url=own_redis.url, timeout=1)
+    app = failing_app(store)
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        assert client.get("/login").status_code == 200  # connected, and a session to load later
+        own_redis.stop()
+        loading = client.get("/login")  # the read fails inside the handler
+        client.cookies.clear()
+        saving = client.get("/login")  # a new visitor: the write fails as the response starts
+    for response in (loading, saving):
+        assert response.status_code == 503
+        assert "set-cookie" not in response.headers
+
+
+def test_failure_while_saving_a_started_response(own_redis: RedisServer) -> None:
+    """The store is written before the status line goes out, so a failure is still a clean error."""
+    store = RedisStore(url=own_redis.url, timeout=1)
+
+    async def login_then_lose_redis(request: Request) -> Response:
+        await load_session(request)
+        request.session["user"] = "alice"
+        own_redis.stop()
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/", login_then_lose_redis)])
+    app.add_middleware(SessionMiddleware, store=store)
+    client = TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
+    response = client.get("/")
+    assert response.status_code == 500
+    assert "set-cookie" not in response.headers
