@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 import redis
 
+# Loopback only, nothing persisted.
+REDIS_OPTIONS = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -34,19 +37,7 @@ class RedisServer:
 
     def start(self) -> None:
         self._process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self._dir.name,
-            ],  # fmt: skip
+            [self.binary, *REDIS_OPTIONS, "--port", str(self.port), "--dir", self._dir.name],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
