@@ -10,9 +10,9 @@ import logging
 import typing
 
 from . import _bridge
-from .cookies import is_valid_cookie_value
+from .cookies import MAX_COOKIE_SIZE, is_cookie_value
 from .core import Session, SessionConfig, SessionState
-from .exceptions import SerializationError, SessionError, SessionStoreError
+from .exceptions import CookieTooLarge, SerializationError, SessionError, SessionStoreError
 from .serializers import JsonSerializer
 from .stores.base import describe
 
@@ -68,7 +68,7 @@ class AsyncEngine:
                 except Exception as exc:
                     raise SerializationError(f"the session could not be serialized: {exc}") from exc
                 written = await self.store.write(session_id, payload, lifetime, ttl)
-                _check_written_id(self.store_name, written)
+                check_cookie_value(self.store_name, self.config.cookie.name, written)
             for session_id in plan.remove:
                 await self.store.remove(session_id)
         except SessionError:
@@ -78,9 +78,13 @@ class AsyncEngine:
         return written
 
 
-def _check_written_id(store_name: str, written: object) -> None:
-    if not isinstance(written, str) or not is_valid_cookie_value(written):
+def check_cookie_value(store_name: str, cookie_name: str, written: object) -> None:
+    """Refuse what can't go into a ``Set-Cookie`` header, before any header is sent."""
+    if not isinstance(written, str) or not is_cookie_value(written):
         raise SessionError(
             f"{store_name}.write() returned {written!r}, which cannot be a cookie value: return the "
             "session id (printable ASCII without spaces, quotes, ',', ';' or '\\\\')"
         )
+    size = len(cookie_name) + 1 + len(written)
+    if size > MAX_COOKIE_SIZE:  # browsers drop such a cookie without a word
+        raise CookieTooLarge(size, MAX_COOKIE_SIZE)

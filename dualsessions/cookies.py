@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from .exceptions import ImproperlyConfigured
 
-#: Browsers keep at most about 4096 bytes of name, value and attributes per cookie.
-MAX_COOKIE_VALUE = 4096
+#: Browsers drop a cookie whose name and value together exceed 4096 bytes.
+MAX_COOKIE_SIZE = 4096
 
 # RFC 6265 cookie-octet: printable US-ASCII except space, DQUOTE, comma, semicolon and backslash.
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
@@ -20,12 +20,18 @@ _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Path and Domain attribute values: any CHAR except CTLs and ";" (RFC 6265 av-octet), no spaces.
 _ATTRIBUTE_VALUE = re.compile(r"[\x21-\x3a\x3c-\x7e]+")
+_OWS = " \t"  # the only white space allowed around cookie pairs
 _SAME_SITE = {"lax": "lax", "strict": "strict", "none": "none"}
 
 
-def is_valid_cookie_value(value: str) -> bool:
+def is_cookie_value(value: str) -> bool:
     """True for a value that can go into a ``Set-Cookie`` header unquoted and unescaped."""
-    return len(value) <= MAX_COOKIE_VALUE and _COOKIE_VALUE.fullmatch(value) is not None
+    return _COOKIE_VALUE.fullmatch(value) is not None
+
+
+def is_valid_cookie_value(value: str) -> bool:
+    """A cookie value of a size browsers keep."""
+    return len(value) <= MAX_COOKIE_SIZE and _COOKIE_VALUE.fullmatch(value) is not None
 
 
 def find_cookie(header: str, name: str) -> str | None:
@@ -39,8 +45,8 @@ def find_cookie(header: str, name: str) -> str | None:
         return None
     for chunk in header.split(";"):
         key, sep, value = chunk.partition("=")
-        if sep and key.strip() == name:
-            value = value.strip()
+        if sep and key.strip(_OWS) == name:
+            value = value.strip(_OWS)
             if is_valid_cookie_value(value):
                 return value
     return None

@@ -41,8 +41,9 @@ def generate_session_id() -> str:
 
 def lifetime_seconds(value: Lifetime, option: str = "lifetime") -> int:
     """Seconds from an int or a timedelta; zero means a browser-session cookie."""
-    if isinstance(value, datetime.timedelta):
-        value = int(value.total_seconds())
+    if isinstance(value, datetime.timedelta):  # a part second still counts: 0 means session-only
+        seconds = value.total_seconds()
+        value = math.ceil(seconds) if seconds >= 0 else -1
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ImproperlyConfigured(
             f"{option} must be 0 (a session-only cookie) or a positive number of seconds or a timedelta, "
@@ -85,7 +86,8 @@ class Session(dict[str, typing.Any]):
 
     def update(self, *args: typing.Any, **kwargs: typing.Any) -> None:
         super().update(*args, **kwargs)
-        self.modified = True
+        if kwargs or any(args):  # an empty mapping changes nothing
+            self.modified = True
 
     def pop(self, key: str, *default: typing.Any) -> typing.Any:
         if key in self:

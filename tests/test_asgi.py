@@ -426,3 +426,14 @@ def test_secure_cookie_over_plain_http_warns_once(caplog: pytest.LogCaptureFixtu
         client.get("/")
     warnings = [r for r in caplog.records if "cookie_https_only=False" in r.getMessage()]
     assert len(warnings) == 1
+
+
+class LongIdStore(AsyncDictStore):
+    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        return "x" * 4090
+
+
+def test_cookie_name_counts_towards_the_browser_size_limit() -> None:
+    app = app_with(Route("/", set_user), store=LongIdStore(), cookie_name="long_cookie_name")
+    with pytest.raises(CookieTooLarge, match="4107 bytes, over the limit of 4096 bytes"):
+        client_for(app).get("/")

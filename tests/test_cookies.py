@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dualsessions.cookies import (
-    MAX_COOKIE_VALUE,
+    MAX_COOKIE_SIZE,
     CookieRules,
     add_vary_cookie,
     find_cookie,
@@ -27,7 +27,7 @@ EPOCH = "expires=Thu, 01 Jan 1970 00:00:00 GMT"
         ("session=first; session=second", "first"),
         ("session=abc==", "abc=="),  # '=' is a cookie-octet (base64 padding)
         ("session=a-b_c.d~e!f", "a-b_c.d~e!f"),
-        ("session=" + "x" * MAX_COOKIE_VALUE, "x" * MAX_COOKIE_VALUE),
+        ("session=" + "x" * MAX_COOKIE_SIZE, "x" * MAX_COOKIE_SIZE),
     ],
 )
 def test_find_cookie_finds_the_first_value(header: str, expected: str) -> None:
@@ -87,7 +87,7 @@ BAD_VALUES = {
     "lf": "a\nb",
     "cr": "a\rb",
     "non-ascii": "abcé",
-    "too-long": "x" * (MAX_COOKIE_VALUE + 1),
+    "too-long": "x" * (MAX_COOKIE_SIZE + 1),
 }
 
 
@@ -124,7 +124,7 @@ def test_find_cookie_other_names() -> None:
         "abc==",
         "!#$%&'()*+-./:<=>?@[]^_`{|}~",
         "x",
-        "x" * MAX_COOKIE_VALUE,
+        "x" * MAX_COOKIE_SIZE,
     ],
 )
 def test_is_valid_cookie_value_accepts(value: str) -> None:
@@ -150,7 +150,7 @@ def test_is_valid_cookie_value_accepts(value: str) -> None:
         "\t",
         "é",
         "a\u2028b",
-        "x" * (MAX_COOKIE_VALUE + 1),
+        "x" * (MAX_COOKIE_SIZE + 1),
     ],
 )
 def test_is_valid_cookie_value_rejects(value: str) -> None:
@@ -158,7 +158,7 @@ def test_is_valid_cookie_value_rejects(value: str) -> None:
 
 
 def test_max_cookie_value_is_4096() -> None:
-    assert MAX_COOKIE_VALUE == 4096
+    assert MAX_COOKIE_SIZE == 4096
 
 
 # -- CookieRules: Set-Cookie values --------------------------------------------------------------------------
@@ -299,3 +299,10 @@ def test_path_for(configured: str | None, mount_point: str, expected: str) -> No
 )
 def test_add_vary_cookie(vary: str, expected: str) -> None:
     assert add_vary_cookie(vary) == expected
+
+
+@pytest.mark.parametrize(
+    "header", ["session=abc\x1f", "session=\x1cabc", "session=abc\xa0", "session=\x0babc"]
+)
+def test_white_space_other_than_space_and_tab_is_not_stripped(header: str) -> None:
+    assert find_cookie(header, "session") is None

@@ -963,3 +963,18 @@ def test_import_checker_allows_the_permitted_imports() -> None:
         "from .exceptions import SessionError\nfrom .types import SessionMetadata\n"
     )
     assert import_problems(source) == ([], {"_clock", "cookies", "exceptions", "types"})
+
+
+def test_update_with_nothing_is_not_a_change() -> None:
+    session = Session({"a": 1})
+    session.update({})
+    session |= {}
+    assert not session.modified
+    session.update(b=2)
+    assert session.modified
+
+
+def test_part_seconds_still_count_and_negative_timedeltas_are_refused() -> None:
+    assert SessionConfig.from_options(lifetime=datetime.timedelta(milliseconds=500)).lifetime == 1
+    with pytest.raises(ImproperlyConfigured, match="lifetime must be 0"):
+        SessionConfig.from_options(lifetime=datetime.timedelta(seconds=-0.5))

@@ -426,3 +426,10 @@ def test_cookie_remove_is_a_no_op(flavour: str, now: float) -> None:
     store.remove("garbage")
     assert store.read(value) == DATA
     assert store.exists(value) is True
+
+
+def test_a_missing_secret_is_refused_not_signed_with_none() -> None:
+    with pytest.raises(ImproperlyConfigured, match="secret_key is None"):
+        CookieStore(None)
+    with pytest.raises(ImproperlyConfigured, match="secret_key is None"):
+        CookieStore(["new", None])

@@ -85,6 +85,8 @@ class CookieStore(NoIOStore):
         salt: str = "dualsessions.CookieStore",
     ) -> None:
         keys = list(secret_key) if isinstance(secret_key, (list, tuple)) else [secret_key]
+        if any(key is None for key in keys):  # str(None) would sign with the key "None"
+            raise ImproperlyConfigured("CookieStore secret_key is None: is the setting missing?")
         keys = [key if isinstance(key, bytes) else str(key) for key in keys]  # str() unwraps Secret
         if not keys or not all(keys):
             raise ImproperlyConfigured("CookieStore needs a non-empty secret_key (or a list of them)")
