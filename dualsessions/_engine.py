@@ -51,22 +51,22 @@ class AsyncEngine:
             try:
                 data = await self.serializer.deserialize(raw)
             except Exception:  # undecodable record: a new session, never a 500
-                logger.info("dualsessions: discarding an undecodable session record", exc_info=True)
-        return state.load(data, touched=touch_ttl is not None)
+                logger.warning(
+                    "dualsessions: %s held an undecodable session record", self.store_name, exc_info=True
+                )
+        return state.load(data, touched=touch_ttl is not None, raw=raw)
 
     async def save(self, state: SessionState) -> str | None:
         """Write and remove what the core asks for; return the id the store wrote under, if any."""
+        unchanged = state.unchanged_record()
+        if unchanged is not None and await self._serialize(unchanged) != state.raw:
+            typing.cast(Session, state.session).modified = True  # changed inside a nested value
         plan = state.save_plan()
         written = None
         try:
             if plan.write is not None:
                 session_id, data, lifetime, ttl = plan.write
-                try:
-                    payload = await self.serializer.serialize(data)
-                except SessionError:
-                    raise
-                except Exception as exc:
-                    raise SerializationError(f"the session could not be serialized: {exc}") from exc
+                payload = await self._serialize(data)
                 written = await self.store.write(session_id, payload, lifetime, ttl)
                 check_cookie_value(self.store_name, self.config.cookie.name, written)
             for session_id in plan.remove:
@@ -76,6 +76,14 @@ class AsyncEngine:
         except Exception as exc:
             raise SessionStoreError(self.store_name, "save a session", exc) from exc
         return written
+
+    async def _serialize(self, data: dict[str, typing.Any]) -> bytes:
+        try:
+            return await self.serializer.serialize(data)
+        except SessionError:
+            raise
+        except Exception as exc:
+            raise SerializationError(f"the session could not be serialized: {exc}") from exc
 
 
 def check_cookie_value(store_name: str, cookie_name: str, written: object) -> None:

@@ -28,6 +28,7 @@ from .exceptions import ImproperlyConfigured, SessionNotLoaded
 from .types import SessionMetadata
 
 METADATA_KEY = "__metadata__"
+_MISSING = object()
 
 logger = logging.getLogger("dualsessions")
 
@@ -39,17 +40,22 @@ def generate_session_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-def lifetime_seconds(value: Lifetime, option: str = "lifetime") -> int:
-    """Seconds from an int or a timedelta; zero means a browser-session cookie."""
-    if isinstance(value, datetime.timedelta):  # a part second still counts: 0 means session-only
+def lifetime_seconds(value: Lifetime | float | str, option: str = "lifetime") -> int:
+    """Whole seconds from seconds (int, float, or a string of digits, as starsessions took) or a
+    timedelta; zero means a browser-session cookie. A part second counts as a whole one."""
+    seconds: float | None = None
+    if isinstance(value, datetime.timedelta):
         seconds = value.total_seconds()
-        value = math.ceil(seconds) if seconds >= 0 else -1
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        seconds = int(value)
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
         raise ImproperlyConfigured(
-            f"{option} must be 0 (a session-only cookie) or a positive number of seconds or a timedelta, "
-            f"got {value!r}"
+            f"{option} must be 0 (a session-only cookie), a number of seconds or a timedelta, "
+            f"not negative, got {value!r}"
         )
-    return value
+    return math.ceil(seconds)
 
 
 class Session(dict[str, typing.Any]):
@@ -135,8 +141,8 @@ class SessionConfig:
             name=cookie_name,
             same_site=cookie_same_site,
             secure=bool(cookie_https_only),
-            domain=cookie_domain,
-            path=cookie_path,
+            domain=cookie_domain or None,  # "" (an unset environment variable, say) means none
+            path=cookie_path or None,
         )
         return cls(lifetime_seconds(lifetime), bool(rolling), cookie, store_touches)
 
@@ -173,8 +179,10 @@ class SessionState:
         "_cookie",
         "_id",
         "_new_id",
+        "_raw",
         "_record_id",
         "_stale_id",
+        "_stored_metadata",
         "_touched",
         "_write_reasons",
         "config",
@@ -192,8 +200,10 @@ class SessionState:
         self.initially_empty = True
         self._record_id: str | None = None  # the record that was loaded, if any
         self._stale_id: str | None = None  # an expired record found on load, to remove
+        self._raw = b""  # the record's bytes as read, to see changes made inside nested values
+        self._stored_metadata: object = _MISSING
         self._touched = False  # the read already extended the record's expiry
-        self._write_reasons = 0  # regeneration or lifetime change: write even if data is unchanged
+        self._write_reasons = False  # regeneration or lifetime change: write even if data is unchanged
         self._cookie = _KEEP
 
     @property
@@ -218,11 +228,12 @@ class SessionState:
         touch = config.lifetime if config.rolling and config.store_touches else None
         return self._id, config.lifetime, touch
 
-    def load(self, data: object, touched: bool = False) -> Session:
-        """Take what the store held (deserialized; None or anything else for "nothing usable").
+    def load(self, data: object, touched: bool = False, raw: bytes = b"") -> Session:
+        """Take what the store held: ``data`` deserialized (None, or anything but a dict, for "nothing
+        usable"), ``raw`` the bytes it came from, ``touched`` whether the read extended its expiry.
 
-        A record that is missing, undecodable, not a mapping, or past its absolute expiry gives a new
-        empty session that will get a new id if it is ever saved.
+        A record that is missing, undecodable, not a mapping, or past its expiry gives a new empty
+        session that will get a new id if it is ever saved.
         """
         if self.session is not None:
             return self.session
@@ -232,32 +243,44 @@ class SessionState:
         values: dict[str, typing.Any] = {}
         candidate, self._id = self._id, None
         if isinstance(data, dict) and data:
-            stored = data.pop(METADATA_KEY, None)
+            stored = data.pop(METADATA_KEY, _MISSING)
+            last_access = now
             if _valid_metadata(stored):
                 metadata["lifetime"] = stored["lifetime"]
                 metadata["created"] = stored["created"]
-            if self._expired(metadata, now):
+                last_access = stored.get("last_access", now)
+            if self._expired(metadata, last_access, now):
                 self._stale_id = candidate
                 metadata = {"lifetime": config.lifetime, "created": now, "last_access": now}
             else:
                 values = data
                 self._id = self._record_id = candidate
+                self._raw, self._stored_metadata = raw, stored
                 self._touched = touched and metadata["lifetime"] == config.lifetime
         self.metadata = metadata
         self.session = Session(values)
         self.initially_empty = not values
         return self.session
 
-    def _expired(self, metadata: SessionMetadata, now: float) -> bool:
+    def _expired(self, metadata: SessionMetadata, last_access: object, now: float) -> bool:
+        """Past its deadline: ``created + lifetime``, or for a rolling session ``last_access +
+        lifetime`` where every load rewrites the record (stores that can't extend expiry themselves,
+        which may not expire records at all). Other rolling sessions live by their store's expiry."""
         lifetime = metadata["lifetime"]
-        return not self.config.rolling and lifetime > 0 and now >= metadata["created"] + lifetime
+        if lifetime <= 0:
+            return False
+        if not self.config.rolling:
+            return now >= metadata["created"] + lifetime
+        if self.config.store_touches or not _is_time(last_access):
+            return False
+        return now >= typing.cast(float, last_access) + lifetime
 
     # -- 2. what the application may change besides data ---------------------------------------------
 
     def regenerate(self) -> str:
         """Move the session to a fresh id; the old record is removed when the new one is written."""
         self._new_id = generate_session_id()
-        self._write_reasons |= 1
+        self._write_reasons = True
         return self._new_id
 
     def set_lifetime(self, lifetime: Lifetime) -> None:
@@ -265,7 +288,7 @@ class SessionState:
         if self.metadata is None:
             raise SessionNotLoaded("Load the session before setting its lifetime.")
         self.metadata["lifetime"] = lifetime_seconds(lifetime)
-        self._write_reasons |= 2
+        self._write_reasons = True
 
     def remaining_seconds(self) -> int:
         """Seconds before the session expires (0 for a session-only cookie)."""
@@ -279,6 +302,32 @@ class SessionState:
         return max(0, math.ceil(self.metadata["created"] + lifetime - _clock.now()))
 
     # -- 3. saving -----------------------------------------------------------------------------------
+
+    @property
+    def raw(self) -> bytes:
+        """The loaded record's bytes."""
+        return self._raw
+
+    def unchanged_record(self) -> dict[str, typing.Any] | None:
+        """The loaded record as it would be serialized if nothing had changed, when the session would
+        otherwise not be written; None when there is no need to look (it will be written anyway, or
+        there is nothing to write). If it serializes to other bytes than ``raw``, a value inside the
+        session was changed in place: set ``session.modified``.
+        """
+        session = self.session
+        if (
+            not session
+            or session.modified
+            or self._write_reasons
+            or self._record_id is None
+            or not self._raw
+            or (self.config.rolling and not self._touched)
+        ):
+            return None
+        record = dict(session)
+        if self._stored_metadata is not _MISSING:
+            record[METADATA_KEY] = self._stored_metadata
+        return record
 
     def save_plan(self) -> SavePlan:
         """What the store must do at the end of the request. Call once, then ``response_headers``."""
@@ -361,12 +410,10 @@ def _warn_insecure_once(cookie_name: str) -> None:
 def _valid_metadata(value: object) -> typing.TypeGuard[SessionMetadata]:
     if not isinstance(value, dict):
         return False
-    lifetime, created = value.get("lifetime"), value.get("created")
-    return (
-        isinstance(lifetime, int)
-        and not isinstance(lifetime, bool)
-        and lifetime >= 0
-        and isinstance(created, (int, float))
-        and not isinstance(created, bool)
-        and math.isfinite(created)
-    )
+    lifetime = value.get("lifetime")
+    valid_lifetime = isinstance(lifetime, int) and not isinstance(lifetime, bool) and lifetime >= 0
+    return valid_lifetime and _is_time(value.get("created"))
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import typing
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._bridge import AnySerializer, AnyStore
@@ -12,6 +13,7 @@ from ._engine import AsyncEngine
 from .cookies import add_vary_cookie, find_cookie
 from .core import Lifetime, SessionState
 from .exceptions import ImproperlyConfigured, SessionNotLoaded
+from .serializers import JsonSerializer
 from .session import SessionHandler
 
 _SAVE_ON = frozenset({"http.response.start", "websocket.accept"})
@@ -59,9 +61,10 @@ class SessionMiddleware:
         serializer: AnySerializer | None = None,
     ) -> None:
         self.app = app
+        self.serializer = serializer if serializer is not None else JsonSerializer()
         self.engine = AsyncEngine(
             store,
-            serializer,
+            self.serializer,
             {
                 "lifetime": lifetime,
                 "rolling": rolling,
@@ -73,6 +76,10 @@ class SessionMiddleware:
             },
         )
         self.store = store
+        config = self.engine.config
+        # The starsessions attributes, read-only in effect: the validated values.
+        self.lifetime, self.rolling = config.lifetime, config.rolling
+        self.cookie_name, self.cookie_path, self.cookie_domain = cookie_name, cookie_path, cookie_domain
         self._cookie_name = cookie_name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -130,7 +137,7 @@ class SessionAutoloadMiddleware:
         self.paths = [re.compile(path) if isinstance(path, str) else path for path in paths or ()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and self.should_autoload(scope["path"]):
+        if scope["type"] in ("http", "websocket") and self.should_autoload(HTTPConnection(scope)):
             handler: SessionHandler | None = scope.get("session_handler")
             if handler is None:
                 raise ImproperlyConfigured(
@@ -139,5 +146,6 @@ class SessionAutoloadMiddleware:
             await handler.load()
         await self.app(scope, receive, send)
 
-    def should_autoload(self, path: str) -> bool:
+    def should_autoload(self, connection: HTTPConnection) -> bool:
+        path = connection.scope["path"]
         return not self.paths or any(pattern.match(path) for pattern in self.paths)

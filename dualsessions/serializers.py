@@ -50,10 +50,11 @@ class JsonSerializer(Serializer):
         except (TypeError, ValueError) as exc:
             raise SerializationError(_explain(self._encoder, data, exc)) from exc
 
-    def deserialize(self, data: bytes) -> dict[str, typing.Any]:
+    def deserialize(self, data: bytes | str) -> dict[str, typing.Any]:
         if not data:
             return {}
-        return self._decoder.decode(data.decode("utf-8"))  # type: ignore[no-any-return]
+        text = data if isinstance(data, str) else data.decode("utf-8")  # str: decode_responses clients
+        return self._decoder.decode(text)  # type: ignore[no-any-return]
 
 
 def _explain(encoder: json.JSONEncoder, data: typing.Any, exc: Exception) -> str:

@@ -73,6 +73,10 @@ class SessionHandler:
     def regenerate_id(self) -> str:
         return self.state.regenerate()
 
+    async def destroy(self) -> None:
+        """End the session: its data is dropped, its record removed and its cookie deleted."""
+        (await self.load()).clear()
+
 
 def get_session_handler(connection: HTTPConnection) -> SessionHandler:
     """The low-level session handler of this connection."""

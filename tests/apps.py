@@ -34,6 +34,14 @@ async def _set(request: Request) -> Response:
     return JSONResponse(dict(request.session))
 
 
+async def _append(request: Request) -> Response:
+    """Changes a list inside the session in place, which the dict can't see."""
+    await dualsessions.load_session(request)
+    request.session.setdefault("cart", [])
+    request.session["cart"].append(request.query_params["item"])
+    return JSONResponse(dict(request.session))
+
+
 async def _delete(request: Request) -> Response:
     await dualsessions.load_session(request)
     request.session.pop(request.query_params["key"], None)
@@ -77,6 +85,7 @@ ROUTES = [
     Route("/read", _read),
     Route("/set", _set),
     Route("/delete", _delete),
+    Route("/append", _append),
     Route("/clear", _clear),
     Route("/regenerate", _regenerate),
     Route("/lifetime", _lifetime),

@@ -25,7 +25,7 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process; ``stop()`` and ``start()`` again keep the same port."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *options: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed: run scripts/test, which installs it")
@@ -34,10 +34,11 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.TemporaryDirectory(prefix="dualsessions-redis-")
         self._process: subprocess.Popen[bytes] | None = None
+        self._options = list(options)
 
     def start(self) -> None:
         self._process = subprocess.Popen(
-            [self.binary, *REDIS_OPTIONS, "--port", str(self.port), "--dir", self._dir.name],
+            [self.binary, *REDIS_OPTIONS, "--port", str(self.port), "--dir", self._dir.name, *self._options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -80,8 +81,8 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def running_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
+def running_redis(*options: str) -> Iterator[RedisServer]:
+    server = RedisServer(None, *options)
     server.start()
     try:
         yield server

@@ -103,7 +103,7 @@ async def read_session(request: Request) -> Response:
     ("paths", "loaded", "not_loaded"),
     [
         (None, ["/admin", "/app/x", "/other"], []),
-        (["/admin", "/app"], ["/admin", "/app/x"], ["/other"]),
+        (["/admin", "/app"], ["/admin", "/app/x"], ["/other", "/x/admin"]),
         ([re.compile("/adm.n")], ["/admin"], ["/app/x", "/other"]),
     ],
 )
@@ -437,3 +437,35 @@ def test_cookie_name_counts_towards_the_browser_size_limit() -> None:
     app = app_with(Route("/", set_user), store=LongIdStore(), cookie_name="long_cookie_name")
     with pytest.raises(CookieTooLarge, match="4107 bytes, over the limit of 4096 bytes"):
         client_for(app).get("/")
+
+
+def test_starsessions_handler_and_middleware_attributes() -> None:
+    async def logout(request: Request) -> Response:
+        await dualsessions.get_session_handler(request).destroy()
+        return PlainTextResponse("bye")
+
+    store = InMemoryStore()
+    client = client_for(app_with(Route("/login", set_user), Route("/logout", logout), store=store))
+    client.get("/login")
+    response = client.get("/logout")
+    assert "max-age=0" in response.headers["set-cookie"]
+    assert store.data == {}
+
+    middleware = SessionMiddleware(PlainTextResponse("x"), store=store, lifetime=60, cookie_path="/a")
+    assert (middleware.lifetime, middleware.rolling, middleware.cookie_name) == (60, False, "session")
+    assert (middleware.cookie_path, middleware.cookie_domain) == ("/a", None)
+    assert isinstance(middleware.serializer, JsonSerializer) and middleware.store is store
+
+
+def test_autoload_subclass_with_the_starsessions_hook() -> None:
+    class OnlyApi(SessionAutoloadMiddleware):
+        def should_autoload(self, connection: typing.Any) -> bool:
+            return bool(connection.url.path.startswith("/api"))
+
+    app = Starlette(
+        routes=[Route("/{path:path}", read_session)],
+        middleware=[Middleware(SessionMiddleware, store=InMemoryStore()), Middleware(OnlyApi)],
+    )
+    client = client_for(app)
+    assert client.get("/api/x").json() == {"loaded": True}
+    assert client.get("/web").json() == {"loaded": False}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 import typing
@@ -243,3 +244,49 @@ def test_failure_while_saving_a_started_response(own_redis: RedisServer) -> None
     response = client.get("/")
     assert response.status_code == 500
     assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("flavour", ["async", "sync"])
+def test_clients_made_with_decode_responses(redis_url: str, flavour: str) -> None:
+    client = (redis.asyncio if flavour == "async" else redis).from_url(redis_url, decode_responses=True)
+    http = asgi_client(RedisStore(connection=client))
+    for n in range(1, 4):
+        assert http.get(f"/set?n={n}").json() == {"n": str(n)}
+        assert http.get("/read").json() == {"n": str(n)}
+
+
+def test_getex_missing_falls_back_to_get_and_expire_in_one_round_trip() -> None:
+    with running_redis("--rename-command", "GETEX", "") as server:  # as on Redis before 6.2
+        store = RedisStore(url=server.url)
+        with TestClient(asgi_app(store, lifetime=600, rolling=True), base_url="https://testserver") as client:
+            client.get("/set?user=alice")
+            key = "starsessions." + client.cookies["session"]
+            with server.client() as raw:
+                raw.expire(key, 10)
+                assert client.get("/read").json() == {"user": "alice"}
+                assert client.get("/read").json() == {"user": "alice"}
+                assert 590 <= raw.ttl(key) <= 600
+        assert store.has_getex is False
+        assert store.sync.read_and_touch(key.removeprefix("starsessions."), 600, 600)
+        store.close()
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_loops_closed_without_shutdown_are_not_kept(redis_url: str) -> None:
+    store = RedisStore(url=redis_url)
+    for _ in range(5):
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(store.write("abc", b"x", 0, 60))
+        loop.close()  # no shutdown_asyncgens: the store can't close that client itself
+    assert len(store._clients) == 1  # only the last loop's, dropped when the next loop arrives
+    del loop, store
+    gc.collect()  # the dropped clients' connections warn now, inside this test, not in a later one
+
+
+def test_clients_that_cannot_be_copied_are_refused() -> None:
+    class CustomConnection(redis.connection.Connection):
+        pass
+
+    pool = redis.ConnectionPool(connection_class=CustomConnection)
+    with pytest.raises(ImproperlyConfigured, match=r"CustomConnection.*pass url= instead"):
+        RedisStore(connection=redis.Redis(connection_pool=pool))

@@ -6,6 +6,7 @@ went out, so the same assertions hold for the ASGI and the WSGI middleware alike
 
 from __future__ import annotations
 
+import time
 import typing
 
 import pytest
@@ -337,3 +338,35 @@ def _exists(store: typing.Any, session_id: str) -> bool:
     if inspect.isawaitable(result):
         return bool(asyncio.run(result))
     return bool(result)
+
+
+def test_changes_inside_nested_values_are_saved(frontend: Frontend, store: typing.Any) -> None:
+    calls = spy(store)
+    client = frontend(store)
+    client.get("/append?item=a")
+    client.get("/append?item=b")
+    calls.clear()
+
+    client.get("/append?item=c")  # setdefault finds the list: only the in-place append changes it
+
+    assert len(writes(calls)) == 1
+    assert client.get("/read").json() == {"cart": ["a", "b", "c"]}
+
+
+def test_rolling_session_dies_a_lifetime_after_the_last_request(
+    frontend: Frontend, store: typing.Any, store_kind: str, clock: Clock, request: pytest.FixtureRequest
+) -> None:
+    client = frontend(store, lifetime=600, rolling=True)
+    client.get("/set?user=alice")
+    clock.advance(500)
+    assert client.get("/read").json() == {"user": "alice"}
+    replayed = session_value(client)
+    clock.advance(601)
+    if store_kind == "redis":  # Redis keeps time itself: let its TTL run out as it would have
+        server = request.getfixturevalue("redis_server")
+        with server.client() as raw:
+            raw.pexpire("starsessions." + replayed, 1)
+        time.sleep(0.01)
+
+    client.headers["cookie"] = f"session={replayed}"
+    assert client.get("/read").json() == {}

@@ -206,3 +206,19 @@ def test_difference_starsessions_cookie_sessions_survive_the_switch() -> None:
     client = TestClient(make_app(CookieStore(secret_key="TOP SECRET")), base_url="https://testserver")
     client.headers["cookie"] = f"session={legacy}"
     assert client.get("/").json() == {"user": "carol"}
+
+
+def test_starsessions_cookies_still_expire() -> None:
+    import base64
+
+    from itsdangerous import TimestampSigner
+
+    class SignedLongAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return super().get_timestamp() - 120
+
+    payload = {"user": "carol", "__metadata__": {"lifetime": 60, "created": 0, "last_access": 0}}
+    old = SignedLongAgo("TOP SECRET").sign(base64.b64encode(json.dumps(payload).encode())).decode()
+    client = TestClient(make_app(CookieStore(secret_key="TOP SECRET"), lifetime=60, rolling=True))
+    client.headers["cookie"] = f"session={old}"
+    assert client.get("/").json() == {}

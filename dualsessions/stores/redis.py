@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import typing
 import urllib.parse
 
@@ -18,7 +19,7 @@ try:
     import redis
     import redis.asyncio
     import redis.asyncio.connection
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("RedisStore needs redis-py: pip install 'dualsessions[redis]'") from exc
 
@@ -31,6 +32,8 @@ else:
 Prefix: typing.TypeAlias = "str | typing.Callable[[str], str]"
 
 _Guard: typing.TypeAlias = "typing.AsyncGenerator[None, None]"
+_StoreError = (RedisError, OSError)
+_Operation: typing.TypeAlias = "str | typing.Callable[..., typing.Any]"
 
 DEFAULT_GC_TTL = 30 * 24 * 3600
 # Options that hold objects of one flavour and can't be handed to a client of the other.
@@ -55,19 +58,30 @@ class _SyncRedisStore(SyncSessionStore):
     def __init__(self, store: RedisStore) -> None:
         self._store = store
 
-    def _command(self, action: str, name: str, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+    def _command(
+        self, action: str, operation: _Operation, *args: typing.Any, **kwargs: typing.Any
+    ) -> typing.Any:
         store = self._store
         try:
-            return getattr(store.sync_client(), name)(*args, **kwargs)
-        except (RedisError, OSError) as exc:
+            return _bind(store.sync_client(), operation)(*args, **kwargs)
+        except _StoreError as exc:
             raise SessionStoreError(store.description, action, exc) from exc
 
     def read(self, session_id: str, lifetime: int) -> bytes:
-        return self._command(_READ, "get", self._store.key(session_id)) or b""
+        return _as_bytes(self._command(_READ, "get", self._store.key(session_id)))
 
     def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         store = self._store
-        return self._command(_READ, "getex", store.key(session_id), ex=store.expiry(ttl)) or b""
+        key, seconds = store.key(session_id), store.expiry(ttl)
+        if store.has_getex:
+            try:
+                return _as_bytes(self._command(_READ, "getex", key, ex=seconds))
+            except SessionStoreError as exc:
+                if not _unknown_command(exc):
+                    raise
+                store.has_getex = False
+        value, _ = self._command(_READ, _get_and_expire, key, seconds)
+        return _as_bytes(value)
 
     def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
         store = self._store
@@ -86,9 +100,9 @@ class RedisStore(DualSessionStore):
 
     Give ``url`` (clients of both flavours are made from it when first needed) or ``connection``: a
     ``redis.Redis``, a ``redis.asyncio.Redis``, or one of each; the missing flavour is made with the
-    same connection options. Async clients belong to an event loop, so each running loop gets its own
-    and it is closed when that loop shuts down: ``TestClient`` requests and repeated ``asyncio.run``
-    calls just work. ``timeout`` bounds connecting and each command (clients made from ``url``).
+    same connection options. Async clients belong to an event loop, so each running loop gets its own,
+    closed when that loop shuts down: ``TestClient`` requests and repeated ``asyncio.run`` calls just
+    work. ``timeout`` bounds connecting and each command (clients made from ``url``).
 
     Errors reaching Redis raise :class:`~dualsessions.exceptions.SessionStoreError`; the next call
     reconnects, so the app recovers by itself once Redis is back.
@@ -118,14 +132,17 @@ class RedisStore(DualSessionStore):
                 raise ImproperlyConfigured(f"RedisStore url {url!r} is not a Redis URL: {exc}") from exc
         self._url = url
         self._timeout = timeout
+        self._lock = threading.Lock()  # guards making clients, never a command
         self._sync: SyncRedis | None = None
+        self._sync_owned = True
         self._async_given: AsyncRedis | None = None
         self._template: dict[str, typing.Any] = {}
         if connection is not None:
             self._adopt(connection)
-        # One async client per running event loop; (loop, client) of the last one used, for speed.
+        #: False once the server turned out to predate GETEX (Redis < 6.2): GET + EXPIRE in one round trip.
+        self.has_getex = True
+        # One async client per event loop, closed when its loop shuts down (see _client_for).
         self._clients: dict[asyncio.AbstractEventLoop, tuple[AsyncRedis, _Guard, bool]] = {}
-        self._current: tuple[asyncio.AbstractEventLoop | None, AsyncRedis | None] = (None, None)
         self.description = f"RedisStore({self._where()})"
         self.sync: _SyncRedisStore = _SyncRedisStore(self)
 
@@ -135,7 +152,7 @@ class RedisStore(DualSessionStore):
             if isinstance(client, redis.asyncio.Redis):
                 self._async_given = client
             elif isinstance(client, redis.Redis):
-                self._sync = client
+                self._sync, self._sync_owned = client, False
             else:
                 raise ImproperlyConfigured(
                     f"connection must be a redis.Redis or redis.asyncio.Redis client, got {type(client)!r}"
@@ -143,8 +160,14 @@ class RedisStore(DualSessionStore):
         source = self._sync if self._sync is not None else self._async_given
         assert source is not None
         pool = source.connection_pool
+        name = pool.connection_class.__name__
+        if not (hasattr(redis.connection, name) and hasattr(redis.asyncio.connection, name)):
+            raise ImproperlyConfigured(
+                f"RedisStore can't make more clients like the one given (its connections are {name}); "
+                "pass url= instead"
+            )
         options = {k: v for k, v in pool.connection_kwargs.items() if k not in _FLAVOUR_BOUND_OPTIONS}
-        self._template = {"class": pool.connection_class.__name__, "options": options}
+        self._template = {"class": name, "options": options}
 
     def _where(self) -> str:
         if self._url is not None:
@@ -162,42 +185,47 @@ class RedisStore(DualSessionStore):
 
     # -- clients ---------------------------------------------------------------------------------------
 
+    def _make(self, client_class: typing.Any, connections: typing.Any) -> typing.Any:
+        if self._url is not None:
+            client = client_class.from_url(
+                self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
+            )
+        else:
+            connection_class = getattr(connections, self._template["class"])
+            pool = connections.ConnectionPool(connection_class=connection_class, **self._template["options"])
+            client = client_class.from_pool(pool)  # the client owns the pool and closes it
+        return client
+
     def sync_client(self) -> SyncRedis:
         client = self._sync
         if client is None:
-            client = self._sync = typing.cast(SyncRedis, self._make(redis.Redis, redis.connection))
+            with self._lock:
+                if self._sync is None:
+                    self._sync = typing.cast(SyncRedis, self._make(redis.Redis, redis.connection))
+                client = self._sync
         return client
 
-    def _make(self, client_class: typing.Any, connections: typing.Any) -> typing.Any:
-        if self._url is not None:
-            return client_class.from_url(
-                self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
-            )
-        connection_class = getattr(connections, self._template["class"])
-        pool = connections.ConnectionPool(connection_class=connection_class, **self._template["options"])
-        return client_class.from_pool(pool)  # the client owns the pool and closes it
-
-    def _make_async(self) -> AsyncRedis:
-        return typing.cast(AsyncRedis, self._make(redis.asyncio.Redis, redis.asyncio.connection))
-
     async def _client_for(self, loop: asyncio.AbstractEventLoop) -> AsyncRedis:
-        """The async client of ``loop``, made and bound to it on first use."""
-        entry = self._clients.get(loop)
-        if entry is not None:
-            client = entry[0]
-        else:
+        """The async client of ``loop``, made and bound to it on first use.
+
+        An async generator started on the loop is closed by the loop when it shuts down (``asyncio.run``,
+        anyio, uvicorn all do): its ``finally`` closes the client while its connections' loop still
+        runs. Loops closed without that shutdown are dropped when the next loop arrives.
+        """
+        with self._lock:
+            for closed in [known for known in self._clients if known.is_closed()]:
+                del self._clients[closed]
             # The caller's own async client serves the first loop that uses it; its connections can't
             # move to another loop, so later loops get clients of their own.
             given, self._async_given = self._async_given, None
-            owned = given is None
-            client = given if given is not None else self._make_async()
-            # An async generator is closed by its loop when the loop shuts down (asyncio.run, anyio,
-            # uvicorn): its ``finally`` closes the client there, while the connections' loop still runs.
-            guard = self._loop_guard(loop)
-            self._clients[loop] = (client, guard, owned)
-            await guard.asend(None)
-        self._current = (loop, client)
+        client = given if given is not None else self._make_async()
+        guard = self._loop_guard(loop)
+        self._clients[loop] = (client, guard, given is None)
+        await guard.asend(None)
         return client
+
+    def _make_async(self) -> AsyncRedis:
+        return typing.cast(AsyncRedis, self._make(redis.asyncio.Redis, redis.asyncio.connection))
 
     async def _loop_guard(self, loop: asyncio.AbstractEventLoop) -> typing.AsyncGenerator[None, None]:
         try:
@@ -207,8 +235,6 @@ class RedisStore(DualSessionStore):
 
     async def _release(self, loop: asyncio.AbstractEventLoop) -> None:
         entry = self._clients.pop(loop, None)
-        if self._current[0] is loop:
-            self._current = (None, None)
         if entry is not None:
             client, _, owned = entry
             if owned:
@@ -216,23 +242,33 @@ class RedisStore(DualSessionStore):
             else:  # the caller's client: not ours to close, but its connections die with this loop
                 await client.connection_pool.disconnect()
 
-    async def _command(self, action: str, name: str, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+    async def _command(
+        self, action: str, operation: _Operation, *args: typing.Any, **kwargs: typing.Any
+    ) -> typing.Any:
         loop = asyncio.get_running_loop()
-        current_loop, client = self._current
+        entry = self._clients.get(loop)
         try:
-            if current_loop is not loop:
-                client = await self._client_for(loop)
-            return await getattr(client, name)(*args, **kwargs)
-        except (RedisError, OSError) as exc:
+            client = entry[0] if entry is not None else await self._client_for(loop)
+            return await _bind(client, operation)(*args, **kwargs)
+        except _StoreError as exc:
             raise SessionStoreError(self.description, action, exc) from exc
 
     # -- the async contract ----------------------------------------------------------------------------
 
     async def read(self, session_id: str, lifetime: int) -> bytes:
-        return await self._command(_READ, "get", self.key(session_id)) or b""
+        return _as_bytes(await self._command(_READ, "get", self.key(session_id)))
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
-        return await self._command(_READ, "getex", self.key(session_id), ex=self.expiry(ttl)) or b""
+        key, seconds = self.key(session_id), self.expiry(ttl)
+        if self.has_getex:
+            try:
+                return _as_bytes(await self._command(_READ, "getex", key, ex=seconds))
+            except SessionStoreError as exc:
+                if not _unknown_command(exc):
+                    raise
+                self.has_getex = False
+        value, _ = await self._command(_READ, _async_get_and_expire, key, seconds)
+        return _as_bytes(value)
 
     async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
         await self._command(_WRITE, "set", self.key(session_id), data, ex=self.expiry(ttl))
@@ -248,7 +284,7 @@ class RedisStore(DualSessionStore):
 
     def close(self) -> None:
         """Close the sync client if this store made it."""
-        if self._sync is not None and self._url is not None:
+        if self._sync is not None and self._sync_owned:
             self._sync.close()
             self._sync = None
 
@@ -258,3 +294,35 @@ class RedisStore(DualSessionStore):
 
     def __repr__(self) -> str:
         return self.description
+
+
+def _as_bytes(value: bytes | str | None) -> bytes:
+    """Record bytes; a client made with ``decode_responses=True`` hands back str."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return value or b""
+
+
+def _unknown_command(error: SessionStoreError) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, ResponseError) and "unknown command" in str(cause).lower()
+
+
+def _bind(client: typing.Any, operation: _Operation) -> typing.Any:
+    """A client's command by name, or a function of the client (a pipeline)."""
+    return getattr(client, operation) if isinstance(operation, str) else functools.partial(operation, client)
+
+
+def _get_and_expire(client: typing.Any, key: str, seconds: int) -> list[typing.Any]:
+    """GETEX for servers before Redis 6.2, still in one round trip."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.get(key)
+        pipe.expire(key, seconds)
+        return typing.cast(list[typing.Any], pipe.execute())
+
+
+async def _async_get_and_expire(client: typing.Any, key: str, seconds: int) -> list[typing.Any]:
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.get(key)
+        pipe.expire(key, seconds)
+        return typing.cast(list[typing.Any], await pipe.execute())
