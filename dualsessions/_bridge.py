@@ -2,12 +2,20 @@
 
 Adapters are built once, when a middleware is built, never per call. Built-in stores serve both
 flavours natively and pass through untouched.
+
+- Sync under async: calls run on a pool of worker threads (asgiref's ``sync_to_async`` with
+  ``thread_sensitive=False``), so the event loop never blocks and requests don't queue on one thread.
+- Async under sync: calls run on one long-lived event loop in a daemon thread (the portal), because
+  async clients (``redis.asyncio`` and the like) keep connections that belong to the loop that made
+  them; a loop per call (``async_to_sync`` from a plain thread) breaks them and costs a thread a call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import inspect
+import os
 import threading
 import typing
 
@@ -15,10 +23,11 @@ from asgiref.sync import sync_to_async
 
 from .exceptions import ImproperlyConfigured
 from .serializers import AsyncSerializer, Serializer
-from .stores.base import SessionStore, SyncSessionStore, describe, touches
+from .stores.base import DualSessionStore, SessionStore, SyncSessionStore, describe, touches
 
 AnyStore: typing.TypeAlias = "SessionStore | SyncSessionStore"
 AnySerializer: typing.TypeAlias = "Serializer | AsyncSerializer"
+T = typing.TypeVar("T")
 
 #: Threads that run sync stores' calls for async front ends. Not asgiref's thread-sensitive mode, which
 #: runs every such call of the process on one thread, one after another.
@@ -114,3 +123,87 @@ def async_serializer(serializer: AnySerializer) -> AsyncSerializer:
     if inspect.iscoroutinefunction(serialize):
         return typing.cast(AsyncSerializer, serializer)
     return _InlineSerializer(serializer)
+
+
+class _Portal:
+    """An event loop running forever on a daemon thread, for async calls made from sync code."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def run(self, coroutine: typing.Coroutine[typing.Any, typing.Any, T]) -> T:
+        loop = self._running_loop()
+        if threading.current_thread() is self._thread:
+            coroutine.close()
+            raise RuntimeError("dualsessions: a sync store call was made from the portal's own loop")
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is not None and self._pid == os.getpid():
+            return loop
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():  # none yet, or inherited across fork
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="dualsessions-portal", daemon=True)
+                thread.start()
+                self._loop, self._thread, self._pid = loop, thread, os.getpid()
+            return self._loop
+
+
+portal = _Portal()
+
+
+class _PortalStore(SyncSessionStore):
+    """An async store driven from sync code, on the portal's loop."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+        self.description = describe(store)
+
+    def read(self, session_id: str, lifetime: int) -> bytes:
+        return portal.run(self._store.read(session_id, lifetime))
+
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        return portal.run(self._store.write(session_id, data, lifetime, ttl))
+
+    def remove(self, session_id: str) -> None:
+        portal.run(self._store.remove(session_id))
+
+    def exists(self, session_id: str) -> bool:
+        return portal.run(self._store.exists(session_id))
+
+    def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
+        return portal.run(self._store.read_and_touch(session_id, lifetime, ttl))
+
+
+class _PortalSerializer(Serializer):
+    """An async serializer called from sync code, on the portal's loop."""
+
+    def __init__(self, serializer: AsyncSerializer) -> None:
+        self._serializer = serializer
+
+    def serialize(self, data: typing.Any) -> bytes:
+        return portal.run(self._serializer.serialize(data))
+
+    def deserialize(self, data: bytes) -> dict[str, typing.Any]:
+        return portal.run(self._serializer.deserialize(data))
+
+
+def sync_store(store: AnyStore) -> tuple[SyncSessionStore, bool]:
+    """``store`` in the sync flavour, and whether it can touch a record while reading it."""
+    if isinstance(store, DualSessionStore):
+        return store.sync, touches(store)
+    if _is_async_store(store):
+        return _PortalStore(typing.cast(SessionStore, store)), touches(store)
+    return typing.cast(SyncSessionStore, store), touches(store)
+
+
+def sync_serializer(serializer: AnySerializer) -> Serializer:
+    adapted = async_serializer(serializer)
+    if isinstance(adapted, _InlineSerializer):
+        return typing.cast(Serializer, serializer)
+    return _PortalSerializer(adapted)

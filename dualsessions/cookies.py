@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .exceptions import ImproperlyConfigured
+from .exceptions import CookieTooLarge, ImproperlyConfigured, SessionError
 
 #: Browsers drop a cookie whose name and value together exceed 4096 bytes.
 MAX_COOKIE_SIZE = 4096
@@ -32,6 +32,18 @@ def is_cookie_value(value: str) -> bool:
 def is_valid_cookie_value(value: str) -> bool:
     """A cookie value of a size browsers keep."""
     return len(value) <= MAX_COOKIE_SIZE and _COOKIE_VALUE.fullmatch(value) is not None
+
+
+def check_cookie_value(store_name: str, cookie_name: str, value: object) -> None:
+    """Refuse a session id that can't go into a ``Set-Cookie`` header, before any header is sent."""
+    if not isinstance(value, str) or not is_cookie_value(value):
+        raise SessionError(
+            f"{store_name}.write() returned {value!r}, which cannot be a cookie value: return the "
+            "session id (printable ASCII without spaces, quotes, ',', ';' or '\\\\')"
+        )
+    size = len(cookie_name) + 1 + len(value)
+    if size > MAX_COOKIE_SIZE:  # browsers drop such a cookie without a word
+        raise CookieTooLarge(size, MAX_COOKIE_SIZE)
 
 
 def find_cookie(header: str, name: str) -> str | None:

@@ -214,6 +214,11 @@ class SessionState:
     def session_id(self) -> str | None:
         return self._new_id if self._new_id is not None else self._id
 
+    @property
+    def is_new(self) -> bool:
+        """No record was loaded: the session gets an id and a record when it is first saved."""
+        return self._record_id is None
+
     # -- 1. reading ----------------------------------------------------------------------------------
 
     def read_plan(self) -> tuple[str, int, int | None] | None:
@@ -228,9 +233,12 @@ class SessionState:
         touch = config.lifetime if config.rolling and config.store_touches else None
         return self._id, config.lifetime, touch
 
-    def load(self, data: object, touched: bool = False, raw: bytes = b"") -> Session:
+    def load(
+        self, data: object, touched: bool = False, raw: bytes = b"", into: Session | None = None
+    ) -> Session:
         """Take what the store held: ``data`` deserialized (None, or anything but a dict, for "nothing
         usable"), ``raw`` the bytes it came from, ``touched`` whether the read extended its expiry.
+        The data goes into ``into`` when given (a framework's own lazy session), else a new Session.
 
         A record that is missing, undecodable, not a mapping, or past its expiry gives a new empty
         session that will get a new id if it is ever saved.
@@ -258,7 +266,12 @@ class SessionState:
                 self._raw, self._stored_metadata = raw, stored
                 self._touched = touched and metadata["lifetime"] == config.lifetime
         self.metadata = metadata
-        self.session = Session(values)
+        if into is None:
+            into = Session(values)
+        else:
+            dict.update(into, values)  # filling, not changing: don't mark it modified
+            into.modified = False
+        self.session = into
         self.initially_empty = not values
         return self.session
 

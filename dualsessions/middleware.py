@@ -8,8 +8,8 @@ import typing
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._async_engine import AsyncEngine
 from ._bridge import AnySerializer, AnyStore
-from ._engine import AsyncEngine
 from .cookies import add_vary_cookie, find_cookie
 from .core import Lifetime, SessionState
 from .exceptions import ImproperlyConfigured, SessionNotLoaded

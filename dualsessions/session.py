@@ -16,7 +16,7 @@ from .exceptions import ImproperlyConfigured, SessionNotLoaded
 from .types import SessionMetadata
 
 if typing.TYPE_CHECKING:
-    from ._engine import AsyncEngine
+    from ._async_engine import AsyncEngine
 
 __all__ = [
     "SessionHandler",

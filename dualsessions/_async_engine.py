@@ -1,7 +1,9 @@
-"""Performing what the core decides, in the async flavour (the sync twin comes with the WSGI front end).
+"""Performing what the core decides, in the async flavour.
 
 An engine holds one store and one serializer, adapted to its flavour once, and the validated options.
 For each session it performs the reads and writes that :class:`~dualsessions.core.SessionState` plans.
+
+This file is the source of ``_sync_engine.py``, which ``scripts/unasync.py`` generates from it.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import logging
 import typing
 
 from . import _bridge
-from .cookies import MAX_COOKIE_SIZE, is_cookie_value
+from .cookies import check_cookie_value
 from .core import Session, SessionConfig, SessionState
-from .exceptions import CookieTooLarge, SerializationError, SessionError, SessionStoreError
+from .exceptions import SerializationError, SessionError, SessionStoreError
 from .serializers import JsonSerializer
 from .stores.base import describe
 
@@ -31,11 +33,12 @@ class AsyncEngine:
         self.config = SessionConfig.from_options(**options, store_touches=touches)
         self.store_name = describe(store)
 
-    async def load(self, state: SessionState) -> Session:
-        """Read the session's record (if the request named one) and hand it to the core."""
+    async def load(self, state: SessionState, into: Session | None = None) -> Session:
+        """Read the session's record (if the request named one) and hand it to the core, which fills
+        ``into`` (a lazy session of a framework) or a new :class:`Session`."""
         plan = state.read_plan()
         if plan is None:
-            return state.load(None)
+            return state.load(None, into=into)
         session_id, lifetime, touch_ttl = plan
         try:
             if touch_ttl is None:
@@ -54,7 +57,7 @@ class AsyncEngine:
                 logger.warning(
                     "dualsessions: %s held an undecodable session record", self.store_name, exc_info=True
                 )
-        return state.load(data, touched=touch_ttl is not None, raw=raw)
+        return state.load(data, touched=touch_ttl is not None, raw=raw, into=into)
 
     async def save(self, state: SessionState) -> str | None:
         """Write and remove what the core asks for; return the id the store wrote under, if any."""
@@ -84,15 +87,3 @@ class AsyncEngine:
             raise
         except Exception as exc:
             raise SerializationError(f"the session could not be serialized: {exc}") from exc
-
-
-def check_cookie_value(store_name: str, cookie_name: str, written: object) -> None:
-    """Refuse what can't go into a ``Set-Cookie`` header, before any header is sent."""
-    if not isinstance(written, str) or not is_cookie_value(written):
-        raise SessionError(
-            f"{store_name}.write() returned {written!r}, which cannot be a cookie value: return the "
-            "session id (printable ASCII without spaces, quotes, ',', ';' or '\\\\')"
-        )
-    size = len(cookie_name) + 1 + len(written)
-    if size > MAX_COOKIE_SIZE:  # browsers drop such a cookie without a word
-        raise CookieTooLarge(size, MAX_COOKIE_SIZE)

@@ -1,0 +1,89 @@
+"""Performing what the core decides, in the sync flavour.
+
+An engine holds one store and one serializer, adapted to its flavour once, and the validated options.
+For each session it performs the reads and writes that :class:`~dualsessions.core.SessionState` plans.
+
+Generated from ``_async_engine.py`` by ``scripts/unasync.py``: edit that file, then run the script.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing
+
+from . import _bridge
+from .cookies import check_cookie_value
+from .core import Session, SessionConfig, SessionState
+from .exceptions import SerializationError, SessionError, SessionStoreError
+from .serializers import JsonSerializer
+from .stores.base import describe
+
+logger = logging.getLogger("dualsessions")
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: _bridge.AnyStore,
+        serializer: _bridge.AnySerializer | None,
+        options: dict[str, typing.Any],
+    ) -> None:
+        self.store, touches = _bridge.sync_store(store)
+        self.serializer = _bridge.sync_serializer(serializer if serializer is not None else JsonSerializer())
+        self.config = SessionConfig.from_options(**options, store_touches=touches)
+        self.store_name = describe(store)
+
+    def load(self, state: SessionState, into: Session | None = None) -> Session:
+        """Read the session's record (if the request named one) and hand it to the core, which fills
+        ``into`` (a lazy session of a framework) or a new :class:`Session`."""
+        plan = state.read_plan()
+        if plan is None:
+            return state.load(None, into=into)
+        session_id, lifetime, touch_ttl = plan
+        try:
+            if touch_ttl is None:
+                raw = self.store.read(session_id, lifetime)
+            else:
+                raw = self.store.read_and_touch(session_id, lifetime, touch_ttl)
+        except SessionError:
+            raise
+        except Exception as exc:
+            raise SessionStoreError(self.store_name, "read a session", exc) from exc
+        data = None
+        if raw:
+            try:
+                data = self.serializer.deserialize(raw)
+            except Exception:  # undecodable record: a new session, never a 500
+                logger.warning(
+                    "dualsessions: %s held an undecodable session record", self.store_name, exc_info=True
+                )
+        return state.load(data, touched=touch_ttl is not None, raw=raw, into=into)
+
+    def save(self, state: SessionState) -> str | None:
+        """Write and remove what the core asks for; return the id the store wrote under, if any."""
+        unchanged = state.unchanged_record()
+        if unchanged is not None and self._serialize(unchanged) != state.raw:
+            typing.cast(Session, state.session).modified = True  # changed inside a nested value
+        plan = state.save_plan()
+        written = None
+        try:
+            if plan.write is not None:
+                session_id, data, lifetime, ttl = plan.write
+                payload = self._serialize(data)
+                written = self.store.write(session_id, payload, lifetime, ttl)
+                check_cookie_value(self.store_name, self.config.cookie.name, written)
+            for session_id in plan.remove:
+                self.store.remove(session_id)
+        except SessionError:
+            raise
+        except Exception as exc:
+            raise SessionStoreError(self.store_name, "save a session", exc) from exc
+        return written
+
+    def _serialize(self, data: dict[str, typing.Any]) -> bytes:
+        try:
+            return self.serializer.serialize(data)
+        except SessionError:
+            raise
+        except Exception as exc:
+            raise SerializationError(f"the session could not be serialized: {exc}") from exc
