@@ -33,6 +33,7 @@ PAGE = """<!doctype html>
 <p>Visits counted in this session: <b>{count}</b></p>
 <form method="post" action="/count"><button>Count a visit</button></form>
 {form}
+{other}
 """
 LOGIN_FORM = """<form method="post" action="/login">
 <input name="user" placeholder="your name" required>
@@ -45,7 +46,11 @@ async def home(request: Request) -> Response:
     user = request.session.get("user")
     status = f"Logged in as <b>{html.escape(user)}</b>." if user else "Not logged in."
     form = LOGOUT_FORM if user else LOGIN_FORM
-    return HTMLResponse(PAGE.format(status=status, count=request.session.get("count", 0), form=form))
+    other_url, other_name = request.app.state.other_side or ("", "")
+    other = f'<p><a href="{other_url}">{other_name}</a></p>' if other_url else ""
+    return HTMLResponse(
+        PAGE.format(status=status, count=request.session.get("count", 0), form=form, other=other)
+    )
 
 
 async def login(request: Request) -> Response:
@@ -75,8 +80,9 @@ async def session_store_down(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("Internal Server Error", status_code=500)
 
 
-def create_app(store: SessionStore | None = None) -> Starlette:
-    return Starlette(
+def create_app(store: SessionStore | None = None, other_side: tuple[str, str] | None = None) -> Starlette:
+    """``other_side``: (url, name) of the other framework's app sharing the session, to link to."""
+    app = Starlette(
         routes=[
             Route("/", home),
             Route("/login", login, methods=["POST"]),
@@ -94,6 +100,8 @@ def create_app(store: SessionStore | None = None) -> Starlette:
         # save happens as the response starts, past where per-exception handlers can answer).
         exception_handlers={500: session_store_down},
     )
+    app.state.other_side = other_side
+    return app
 
 
 app = create_app()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing
 
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
@@ -11,6 +12,7 @@ from dualsessions import InMemoryStore
 from dualsessions.stores.redis import RedisStore
 from examples_asgi import fastapi_app, starlette_app
 from examples_asgi.store import make_store
+from examples_wsgi import combined, flask_app, werkzeug_app
 
 from .redis_server import RedisServer, running_redis
 
@@ -70,3 +72,42 @@ def test_store_follows_redis_url(monkeypatch: pytest.MonkeyPatch, redis_server: 
     assert isinstance(make_store(), InMemoryStore)
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     assert isinstance(make_store(), RedisStore)
+
+
+def wsgi_client_for(app: typing.Any) -> httpx2.Client:
+    return httpx2.Client(
+        transport=httpx2.WSGITransport(app=app), base_url="http://testserver", follow_redirects=True
+    )
+
+
+@pytest.mark.parametrize("module", [flask_app, werkzeug_app], ids=["flask", "werkzeug"])
+def test_wsgi_examples(module: typing.Any, example_store: typing.Any) -> None:
+    client = wsgi_client_for(module.create_app(example_store))
+    assert "Not logged in" in client.get("/").text
+    client.post("/count")
+    first_id = client.cookies["session"]
+    page = client.post("/login", data={"user": "ada"}).text
+    assert "Logged in as <b>ada</b>" in page
+    assert "<b>1</b>" in page  # the count survived the login
+    assert client.cookies["session"] != first_id  # regenerated at login
+    assert "Visits counted in this session: <b>2</b>" in client.post("/count").text
+    assert "Not logged in" in client.post("/logout").text
+    assert "session" not in client.cookies
+
+
+def test_combined_demo_shares_one_session(example_store: typing.Any) -> None:
+    client = TestClient(combined.create_app(example_store))
+    assert "Logged in as <b>ada</b>" in client.post("/flask/login", data={"user": "ada"}).text
+    assert "Logged in as <b>ada</b>" in client.get("/").text
+    client.post("/count")
+    assert "Visits counted in this session: <b>2</b>" in client.post("/flask/count").text
+    client.post("/logout")
+    assert "Not logged in" in client.get("/flask/").text
+
+
+def test_flask_example_answers_503_while_redis_is_down() -> None:
+    with running_redis() as server:
+        client = wsgi_client_for(flask_app.create_app(RedisStore(url=server.url, timeout=1)))
+        client.get("/")
+        server.stop()
+        assert client.post("/count").status_code == 503
