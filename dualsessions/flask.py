@@ -60,7 +60,7 @@ class FlaskSession(Session, SessionMixin):
         self.request_session = request_session
         self.permanent_lifetime = permanent_lifetime
         self.mount, self.https = mount, https
-        self.accessed = False
+        self.saved = False
 
     def _load(self) -> None:
         if self.request_session.state.session is not self:
@@ -69,6 +69,17 @@ class FlaskSession(Session, SessionMixin):
     @property
     def loaded(self) -> bool:
         return self.request_session.state.session is self
+
+    @property
+    def accessed(self) -> bool:
+        return self.loaded
+
+    @accessed.setter
+    def accessed(self, value: bool) -> None:
+        # Flask (3.1+) sets this whenever the flask.session proxy is used: load then, so that even C
+        # code that reads the dict's storage directly (json's encoder) sees the data.
+        if value:
+            self._load()
 
     @property
     def new(self) -> bool:  # type: ignore[override]
@@ -128,8 +139,9 @@ class _Interface(SessionInterface):
         return FlaskSession(request_session, self.permanent_lifetime, request.script_root, request.is_secure)
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: flask.Response) -> None:
-        if not isinstance(session, FlaskSession) or not session.loaded:
-            return
+        if not isinstance(session, FlaskSession) or not session.loaded or session.saved:
+            return  # not used, or saved already (Flask saves again for the error page of a failure)
+        session.saved = True
         for name, value in session.request_session.save(session.mount, session.https):
             if name == "Vary":
                 response.vary.add("Cookie")
@@ -208,7 +220,9 @@ def _current() -> FlaskSession:
 
 def get_session_id() -> str | None:
     """The current session id: None for a session that has no record yet (it gets one when saved)."""
-    return _current().request_session.state.session_id
+    session = _current()
+    session._load()  # the cookie's id counts only once the store knows it
+    return session.request_session.state.session_id
 
 
 def regenerate_session_id() -> str:

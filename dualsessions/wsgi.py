@@ -169,7 +169,9 @@ def is_loaded(environ: WSGIEnvironment) -> bool:
 
 def get_session_id(environ: WSGIEnvironment) -> str | None:
     """The current session id: None for a session that has no record yet (it gets one when saved)."""
-    return _request_session(environ).state.session_id
+    request_session = _request_session(environ)
+    request_session.load()  # the cookie's id counts only once the store knows it
+    return request_session.state.session_id
 
 
 def regenerate_session_id(environ: WSGIEnvironment) -> str:
