@@ -13,13 +13,15 @@ flavours natively and pass through untouched.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import inspect
+import logging
 import os
 import threading
 import typing
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 
 from .exceptions import ImproperlyConfigured
 from .serializers import AsyncSerializer, Serializer
@@ -28,6 +30,7 @@ from .stores.base import DualSessionStore, SessionStore, SyncSessionStore, descr
 AnyStore: typing.TypeAlias = "SessionStore | SyncSessionStore"
 AnySerializer: typing.TypeAlias = "Serializer | AsyncSerializer"
 T = typing.TypeVar("T")
+logger = logging.getLogger("dualsessions")
 
 #: Threads that run sync stores' calls for async front ends. Not asgiref's thread-sensitive mode, which
 #: runs every such call of the process on one thread, one after another.
@@ -36,12 +39,24 @@ _executor: concurrent.futures.ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
-def _store_executor() -> concurrent.futures.ThreadPoolExecutor:
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = concurrent.futures.ThreadPoolExecutor(STORE_THREADS, "dualsessions-store")
-        return _executor
+class _StoreThreads(concurrent.futures.Executor):
+    """The worker pool of this process, made on first use (again in a forked child, whose parent's
+    worker threads don't exist)."""
+
+    def submit(
+        self, fn: typing.Callable[..., T], /, *args: typing.Any, **kwargs: typing.Any
+    ) -> concurrent.futures.Future[T]:
+        global _executor
+        executor = _executor
+        if executor is None:
+            with _executor_lock:
+                if _executor is None:
+                    _executor = concurrent.futures.ThreadPoolExecutor(STORE_THREADS, "dualsessions-store")
+                executor = _executor
+        return executor.submit(fn, *args, **kwargs)
+
+
+_store_threads = _StoreThreads()
 
 
 def _is_async_store(store: object) -> bool:
@@ -62,9 +77,8 @@ class _ThreadedStore(SessionStore):
     """A sync store driven from an event loop: every call runs on a worker thread."""
 
     def __init__(self, store: SyncSessionStore) -> None:
-        executor = _store_executor()
-
         def run(method: typing.Callable[..., typing.Any]) -> typing.Any:
+            executor = typing.cast(concurrent.futures.ThreadPoolExecutor, _store_threads)
             return sync_to_async(method, thread_sensitive=False, executor=executor)
 
         self._read = run(store.read)
@@ -126,15 +140,21 @@ def async_serializer(serializer: AnySerializer) -> AsyncSerializer:
 
 
 class _Portal:
-    """An event loop running forever on a daemon thread, for async calls made from sync code."""
+    """An event loop running forever on a daemon thread, for async calls made from sync code.
+
+    A sync caller that runs inside an async server (a WSGI app under asgiref's ``WsgiToAsgi``, whose
+    threads asgiref marks) is sent back to the server's own loop instead, where the ASGI side uses the
+    same store: clients tied to a loop then stay on one loop.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._pid = 0
 
     def run(self, coroutine: typing.Coroutine[typing.Any, typing.Any, T]) -> T:
+        if _server_loop() is not None:
+            return async_to_sync(_awaiting)(coroutine)
         loop = self._running_loop()
         if threading.current_thread() is self._thread:
             coroutine.close()
@@ -143,18 +163,84 @@ class _Portal:
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
-        if loop is not None and self._pid == os.getpid():
+        if loop is not None and loop.is_running():
             return loop
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():  # none yet, or inherited across fork
+            if self._loop is None or not self._loop.is_running():  # none yet, or it died
                 loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="dualsessions-portal", daemon=True)
+                running = threading.Event()
+                loop.call_soon(running.set)
+                thread = threading.Thread(
+                    target=_run_forever, args=(loop,), name="dualsessions-portal", daemon=True
+                )
                 thread.start()
-                self._loop, self._thread, self._pid = loop, thread, os.getpid()
+                running.wait()
+                self._loop, self._thread = loop, thread
             return self._loop
+
+    def close(self) -> None:
+        """Shut the loop down as asyncio.run does (stores close their clients), then stop it."""
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None or not thread.is_alive():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(timeout=5)
+        except Exception:  # closing on exit: nothing left to tell
+            logger.debug("dualsessions: closing the portal loop", exc_info=True)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+    def retire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """``loop`` has stopped: the next call starts a new one."""
+        with self._lock:
+            if self._loop is loop:
+                self._loop = self._thread = None
+
+    def forget(self) -> None:
+        """In a forked child: the parent's loop thread doesn't exist here; start afresh when needed."""
+        self._lock = threading.Lock()
+        self._loop = self._thread = None
+
+
+def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    except BaseException:  # the next call starts a new portal rather than waiting forever
+        logger.exception("dualsessions: the background event loop stopped")
+    finally:  # calls still waiting get an error rather than waiting forever
+        portal.retire(loop)
+        while pending := asyncio.all_tasks(loop):
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The running loop of the async server that started this thread through asgiref, if any."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop.is_running() else None
+
+
+async def _awaiting(coroutine: typing.Coroutine[typing.Any, typing.Any, T]) -> T:
+    return await coroutine
 
 
 portal = _Portal()
+atexit.register(portal.close)
+
+
+def _after_fork_in_child() -> None:
+    global _executor, _executor_lock
+    _executor, _executor_lock = None, threading.Lock()  # the parent's worker threads aren't here
+    portal.forget()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _PortalStore(SyncSessionStore):

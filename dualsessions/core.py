@@ -212,7 +212,11 @@ class SessionState:
 
     @property
     def session_id(self) -> str | None:
-        return self._new_id if self._new_id is not None else self._id
+        """The id of the session's record: None before loading (a cookie's id counts only once the
+        store knows it) and for a new session until it is saved."""
+        if self._new_id is not None:
+            return self._new_id
+        return self._id if self.session is not None else None
 
     @property
     def is_new(self) -> bool:

@@ -8,8 +8,9 @@
 or, with an application factory, ``sessions = DualSessions(store=...)`` then ``sessions.init_app(app)``.
 Options are those of the middlewares; those not passed fall back to Flask's configuration:
 ``SESSION_COOKIE_NAME``, ``SESSION_COOKIE_DOMAIN``, ``SESSION_COOKIE_PATH`` (else ``APPLICATION_ROOT``),
-``SESSION_COOKIE_SECURE``, ``SESSION_COOKIE_SAMESITE`` (``None`` becomes ``"lax"``) and
-``PERMANENT_SESSION_LIFETIME``.
+``SESSION_COOKIE_SECURE``, ``SESSION_COOKIE_SAMESITE`` (``None`` becomes ``"lax"``),
+``SESSION_REFRESH_EACH_REQUEST`` (``rolling``) and ``PERMANENT_SESSION_LIFETIME``. The cookie is always
+HttpOnly and never Partitioned (``SESSION_COOKIE_HTTPONLY``, ``SESSION_COOKIE_PARTITIONED`` are not read).
 
 ``session.permanent`` maps onto lifetimes: without a ``lifetime`` option, sessions start as browser
 sessions (Flask's default) and ``session.permanent = True`` gives the session the lifetime
@@ -158,7 +159,7 @@ class DualSessions:
         *,
         store: AnyStore,
         lifetime: Lifetime | None = None,
-        rolling: bool = False,
+        rolling: bool | None = None,
         cookie_name: str | None = None,
         cookie_same_site: str | None = None,
         cookie_https_only: bool | None = None,
@@ -195,6 +196,7 @@ class DualSessions:
             "cookie_https_only": bool(config.get("SESSION_COOKIE_SECURE", False)),
             "cookie_domain": config.get("SESSION_COOKIE_DOMAIN") or None,
             "cookie_path": config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/",
+            "rolling": bool(config.get("SESSION_REFRESH_EACH_REQUEST", True)),
         }
         options = {
             key: fallbacks[key] if value is None and key in fallbacks else value

@@ -13,9 +13,11 @@ on first use::
 
     app = SessionMiddleware(app, store=InMemoryStore())
 
-The store is written, and the ``Set-Cookie`` and ``Vary`` headers added, when the application calls
-``start_response``: before the status line goes out. A store failure raises
-:class:`~dualsessions.exceptions.SessionStoreError` there, as under ASGI.
+The status line goes out when the body starts (PEP 3333), so the session may be used until then,
+even after ``start_response``: the store is written, and ``Set-Cookie`` and ``Vary`` added, just
+before the headers are sent, at the first non-empty body chunk, the first ``write()``, or the end of
+an empty body. A store failure raises :class:`~dualsessions.exceptions.SessionStoreError` there,
+before anything was sent, as under ASGI.
 """
 
 from __future__ import annotations
@@ -116,21 +118,81 @@ class SessionMiddleware:
         cookie = find_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name)
         request_session = RequestSession(self.engine, SessionState(self.engine.config, cookie))
         environ[ENVIRON_KEY] = request_session
-        added: list[tuple[str, str]] | None = None
+        response = _Response(environ, start_response, request_session)
+        result = self.app(environ, response.start_response)
+        if isinstance(result, (list, tuple)):  # the app is done with the session: headers now
+            if not response.sent:
+                response.send_headers()
+            return result
+        return _Body(result, response)
 
-        def start_response_with_session(
-            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
-        ) -> typing.Callable[[bytes], object]:
-            nonlocal added
-            if request_session.state.loaded:
-                if added is None:  # once: a second call (with exc_info) replaces the headers only
-                    https = environ.get("wsgi.url_scheme") == "https"
-                    added = request_session.save(environ.get("SCRIPT_NAME", ""), https)
-                headers = with_headers(headers, added)
-            return start_response(status, headers, exc_info)
 
-        # The wrapped iterable goes back to the server as it is, so the server calls its close().
-        return self.app(environ, start_response_with_session)
+class _Response:
+    """Holds the application's status and headers until the body starts, then saves and sends them."""
+
+    __slots__ = ("_start_response", "_write", "environ", "pending", "request_session", "sent")
+
+    def __init__(
+        self, environ: WSGIEnvironment, start_response: StartResponse, request_session: RequestSession
+    ) -> None:
+        self.environ = environ
+        self.request_session = request_session
+        self._start_response = start_response
+        self._write: typing.Callable[[bytes], object] | None = None
+        self.pending: tuple[str, list[tuple[str, str]], ExcInfo | None] | None = None
+        self.sent = False
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> typing.Callable[[bytes], object]:
+        if exc_info is not None and self.sent:
+            raise exc_info[1].with_traceback(exc_info[2])  # type: ignore[union-attr]  # PEP 3333
+        self.pending = (status, headers, exc_info)
+        return self.write
+
+    def send_headers(self) -> None:
+        if self.pending is None:
+            raise RuntimeError("the WSGI application did not call start_response")
+        status, headers, exc_info = self.pending
+        if self.request_session.state.loaded:
+            https = self.environ.get("wsgi.url_scheme") == "https"
+            added = self.request_session.save(self.environ.get("SCRIPT_NAME", ""), https)
+            headers = with_headers(headers, added)
+        self._write = self._start_response(status, headers, exc_info)
+        self.sent = True
+
+    def write(self, data: bytes) -> object:
+        if not self.sent:
+            self.send_headers()
+        assert self._write is not None
+        return self._write(data)
+
+
+class _Body:
+    """The application's iterable, sending the headers before the first non-empty chunk.
+
+    ``close()`` is passed on, so the server closing this closes the application's iterable.
+    """
+
+    __slots__ = ("_iterable", "_response")
+
+    def __init__(self, iterable: typing.Iterable[bytes], response: _Response) -> None:
+        self._iterable = iterable
+        self._response = response
+
+    def __iter__(self) -> typing.Iterator[bytes]:
+        response = self._response
+        for chunk in self._iterable:
+            if chunk and not response.sent:
+                response.send_headers()
+            yield chunk
+        if not response.sent:
+            response.send_headers()
+
+    def close(self) -> None:
+        close = getattr(self._iterable, "close", None)
+        if close is not None:
+            close()
 
 
 def with_headers(headers: list[tuple[str, str]], added: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -216,9 +216,10 @@ def flask_app(store: typing.Any, **options: typing.Any) -> flask.Flask:
 
 
 def flask_client(store: typing.Any, root_path: str = "", **options: typing.Any) -> httpx2.Client:
-    """Flask's own defaults differ (no Secure flag, path from APPLICATION_ROOT): set them as the
+    """Flask's own defaults differ (no Secure flag, path from APPLICATION_ROOT, rolling): set them as the
     middlewares' defaults, so the same scenarios hold."""
     options.setdefault("cookie_https_only", True)
+    options.setdefault("rolling", False)
     options.setdefault("cookie_path", root_path or "/")
     return _wsgi_client(flask_app(store, **options), root_path, options)
 

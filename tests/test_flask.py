@@ -64,7 +64,8 @@ def make_app(config: dict[str, typing.Any] | None = None) -> flask.Flask:
 
 
 def with_sessions(config: dict[str, typing.Any] | None = None, **options: typing.Any) -> flask.Flask:
-    app = make_app(config)
+    """Non-rolling unless a test says otherwise (Flask's SESSION_REFRESH_EACH_REQUEST defaults to on)."""
+    app = make_app({"SESSION_REFRESH_EACH_REQUEST": False, **(config or {})})
     options.setdefault("store", InMemoryStore())
     DualSessions(app, **options)
     return app
@@ -627,3 +628,20 @@ def test_a_failed_save_is_not_retried_for_the_error_page() -> None:
     assert response.status_code == 503
     assert store.writes == 1
     assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("refresh", [True, False])
+def test_rolling_follows_session_refresh_each_request(refresh: bool, clock: Clock) -> None:
+    app = make_app({"SESSION_REFRESH_EACH_REQUEST": refresh, "PERMANENT_SESSION_LIFETIME": 600})
+    DualSessions(app, store=InMemoryStore())
+    client = client_for(app)
+    client.get("/set?user=alice")
+    client.get("/permanent/yes")
+    clock.advance(300)
+    response = client.get("/read")
+    if refresh:  # like Flask: a permanent session's cookie is re-sent with a full lifetime
+        assert max_age(response) == 600
+    else:
+        assert "set-cookie" not in response.headers
+    clock.advance(400)  # 700 s after login, 400 s after the last request
+    assert client.get("/is-permanent").json() == {"permanent": refresh}  # False: a new session

@@ -179,7 +179,7 @@ def test_generator_app_calling_start_response_late_gets_its_cookie() -> None:
     assert json.loads(store.data[cookie_value(set_cookie)])["user"] == "alice"
 
 
-def test_second_start_response_with_exc_info_gets_the_session_headers_and_one_write() -> None:
+def test_start_response_with_exc_info_before_the_body_replaces_the_response() -> None:
     store = InMemoryStore()
     calls = spy(store)
 
@@ -194,14 +194,14 @@ def test_second_start_response_with_exc_info_gets_the_session_headers_and_one_wr
 
     server = Server().run(SessionMiddleware(app, store=store), environ_for())
 
-    assert [status for status, _, _ in server.calls] == ["200 OK", "500 Internal Server Error"]
-    assert server.calls[1][2] is not None  # exc_info was passed on
-    first, second = ([v for k, v in headers if k == "Set-Cookie"] for _, headers, _ in server.calls)
-    assert len(first) == 1 and first == second  # the same cookie on both calls
-    assert [v for k, v in server.calls[1][1] if k == "Vary"] == ["Cookie"]
+    # Nothing was sent before the body: the server sees only the error response, with the session.
+    assert [status for status, _, _ in server.calls] == ["500 Internal Server Error"]
+    assert server.calls[0][2] is not None  # exc_info was passed on
+    (set_cookie,) = [v for k, v in server.calls[0][1] if k == "Set-Cookie"]
+    assert [v for k, v in server.calls[0][1] if k == "Vary"] == ["Cookie"]
     assert ("Content-Type", "text/plain") in server.headers
     assert [method for method, _ in calls] == ["write"]  # written once
-    assert list(store.data) == [cookie_value(first[0])]
+    assert list(store.data) == [cookie_value(set_cookie)]
     assert b"".join(server.body) == b"error page"
 
 
@@ -238,7 +238,7 @@ class Body:
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["complete", "iteration-raises"])
-def test_the_apps_iterable_is_returned_as_is_and_always_closed(fail: bool) -> None:
+def test_the_apps_iterable_is_always_closed(fail: bool) -> None:
     body = Body(fail)
 
     def respond(environ: Environ, start_response: StartResponse) -> Body:
@@ -246,10 +246,6 @@ def test_the_apps_iterable_is_returned_as_is_and_always_closed(fail: bool) -> No
         return body
 
     middleware = SessionMiddleware(set_user_then(respond), store=InMemoryStore())
-    probe = Server()
-    assert middleware(environ_for(), probe.start_response) is body
-    body.closed = 0
-
     server = Server()
     if fail:
         with pytest.raises(RuntimeError, match="half way"):
@@ -691,3 +687,39 @@ def test_async_serializer_works_under_wsgi() -> None:
     assert client.get("/read").json() == {"user": "alice"}
     assert "serialize" in serializer.calls and "deserialize" in serializer.calls
     assert json.loads(store.data[client.cookies["session"]])["user"] == "alice"
+
+
+def test_session_used_after_start_response_but_before_the_body_is_saved() -> None:
+    """PEP 3333 sends the status line with the first body chunk, so the session may change until then."""
+    store = InMemoryStore()
+
+    def login_after_start_response(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        get_session(environ)["user"] = "alice"
+        return [b"logged in"]
+
+    def generator_login(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b""  # an empty chunk sends nothing
+        get_session(environ)["user"] = "bob"
+        yield b"logged in"
+
+    for app, user in ((login_after_start_response, "alice"), (generator_login, "bob")):
+        server = Server().run(SessionMiddleware(app, store=store), environ_for())
+        (set_cookie,) = server.values("Set-Cookie")
+        assert server.values("Vary") == ["Cookie"]
+        assert user.encode() in store.data[cookie_value(set_cookie)]
+
+
+def test_exc_info_after_the_body_started_is_raised() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [])
+        yield b"half a page"
+        try:
+            raise ValueError("too late")
+        except ValueError:
+            start_response("500 Internal Server Error", [], sys.exc_info())
+        yield b"never"
+
+    with pytest.raises(ValueError, match="too late"):
+        Server().run(SessionMiddleware(app, store=InMemoryStore()), environ_for())
