@@ -5,6 +5,11 @@ lifetime). The WSGI front end lives in :mod:`dualsessions.wsgi`, the Redis store
 :mod:`dualsessions.stores.redis`.
 """
 
+from .admin import OpenSession as OpenSession
+from .admin import aopen_session as aopen_session
+from .admin import arevoke_user_sessions as arevoke_user_sessions
+from .admin import open_session as open_session
+from .admin import revoke_user_sessions as revoke_user_sessions
 from .core import Session as Session
 from .exceptions import CookieTooLarge as CookieTooLarge
 from .exceptions import ImproperlyConfigured as ImproperlyConfigured
@@ -26,6 +31,7 @@ from .session import is_loaded as is_loaded
 from .session import load_session as load_session
 from .session import regenerate_session_id as regenerate_session_id
 from .session import set_session_lifetime as set_session_lifetime
+from .session import set_session_user as set_session_user
 from .stores import CookieStore as CookieStore
 from .stores import DualSessionStore as DualSessionStore
 from .stores import InMemoryStore as InMemoryStore
@@ -43,6 +49,7 @@ __all__ = [
     "ImproperlyConfigured",
     "InMemoryStore",
     "JsonSerializer",
+    "OpenSession",
     "SerializationError",
     "Serializer",
     "Session",
@@ -54,6 +61,8 @@ __all__ = [
     "SessionStore",
     "SessionStoreError",
     "SyncSessionStore",
+    "aopen_session",
+    "arevoke_user_sessions",
     "generate_session_id",
     "get_session_handler",
     "get_session_id",
@@ -61,6 +70,9 @@ __all__ = [
     "get_session_remaining_seconds",
     "is_loaded",
     "load_session",
+    "open_session",
     "regenerate_session_id",
+    "revoke_user_sessions",
     "set_session_lifetime",
+    "set_session_user",
 ]

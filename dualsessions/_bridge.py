@@ -86,6 +86,12 @@ class _ThreadedStore(SessionStore):
         self._remove = run(store.remove)
         self._exists = run(store.exists)
         self._read_and_touch = run(store.read_and_touch)
+        self._add_user_session = run(store.add_user_session)
+        self._remove_user_session = run(store.remove_user_session)
+        self._user_sessions = run(store.user_sessions)
+        self._purge_expired = run(store.purge_expired)
+        self._next = run(next)
+        self._store = store
         self.description = describe(store)
 
     async def read(self, session_id: str, lifetime: int) -> bytes:
@@ -102,6 +108,23 @@ class _ThreadedStore(SessionStore):
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         return typing.cast(bytes, await self._read_and_touch(session_id, lifetime, ttl))
+
+    async def session_ids(self) -> typing.AsyncIterator[str]:
+        ids = iter(self._store.session_ids())
+        while (session_id := await self._next(ids, None)) is not None:
+            yield session_id
+
+    async def add_user_session(self, user: str, session_id: str) -> None:
+        await self._add_user_session(user, session_id)
+
+    async def remove_user_session(self, user: str, session_id: str) -> None:
+        await self._remove_user_session(user, session_id)
+
+    async def user_sessions(self, user: str) -> list[str]:
+        return typing.cast(list[str], await self._user_sessions(user))
+
+    async def purge_expired(self) -> int:
+        return typing.cast(int, await self._purge_expired())
 
 
 class _InlineSerializer(AsyncSerializer):
@@ -264,6 +287,39 @@ class _PortalStore(SyncSessionStore):
 
     def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         return portal.run(self._store.read_and_touch(session_id, lifetime, ttl))
+
+    def session_ids(self) -> typing.Iterator[str]:
+        ids = self._store.session_ids()
+        try:
+            while True:
+                try:
+                    yield portal.run(_anext(ids))
+                except StopAsyncIteration:
+                    return
+        finally:
+            portal.run(_aclose(ids))
+
+    def add_user_session(self, user: str, session_id: str) -> None:
+        portal.run(self._store.add_user_session(user, session_id))
+
+    def remove_user_session(self, user: str, session_id: str) -> None:
+        portal.run(self._store.remove_user_session(user, session_id))
+
+    def user_sessions(self, user: str) -> list[str]:
+        return portal.run(self._store.user_sessions(user))
+
+    def purge_expired(self) -> int:
+        return portal.run(self._store.purge_expired())
+
+
+async def _anext(iterator: typing.AsyncIterator[str]) -> str:
+    return await iterator.__anext__()
+
+
+async def _aclose(iterator: typing.AsyncIterator[str]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 class _PortalSerializer(Serializer):

@@ -14,9 +14,9 @@ import typing
 from . import _bridge
 from .cookies import check_cookie_value
 from .core import Session, SessionConfig, SessionState
-from .exceptions import SerializationError, SessionError, SessionStoreError
+from .exceptions import ImproperlyConfigured, SerializationError, SessionError, SessionStoreError
 from .serializers import JsonSerializer
-from .stores.base import describe
+from .stores.base import describe, indexes_users
 
 logger = logging.getLogger("dualsessions")
 
@@ -32,6 +32,12 @@ class SyncEngine:
         self.serializer = _bridge.sync_serializer(serializer if serializer is not None else JsonSerializer())
         self.config = SessionConfig.from_options(**options, store_touches=touches)
         self.store_name = describe(store)
+        #: The store keeps the per-user index (``user_key``, ``set_session_user``, revocation).
+        self.indexes_users = indexes_users(store)
+        if self.config.user_key is not None and not self.indexes_users:
+            raise ImproperlyConfigured(
+                f"user_key needs a store that indexes sessions by user, and {self.store_name} doesn't"
+            )
 
     def load(self, state: SessionState, into: Session | None = None) -> Session:
         """Read the session's record (if the request named one) and hand it to the core, which fills
@@ -74,6 +80,12 @@ class SyncEngine:
                 check_cookie_value(self.store_name, self.config.cookie.name, written)
             for session_id in plan.remove:
                 self.store.remove(session_id)
+            if self.indexes_users:
+                for add, user, session_id in plan.users:
+                    if add:
+                        self.store.add_user_session(user, session_id)
+                    else:
+                        self.store.remove_user_session(user, session_id)
         except SessionError:
             raise
         except Exception as exc:

@@ -29,6 +29,14 @@ def is_cookie_value(value: str) -> bool:
     return _COOKIE_VALUE.fullmatch(value) is not None
 
 
+_SESSION_ID = re.compile(r"[A-Za-z0-9_\-]{16,128}")
+
+
+def is_session_id(value: str) -> bool:
+    """Whether ``value`` looks like an id a server-side store keeps (ours, or starsessions' hex)."""
+    return _SESSION_ID.fullmatch(value) is not None
+
+
 def is_valid_cookie_value(value: str) -> bool:
     """A cookie value of a size browsers keep."""
     return len(value) <= MAX_COOKIE_SIZE and _COOKIE_VALUE.fullmatch(value) is not None

@@ -123,6 +123,8 @@ class SessionConfig:
     cookie: CookieRules = field(default_factory=CookieRules)
     #: The store can extend a record's expiry while reading it (one command instead of read + write).
     store_touches: bool = False
+    #: The session key naming the session's user, for per-user revocation (``None``: only explicit).
+    user_key: str | None = None
 
     @classmethod
     def from_options(
@@ -135,6 +137,7 @@ class SessionConfig:
         cookie_https_only: bool = True,
         cookie_domain: str | None = None,
         cookie_path: str | None = None,
+        user_key: str | None = None,
         store_touches: bool = False,
     ) -> SessionConfig:
         cookie = CookieRules(
@@ -144,7 +147,9 @@ class SessionConfig:
             domain=cookie_domain or None,  # "" (an unset environment variable, say) means none
             path=cookie_path or None,
         )
-        return cls(lifetime_seconds(lifetime), bool(rolling), cookie, store_touches)
+        if user_key is not None and (not isinstance(user_key, str) or not user_key):
+            raise ImproperlyConfigured(f"user_key must be the name of a session key, got {user_key!r}")
+        return cls(lifetime_seconds(lifetime), bool(rolling), cookie, store_touches, user_key)
 
 
 class Write(typing.NamedTuple):
@@ -156,10 +161,20 @@ class Write(typing.NamedTuple):
     ttl: int
 
 
+class IndexChange(typing.NamedTuple):
+    """Add ``session_id`` to ``user``'s sessions, or take it out."""
+
+    add: bool
+    user: str
+    session_id: str
+
+
 class SavePlan(typing.NamedTuple):
     write: Write | None
     #: Records to remove, after the write succeeded (an old id after regeneration, an emptied session).
     remove: tuple[str, ...]
+    #: Changes to the per-user index of sessions, after the write and the removals.
+    users: tuple[IndexChange, ...] = ()
 
 
 _NOTHING = SavePlan(None, ())
@@ -177,13 +192,17 @@ class SessionState:
 
     __slots__ = (
         "_cookie",
+        "_extend",
         "_id",
         "_new_id",
+        "_owner",
         "_raw",
         "_record_id",
         "_stale_id",
+        "_stale_owner",
         "_stored_metadata",
         "_touched",
+        "_user",
         "_write_reasons",
         "config",
         "initially_empty",
@@ -191,8 +210,13 @@ class SessionState:
         "session",
     )
 
-    def __init__(self, config: SessionConfig, cookie_value: str | None) -> None:
+    def __init__(self, config: SessionConfig, cookie_value: str | None, extend: bool = True) -> None:
+        """``extend=False`` for a look from outside a request: reading never extends a session."""
         self.config = config
+        self._extend = extend
+        self._owner: str | None = None  # the loaded record's user
+        self._stale_owner: str | None = None
+        self._user: object = _MISSING  # set_user()'s user, else derived from data at save time
         self._id = cookie_value
         self._new_id: str | None = None  # set by regenerate()
         self.session: Session | None = None
@@ -219,6 +243,13 @@ class SessionState:
         return self._id if self.session is not None else None
 
     @property
+    def recorded_last_access(self) -> float | None:
+        """When the record was last written (``metadata`` shows this request's time instead)."""
+        stored = self._stored_metadata
+        value = stored.get("last_access") if isinstance(stored, dict) else None
+        return typing.cast(float, value) if _is_time(value) else None
+
+    @property
     def is_new(self) -> bool:
         """No record was loaded: the session gets an id and a record when it is first saved."""
         return self._record_id is None
@@ -234,7 +265,7 @@ class SessionState:
         if self._id is None or self.loaded:
             return None
         config = self.config
-        touch = config.lifetime if config.rolling and config.store_touches else None
+        touch = config.lifetime if config.rolling and config.store_touches and self._extend else None
         return self._id, config.lifetime, touch
 
     def load(
@@ -257,14 +288,18 @@ class SessionState:
         if isinstance(data, dict) and data:
             stored = data.pop(METADATA_KEY, _MISSING)
             last_access = now
+            owner = None
             if _valid_metadata(stored):
                 metadata["lifetime"] = stored["lifetime"]
                 metadata["created"] = stored["created"]
                 last_access = stored.get("last_access", now)
+                owner = stored.get("user") if isinstance(stored.get("user"), str) else None
             if self._expired(metadata, last_access, now):
-                self._stale_id = candidate
+                self._stale_id, self._stale_owner = candidate, owner
                 metadata = {"lifetime": config.lifetime, "created": now, "last_access": now}
             else:
+                if owner is not None:
+                    metadata["user"] = self._owner = owner
                 values = data
                 self._id = self._record_id = candidate
                 self._raw, self._stored_metadata = raw, stored
@@ -306,6 +341,26 @@ class SessionState:
             raise SessionNotLoaded("Load the session before setting its lifetime.")
         self.metadata["lifetime"] = lifetime_seconds(lifetime)
         self._write_reasons = True
+
+    def set_user(self, user: str | None) -> None:
+        """Mark whose session this is (None: nobody's), for revoking a user's sessions everywhere."""
+        if self.metadata is None:
+            raise SessionNotLoaded("Load the session before setting its user.")
+        if user is not None and (not isinstance(user, str) or not user):
+            raise ValueError(f"a session's user is a non-empty string, got {user!r}")
+        self._user = user
+        self._write_reasons = True
+
+    @property
+    def user(self) -> str | None:
+        """Whose session this is: set by ``set_user``, else the ``user_key`` value, else as loaded."""
+        if isinstance(self._user, str) or self._user is None:
+            return self._user
+        key, session = self.config.user_key, self.session
+        if key is not None and session is not None:
+            value = session.get(key)
+            return None if value is None or value == "" else str(value)
+        return self._owner
 
     def remaining_seconds(self) -> int:
         """Seconds before the session expires (0 for a session-only cookie)."""
@@ -352,16 +407,21 @@ class SessionState:
         if session is None:
             return _NOTHING
         stale = (self._stale_id,) if self._stale_id is not None else ()
-        record_id = self._record_id
+        unindex = []
+        if self._stale_id is not None and self._stale_owner is not None:
+            unindex.append(IndexChange(False, self._stale_owner, self._stale_id))
+        record_id, owner = self._record_id, self._owner
         if not session:
             if record_id is None:
-                return SavePlan(None, stale)  # never had data: no record, no cookie
+                return SavePlan(None, stale, tuple(unindex))  # never had data: no record, no cookie
             self._cookie = _DELETE
             self._id = self._new_id = None
-            return SavePlan(None, (record_id, *stale))
+            if owner is not None:
+                unindex.append(IndexChange(False, owner, record_id))
+            return SavePlan(None, (record_id, *stale), tuple(unindex))
         if not (session.modified or self._write_reasons or record_id is None):
-            if not self.config.rolling:
-                return _NOTHING
+            if not self.config.rolling or not self._extend:
+                return SavePlan(None, (), tuple(unindex)) if unindex else _NOTHING
             if self._touched:  # the read already extended the record: just re-send the cookie
                 self._cookie = _SET if self.metadata and self.metadata["lifetime"] > 0 else _KEEP
                 return _NOTHING
@@ -370,11 +430,22 @@ class SessionState:
         metadata["last_access"] = now
         ttl = self._ttl(metadata, now)
         session_id = self.session_id if self.session_id is not None else generate_session_id()
-        remove = stale if record_id is None or record_id == session_id else (record_id, *stale)
+        moved = record_id is not None and record_id != session_id
+        remove = (record_id, *stale) if moved else stale
+        user = self.user
+        if user is None:
+            metadata.pop("user", None)
+        else:
+            metadata["user"] = user
+        index = unindex
+        if owner is not None and record_id is not None and (moved or owner != user):
+            index.append(IndexChange(False, owner, record_id))
+        if user is not None and (moved or user != owner or record_id is None):
+            index.append(IndexChange(True, user, session_id))
         self._cookie = _SET
         data = dict(session)
         data[METADATA_KEY] = metadata
-        return SavePlan(Write(session_id, data, metadata["lifetime"], ttl), remove)
+        return SavePlan(Write(session_id, data, metadata["lifetime"], ttl), remove, tuple(index))
 
     def _ttl(self, metadata: SessionMetadata, now: float) -> int:
         lifetime = metadata["lifetime"]

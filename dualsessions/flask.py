@@ -38,7 +38,7 @@ from .cookies import find_cookie
 from .core import Lifetime, Session, SessionState, lifetime_seconds
 from .exceptions import ImproperlyConfigured
 from .types import SessionMetadata
-from .wsgi import RequestSession
+from .wsgi import RequestSession, _check_indexes
 
 __all__ = [
     "DualSessions",
@@ -48,6 +48,7 @@ __all__ = [
     "get_session_remaining_seconds",
     "regenerate_session_id",
     "set_session_lifetime",
+    "set_session_user",
 ]
 
 
@@ -166,6 +167,7 @@ class DualSessions:
         cookie_domain: str | None = None,
         cookie_path: str | None = None,
         serializer: AnySerializer | None = None,
+        user_key: str | None = None,
     ) -> None:
         self.store = store
         self.serializer = serializer
@@ -177,6 +179,7 @@ class DualSessions:
             "cookie_https_only": cookie_https_only,
             "cookie_domain": cookie_domain,
             "cookie_path": cookie_path,
+            "user_key": user_key,
         }
         if app is not None:
             self.init_app(app)
@@ -246,6 +249,14 @@ def get_session_remaining_seconds() -> int:
     session = _current()
     session._load()
     return session.request_session.state.remaining_seconds()
+
+
+def set_session_user(user: str | None) -> None:
+    """Mark whose session this is (None: nobody's), so ``revoke_user_sessions`` can end it."""
+    session = _current()
+    _check_indexes(session.request_session.engine)
+    session._load()
+    session.request_session.state.set_user(user)
 
 
 def set_session_lifetime(lifetime: Lifetime) -> None:

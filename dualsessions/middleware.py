@@ -59,6 +59,8 @@ class SessionMiddleware:
         cookie_domain: str | None = None,
         cookie_path: str | None = None,
         serializer: AnySerializer | None = None,
+        *,
+        user_key: str | None = None,
     ) -> None:
         self.app = app
         self.serializer = serializer if serializer is not None else JsonSerializer()
@@ -73,6 +75,7 @@ class SessionMiddleware:
                 "cookie_https_only": cookie_https_only,
                 "cookie_domain": cookie_domain,
                 "cookie_path": cookie_path,
+                "user_key": user_key,
             },
         )
         self.store = store

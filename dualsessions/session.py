@@ -29,6 +29,7 @@ __all__ = [
     "load_session",
     "regenerate_session_id",
     "set_session_lifetime",
+    "set_session_user",
 ]
 
 
@@ -118,6 +119,14 @@ def get_session_metadata(connection: HTTPConnection) -> SessionMetadata:
 def get_session_remaining_seconds(connection: HTTPConnection) -> int:
     """Seconds before the session expires; 0 for a session-only cookie."""
     return get_session_handler(connection).state.remaining_seconds()
+
+
+def set_session_user(connection: HTTPConnection, user: str | None) -> None:
+    """Mark whose session this is (None: nobody's), so ``revoke_user_sessions`` can end it."""
+    handler = get_session_handler(connection)
+    if not handler._engine.indexes_users:
+        raise ImproperlyConfigured(f"{handler._engine.store_name} can't index sessions by user")
+    handler.state.set_user(user)
 
 
 def set_session_lifetime(connection: HTTPConnection, lifetime: Lifetime) -> None:

@@ -3,7 +3,11 @@ from __future__ import annotations
 import typing
 
 
-class SessionMetadata(typing.TypedDict):
+class _Owner(typing.TypedDict, total=False):
+    user: str  # whose session this is, for revoking a user's sessions everywhere
+
+
+class SessionMetadata(_Owner):
     """What a session knows about itself, stored beside its data under ``"__metadata__"``."""
 
     lifetime: int  # seconds; 0 means a session-only (browser session) cookie

@@ -50,6 +50,7 @@ __all__ = [
     "is_loaded",
     "regenerate_session_id",
     "set_session_lifetime",
+    "set_session_user",
 ]
 
 ENVIRON_KEY = "dualsessions.session"
@@ -95,6 +96,8 @@ class SessionMiddleware:
         cookie_domain: str | None = None,
         cookie_path: str | None = None,
         serializer: AnySerializer | None = None,
+        *,
+        user_key: str | None = None,
     ) -> None:
         self.app = app
         self.store = store
@@ -110,6 +113,7 @@ class SessionMiddleware:
                 "cookie_https_only": cookie_https_only,
                 "cookie_domain": cookie_domain,
                 "cookie_path": cookie_path,
+                "user_key": user_key,
             },
         )
         self.cookie_name = cookie_name
@@ -258,6 +262,19 @@ def get_session_remaining_seconds(environ: WSGIEnvironment) -> int:
     request_session = _request_session(environ)
     request_session.load()
     return request_session.state.remaining_seconds()
+
+
+def set_session_user(environ: WSGIEnvironment, user: str | None) -> None:
+    """Mark whose session this is (None: nobody's), so ``revoke_user_sessions`` can end it."""
+    request_session = _request_session(environ)
+    _check_indexes(request_session.engine)
+    request_session.load()
+    request_session.state.set_user(user)
+
+
+def _check_indexes(engine: SyncEngine) -> None:
+    if not engine.indexes_users:
+        raise ImproperlyConfigured(f"{engine.store_name} can't index sessions by user")
 
 
 def set_session_lifetime(environ: WSGIEnvironment, lifetime: Lifetime) -> None:

@@ -35,7 +35,13 @@ Session = typing.Annotated[dict[str, typing.Any], Depends(session)]
 def create_app(store: SessionStore | None = None) -> FastAPI:
     app = FastAPI(title="dualsessions demo")
     # cookie_https_only=False as the demo runs on plain http; keep the default in production.
-    app.add_middleware(SessionMiddleware, store=store or make_store(), lifetime=3600, cookie_https_only=False)
+    app.add_middleware(
+        SessionMiddleware,
+        store=store or make_store(),
+        lifetime=3600,
+        cookie_https_only=False,
+        user_key="user",
+    )
     # On the 500 handler, which sees store failures both while loading and while saving (a failed
     # save happens as the response starts, past where per-exception handlers can answer).
     app.add_exception_handler(500, session_store_down)

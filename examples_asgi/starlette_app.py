@@ -92,7 +92,11 @@ def create_app(store: SessionStore | None = None, other_side: tuple[str, str] | 
         middleware=[
             # cookie_https_only=False as the demo runs on plain http; keep the default in production.
             Middleware(
-                SessionMiddleware, store=store or make_store(), lifetime=3600, cookie_https_only=False
+                SessionMiddleware,
+                store=store or make_store(),
+                lifetime=3600,
+                cookie_https_only=False,
+                user_key="user",  # names the user: `dualsessions revoke-user NAME` ends their sessions
             ),
             Middleware(SessionAutoloadMiddleware),
         ],

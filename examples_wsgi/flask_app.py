@@ -35,7 +35,15 @@ LOGOUT_FORM = '<form method="post" action="{url}"><button>Log out</button></form
 def create_app(store: SessionStore | None = None, other_side: tuple[str, str] | None = None) -> Flask:
     app = Flask(__name__)
     # cookie_https_only=False as the demo runs on plain http; keep it on in production.
-    DualSessions(app, store=store or make_store(), lifetime=3600, cookie_https_only=False)
+    # rolling=False as on the Starlette side, with which it shares the session in the combined demo.
+    DualSessions(
+        app,
+        store=store or make_store(),
+        lifetime=3600,
+        cookie_https_only=False,
+        rolling=False,
+        user_key="user",
+    )
 
     @app.get("/")
     def home() -> str:

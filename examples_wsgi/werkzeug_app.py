@@ -81,7 +81,9 @@ def application(request: Request) -> Response:
 
 def create_app(store: SessionStore | None = None) -> SessionMiddleware:
     # cookie_https_only=False as the demo runs on plain http; keep the default in production.
-    return SessionMiddleware(application, store=store or make_store(), lifetime=3600, cookie_https_only=False)
+    return SessionMiddleware(
+        application, store=store or make_store(), lifetime=3600, cookie_https_only=False, user_key="user"
+    )
 
 
 app = create_app()

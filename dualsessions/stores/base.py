@@ -11,6 +11,7 @@ a :class:`SyncSessionStore` over the same records, so no call ever crosses threa
 from __future__ import annotations
 
 import abc
+import typing
 
 
 class SessionStore(abc.ABC):
@@ -45,6 +46,27 @@ class SessionStore(abc.ABC):
         """
         raise NotImplementedError
 
+    # Optional, for operations outside requests (dualsessions.admin and the CLI):
+
+    def session_ids(self) -> typing.AsyncIterator[str]:
+        """Every live session's id, in constant memory."""
+        raise NotImplementedError
+
+    async def add_user_session(self, user: str, session_id: str) -> None:
+        """Note that ``session_id`` is one of ``user``'s sessions (per-user revocation)."""
+        raise NotImplementedError
+
+    async def remove_user_session(self, user: str, session_id: str) -> None:
+        raise NotImplementedError
+
+    async def user_sessions(self, user: str) -> list[str]:
+        """The ids of ``user``'s sessions (some may have expired since)."""
+        raise NotImplementedError
+
+    async def purge_expired(self) -> int:
+        """Drop expired records and index entries the store would otherwise keep; how many."""
+        raise NotImplementedError
+
 
 class SyncSessionStore(abc.ABC):
     """Base class of synchronous session stores: :class:`SessionStore` without ``async``."""
@@ -67,6 +89,27 @@ class SyncSessionStore(abc.ABC):
 
     def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions)."""
+        raise NotImplementedError
+
+    # Optional, for operations outside requests (dualsessions.admin and the CLI):
+
+    def session_ids(self) -> typing.Iterator[str]:
+        """Every live session's id, in constant memory."""
+        raise NotImplementedError
+
+    def add_user_session(self, user: str, session_id: str) -> None:
+        """Note that ``session_id`` is one of ``user``'s sessions (per-user revocation)."""
+        raise NotImplementedError
+
+    def remove_user_session(self, user: str, session_id: str) -> None:
+        raise NotImplementedError
+
+    def user_sessions(self, user: str) -> list[str]:
+        """The ids of ``user``'s sessions (some may have expired since)."""
+        raise NotImplementedError
+
+    def purge_expired(self) -> int:
+        """Drop expired records and index entries the store would otherwise keep; how many."""
         raise NotImplementedError
 
 
@@ -94,13 +137,40 @@ class NoIOStore(DualSessionStore):
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         return self.sync.read_and_touch(session_id, lifetime, ttl)
 
+    async def session_ids(self) -> typing.AsyncIterator[str]:
+        for session_id in self.sync.session_ids():
+            yield session_id
 
-def touches(store: object) -> bool:
-    """Whether ``store`` implements ``read_and_touch`` (checked once, when a middleware is built)."""
+    async def add_user_session(self, user: str, session_id: str) -> None:
+        self.sync.add_user_session(user, session_id)
+
+    async def remove_user_session(self, user: str, session_id: str) -> None:
+        self.sync.remove_user_session(user, session_id)
+
+    async def user_sessions(self, user: str) -> list[str]:
+        return self.sync.user_sessions(user)
+
+    async def purge_expired(self) -> int:
+        return self.sync.purge_expired()
+
+
+def implements(store: object, method: str) -> bool:
+    """Whether ``store`` has its own ``method`` of the optional ones (checked once, not per call)."""
     if isinstance(store, DualSessionStore):
         store = store.sync
-    method = getattr(type(store), "read_and_touch", None)
-    return method is not None and method not in (SessionStore.read_and_touch, SyncSessionStore.read_and_touch)
+    found = getattr(type(store), method, None)
+    defaults = (getattr(SessionStore, method), getattr(SyncSessionStore, method))
+    return found is not None and found not in defaults
+
+
+def touches(store: object) -> bool:
+    """Whether ``store`` can extend a record's expiry while reading it."""
+    return implements(store, "read_and_touch")
+
+
+def indexes_users(store: object) -> bool:
+    """Whether ``store`` keeps the per-user index that revoking a user's sessions needs."""
+    return all(implements(store, m) for m in ("add_user_session", "remove_user_session", "user_sessions"))
 
 
 def describe(store: object) -> str:

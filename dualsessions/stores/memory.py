@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import threading
+import typing
 
 from .. import _clock
 from .base import NoIOStore, SyncSessionStore
@@ -23,6 +24,7 @@ class _MemoryRecords(SyncSessionStore):
         self.data: dict[str, bytes] = {}
         self._expires: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
+        self._users: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     def read(self, session_id: str, lifetime: int) -> bytes:
@@ -62,6 +64,42 @@ class _MemoryRecords(SyncSessionStore):
     def exists(self, session_id: str) -> bool:
         expires = self._expires.get(session_id)
         return expires is not None and expires > _clock.now()
+
+    def session_ids(self) -> typing.Iterator[str]:
+        now = _clock.now()
+        for session_id, expires in list(self._expires.items()):
+            if expires > now:
+                yield session_id
+
+    def add_user_session(self, user: str, session_id: str) -> None:
+        with self._lock:
+            self._users.setdefault(user, set()).add(session_id)
+
+    def remove_user_session(self, user: str, session_id: str) -> None:
+        with self._lock:
+            sessions = self._users.get(user)
+            if sessions is not None:
+                sessions.discard(session_id)
+                if not sessions:
+                    del self._users[user]
+
+    def user_sessions(self, user: str) -> list[str]:
+        return sorted(self._users.get(user, ()))
+
+    def purge_expired(self) -> int:
+        """Drop every expired record now (writes drop them a few at a time), and index entries of
+        sessions that are gone."""
+        now = _clock.now()
+        purged = 0
+        with self._lock:
+            for session_id in [key for key, expires in self._expires.items() if expires <= now]:
+                self._drop(session_id)
+                purged += 1
+            for user, sessions in list(self._users.items()):
+                sessions.intersection_update(self._expires)
+                if not sessions:
+                    del self._users[user]
+        return purged
 
     def _set_expiry(self, session_id: str, expires: float) -> None:
         self._expires[session_id] = expires

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import threading
 import typing
 import urllib.parse
 
+from ..cookies import is_session_id
 from ..exceptions import ImproperlyConfigured, SessionStoreError
 from .base import DualSessionStore, SyncSessionStore
 
@@ -46,6 +48,9 @@ _READ, _WRITE, _REMOVE, _LOOK_UP = (
     "remove a session",
     "look up a session",
 )
+_LIST, _INDEX = "list sessions", "update the per-user index"
+_SCAN_BATCH = 1000
+_GLOB_SPECIAL = re.compile(r"[*?\[\]\\]")
 
 
 def _prefixed(prefix: str, session_id: str) -> str:
@@ -94,6 +99,47 @@ class _SyncRedisStore(SyncSessionStore):
     def exists(self, session_id: str) -> bool:
         return bool(self._command(_LOOK_UP, "exists", self._store.key(session_id)))
 
+    def session_ids(self) -> typing.Iterator[str]:
+        store = self._store
+        pattern, start = store.scan_pattern()
+        try:
+            for key in store.sync_client().scan_iter(match=pattern, count=_SCAN_BATCH):
+                session_id = _text(key)[start:]
+                if is_session_id(session_id):
+                    yield session_id
+        except _StoreError as exc:
+            raise SessionStoreError(store.description, _LIST, exc) from exc
+
+    def add_user_session(self, user: str, session_id: str) -> None:
+        self._command(_INDEX, "sadd", self._store.user_key(user), session_id)
+
+    def remove_user_session(self, user: str, session_id: str) -> None:
+        self._command(_INDEX, "srem", self._store.user_key(user), session_id)
+
+    def user_sessions(self, user: str) -> list[str]:
+        return sorted(_text(m) for m in self._command(_INDEX, "smembers", self._store.user_key(user)))
+
+    def purge_expired(self) -> int:
+        """Redis expires records itself; this drops index entries of sessions that are gone."""
+        store = self._store
+        pattern, _ = store.scan_pattern(store.user_key(""))
+        purged = 0
+        try:
+            client = store.sync_client()
+            for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
+                members = sorted(client.smembers(key))
+                with client.pipeline(transaction=False) as pipe:
+                    for member in members:
+                        pipe.exists(store.key(_text(member)))
+                    alive = pipe.execute()
+                gone = [member for member, exists in zip(members, alive, strict=True) if not exists]
+                if gone:
+                    client.srem(key, *gone)
+                    purged += len(gone)
+        except _StoreError as exc:
+            raise SessionStoreError(store.description, _INDEX, exc) from exc
+        return purged
+
 
 class RedisStore(DualSessionStore):
     """Stores sessions in Redis under ``prefix + session_id``, with the session's TTL.
@@ -125,6 +171,7 @@ class RedisStore(DualSessionStore):
         self.key: typing.Callable[[str], str] = (
             functools.partial(_prefixed, prefix) if isinstance(prefix, str) else prefix
         )
+        self._prefix = prefix if isinstance(prefix, str) else None
         if url is not None:
             try:
                 redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
@@ -242,6 +289,11 @@ class RedisStore(DualSessionStore):
             else:  # the caller's client: not ours to close, but its connections die with this loop
                 await client.connection_pool.disconnect()
 
+    async def _client_for_this_loop(self) -> AsyncRedis:
+        loop = asyncio.get_running_loop()
+        entry = self._clients.get(loop)
+        return entry[0] if entry is not None else await self._client_for(loop)
+
     async def _command(
         self, action: str, operation: _Operation, *args: typing.Any, **kwargs: typing.Any
     ) -> typing.Any:
@@ -280,6 +332,61 @@ class RedisStore(DualSessionStore):
     async def exists(self, session_id: str) -> bool:
         return bool(await self._command(_LOOK_UP, "exists", self.key(session_id)))
 
+    async def session_ids(self) -> typing.AsyncIterator[str]:
+        pattern, start = self.scan_pattern()
+        try:
+            client = await self._client_for_this_loop()
+            async for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
+                session_id = _text(key)[start:]
+                if is_session_id(session_id):
+                    yield session_id
+        except _StoreError as exc:
+            raise SessionStoreError(self.description, _LIST, exc) from exc
+
+    async def add_user_session(self, user: str, session_id: str) -> None:
+        await self._command(_INDEX, "sadd", self.user_key(user), session_id)
+
+    async def remove_user_session(self, user: str, session_id: str) -> None:
+        await self._command(_INDEX, "srem", self.user_key(user), session_id)
+
+    async def user_sessions(self, user: str) -> list[str]:
+        return sorted(_text(m) for m in await self._command(_INDEX, "smembers", self.user_key(user)))
+
+    async def purge_expired(self) -> int:
+        """Redis expires records itself; this drops index entries of sessions that are gone."""
+        pattern, _ = self.scan_pattern(self.user_key(""))
+        purged = 0
+        try:
+            client = await self._client_for_this_loop()
+            async for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
+                members = sorted(await client.smembers(key))
+                async with client.pipeline(transaction=False) as pipe:
+                    for member in members:
+                        pipe.exists(self.key(_text(member)))
+                    alive = await pipe.execute()
+                gone = [member for member, exists in zip(members, alive, strict=True) if not exists]
+                if gone:
+                    await client.srem(key, *gone)
+                    purged += len(gone)
+        except _StoreError as exc:
+            raise SessionStoreError(self.description, _INDEX, exc) from exc
+        return purged
+
+    # -- keys ------------------------------------------------------------------------------------------
+
+    def user_key(self, user: str) -> str:
+        """The key of ``user``'s set of session ids. ``:`` is never in a session id, so no clash."""
+        return self.key("user:" + user)
+
+    def scan_pattern(self, key: str | None = None) -> tuple[str, int]:
+        """A SCAN pattern for keys starting like ``key`` (the prefix), and where the id starts."""
+        if self._prefix is None:
+            raise ImproperlyConfigured(
+                "listing sessions needs RedisStore(prefix=...) to be a string, not a function"
+            )
+        start = self._prefix if key is None else key
+        return _GLOB_SPECIAL.sub(r"\\\g<0>", start) + "*", len(start)
+
     # -- closing ---------------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -294,6 +401,10 @@ class RedisStore(DualSessionStore):
 
     def __repr__(self) -> str:
         return self.description
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _as_bytes(value: bytes | str | None) -> bytes:

@@ -1,0 +1,225 @@
+"""Sessions outside a request: for scripts, admin tools, cron jobs and support consoles.
+
+Everything comes in a sync flavour for plain scripts and an async twin for async ones (an ``a``
+prefix, as Django's ``aget``). The rules are the middlewares' own, from the same core::
+
+    from dualsessions import open_session, revoke_user_sessions
+
+    with open_session(store, session_id) as session:   # an unknown id gives an empty session
+        session["plan"] = "pro"                         # saved on exit; nothing written if unchanged
+
+    revoke_user_sessions(store, "ada")                  # log ada out everywhere
+
+Reading never extends a session and never creates one. Pass ``lifetime``, ``rolling`` and
+``user_key`` as the app does, so that expiry and the per-user index follow the same rules.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+
+from . import _bridge
+from ._async_engine import AsyncEngine
+from ._sync_engine import SyncEngine
+from .cookies import is_valid_cookie_value
+from .core import Lifetime, Session, SessionState
+from .exceptions import ImproperlyConfigured, SessionError
+from .stores.base import describe, implements, indexes_users
+from .stores.cookie import CookieStore
+
+__all__ = [
+    "OpenSession",
+    "acount_sessions",
+    "adelete_session",
+    "aopen_session",
+    "apurge_expired",
+    "arevoke_user_sessions",
+    "asession_ids",
+    "count_sessions",
+    "delete_session",
+    "open_session",
+    "purge_expired",
+    "revoke_user_sessions",
+    "session_ids",
+]
+
+
+class OpenSession:
+    """A session opened outside a request. ``with`` (``async with`` for :func:`aopen_session`) gives
+    the session dict; leaving the block without an exception saves it, with the middlewares' rules.
+
+    Afterwards ``session_id`` is the id it was saved under: a new one if data was given to an unknown
+    id (ids are never adopted), None if the session was emptied (its record removed) or never existed.
+    For a :class:`CookieStore`, pass the cookie's value: such a session can only be read.
+    """
+
+    def __init__(self, engine: SyncEngine | AsyncEngine, session_id: str, read_only: bool) -> None:
+        if not isinstance(session_id, str) or not is_valid_cookie_value(session_id):
+            raise SessionError(f"{session_id!r} is not a session id")
+        self._engine = engine
+        self._state = SessionState(engine.config, session_id, extend=False)
+        self._read_only = read_only
+        self._before: dict[str, typing.Any] | None = None
+        self.session_id: str | None = session_id
+
+    @property
+    def exists(self) -> bool:
+        """Whether the id named a live session (known once opened)."""
+        return not self._state.is_new
+
+    @property
+    def state(self) -> SessionState:
+        """The core's view of the session: metadata, user, ``set_lifetime``, ``set_user``."""
+        return self._state
+
+    def __enter__(self) -> Session:
+        return self._opened(typing.cast(SyncEngine, self._engine).load(self._state))
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        if kind is None:
+            self._refuse_cookie_changes()
+            written = typing.cast(SyncEngine, self._engine).save(self._state)
+            self.session_id = written or self._state.session_id
+
+    async def __aenter__(self) -> Session:
+        return self._opened(await typing.cast(AsyncEngine, self._engine).load(self._state))
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        if kind is None:
+            self._refuse_cookie_changes()
+            written = await typing.cast(AsyncEngine, self._engine).save(self._state)
+            self.session_id = written or self._state.session_id
+
+    def _opened(self, session: Session) -> Session:
+        self.session_id = self._state.session_id
+        if self._read_only:
+            self._before = copy.deepcopy(dict(session))
+        return session
+
+    def _refuse_cookie_changes(self) -> None:
+        session = self._state.session
+        if self._read_only and session is not None and (session.modified or dict(session) != self._before):
+            raise SessionError(
+                "a CookieStore session can't be changed from a script: its data lives in the browser's "
+                "cookie. Change it in a request, or use a server-side store."
+            )
+
+
+def open_session(
+    store: _bridge.AnyStore,
+    session_id: str,
+    *,
+    serializer: _bridge.AnySerializer | None = None,
+    lifetime: Lifetime = 0,
+    rolling: bool = False,
+    user_key: str | None = None,
+) -> OpenSession:
+    """Open a session by id in a plain (sync) script: ``with open_session(store, id) as session:``."""
+    engine = SyncEngine(store, serializer, _options(lifetime, rolling, user_key))
+    return OpenSession(engine, session_id, isinstance(store, CookieStore))
+
+
+def aopen_session(
+    store: _bridge.AnyStore,
+    session_id: str,
+    *,
+    serializer: _bridge.AnySerializer | None = None,
+    lifetime: Lifetime = 0,
+    rolling: bool = False,
+    user_key: str | None = None,
+) -> OpenSession:
+    """Open a session by id in async code: ``async with aopen_session(store, id) as session:``."""
+    engine = AsyncEngine(store, serializer, _options(lifetime, rolling, user_key))
+    return OpenSession(engine, session_id, isinstance(store, CookieStore))
+
+
+def _options(lifetime: Lifetime, rolling: bool, user_key: str | None) -> dict[str, typing.Any]:
+    return {"lifetime": lifetime, "rolling": rolling, "user_key": user_key}
+
+
+def delete_session(store: _bridge.AnyStore, session_id: str) -> bool:
+    """Remove a session (and its place in the per-user index); False if there was none."""
+    opened = open_session(store, session_id)
+    with opened as session:
+        session.clear()
+    return opened.exists
+
+
+async def adelete_session(store: _bridge.AnyStore, session_id: str) -> bool:
+    opened = aopen_session(store, session_id)
+    async with opened as session:
+        session.clear()
+    return opened.exists
+
+
+# -- listing, counting, revoking, purging ---------------------------------------------------------------
+
+
+def _require(store: object, *methods: str) -> None:
+    if all(implements(store, method) for method in methods):
+        return
+    if isinstance(store, CookieStore):
+        raise ImproperlyConfigured(
+            "CookieStore sessions live in the browsers' cookies: the server can't list, count, revoke "
+            "or purge them. Rotate the secret key to end them all."
+        )
+    raise ImproperlyConfigured(f"{describe(store)} can't do this: it doesn't implement {', '.join(methods)}")
+
+
+def session_ids(store: _bridge.AnyStore) -> typing.Iterator[str]:
+    """Every live session's id, in constant memory (Redis: SCAN over the prefix)."""
+    _require(store, "session_ids")
+    return _bridge.sync_store(store)[0].session_ids()
+
+
+def asession_ids(store: _bridge.AnyStore) -> typing.AsyncIterator[str]:
+    _require(store, "session_ids")
+    return _bridge.async_store(store)[0].session_ids()
+
+
+def count_sessions(store: _bridge.AnyStore) -> int:
+    return sum(1 for _ in session_ids(store))
+
+
+async def acount_sessions(store: _bridge.AnyStore) -> int:
+    return sum([1 async for _ in asession_ids(store)])
+
+
+def revoke_user_sessions(store: _bridge.AnyStore, user: str) -> int:
+    """End every session of ``user``, in every app sharing the store; how many there were."""
+    if not indexes_users(store):
+        _require(store, "add_user_session", "remove_user_session", "user_sessions")
+    sync = _bridge.sync_store(store)[0]
+    ids = sync.user_sessions(user)
+    for session_id in ids:
+        sync.remove(session_id)
+        sync.remove_user_session(user, session_id)
+    return len(ids)
+
+
+async def arevoke_user_sessions(store: _bridge.AnyStore, user: str) -> int:
+    if not indexes_users(store):
+        _require(store, "add_user_session", "remove_user_session", "user_sessions")
+    native = _bridge.async_store(store)[0]
+    ids = await native.user_sessions(user)
+    for session_id in ids:
+        await native.remove(session_id)
+        await native.remove_user_session(user, session_id)
+    return len(ids)
+
+
+def purge_expired(store: _bridge.AnyStore) -> int:
+    """Drop what has expired but is still kept (for stores without TTLs, and index entries)."""
+    _require(store, "purge_expired")
+    return _bridge.sync_store(store)[0].purge_expired()
+
+
+async def apurge_expired(store: _bridge.AnyStore) -> int:
+    _require(store, "purge_expired")
+    return await _bridge.async_store(store)[0].purge_expired()

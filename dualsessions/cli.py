@@ -1,0 +1,260 @@
+"""The ``dualsessions`` command: look at, count, delete and revoke sessions from a shell.
+
+    dualsessions --store redis://localhost:6379/0 list
+    DUALSESSIONS_STORE=redis://... dualsessions revoke-user ada
+    dualsessions decode 'eyJ1c2VyIjoi...' --secret "$SECRET_KEY"
+
+Tables for people, ``--json`` for programs. Bad input ends with one line on stderr and exit status 1
+(2 for a command line that doesn't parse), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import sys
+import typing
+
+from . import admin
+from ._sync_engine import SyncEngine
+from .core import METADATA_KEY, SessionState
+from .exceptions import SessionError
+from .stores.cookie import CookieStore
+from .stores.memory import InMemoryStore
+
+STORE_HELP = (
+    "the store: redis://host:port/db (rediss://, unix:// too), 'memory', or module:factory, a store "
+    "or a function returning one (default: $DUALSESSIONS_STORE)"
+)
+
+
+def main(argv: typing.Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (SessionError, ValueError) as error:
+        print(f"dualsessions: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("dualsessions: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dualsessions", description="Look at, count, delete and revoke dualsessions sessions."
+    )
+    parser.add_argument("--store", default=os.environ.get("DUALSESSIONS_STORE"), help=STORE_HELP)
+    parser.add_argument(
+        "--prefix",
+        default=os.environ.get("DUALSESSIONS_PREFIX", "starsessions."),
+        help="the Redis key prefix the apps use (default: $DUALSESSIONS_PREFIX or 'starsessions.')",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, run: typing.Callable[[argparse.Namespace], int | None], text: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.set_defaults(run=run)
+        return sub
+
+    command("list", _list, "list sessions: id, user, created, last access, lifetime, keys").add_argument(
+        "--limit", type=int, default=None, help="stop after this many sessions"
+    )
+    command("show", _show, "show one session's data and metadata").add_argument("id")
+    command("delete", _delete, "delete one session (its user's other sessions stay)").add_argument("id")
+    command("count", _count, "count the live sessions")
+    command("revoke-user", _revoke_user, "end every session of a user, in every app").add_argument("user")
+    command("purge-expired", _purge, "drop expired sessions and index entries the store still keeps")
+    decode = command("decode", _decode, "decode a CookieStore session cookie (needs its secret key)")
+    decode.add_argument("cookie", help="the cookie's value")
+    decode.add_argument(
+        "--secret",
+        action="append",
+        default=None,
+        help="the secret key; repeat for rotated keys (default: $DUALSESSIONS_SECRET)",
+    )
+    return parser
+
+
+# -- stores --------------------------------------------------------------------------------------------
+
+
+def _store(args: argparse.Namespace) -> typing.Any:
+    spec = args.store
+    if not spec:
+        raise SessionError("no store: pass --store redis://... (or set DUALSESSIONS_STORE)")
+    scheme, separator, _ = spec.partition("://")
+    if scheme in ("redis", "rediss", "unix"):
+        from .stores.redis import RedisStore
+
+        return RedisStore(url=spec, prefix=args.prefix, timeout=5)
+    if separator:
+        raise SessionError(f"unknown store {spec!r}: use redis://..., 'memory', or module:factory")
+    if spec == "memory":
+        return InMemoryStore()
+    module_name, _, attribute = spec.partition(":")
+    if not attribute:
+        raise SessionError(f"unknown store {spec!r}: use redis://..., 'memory', or module:factory")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise SessionError(f"can't load the store {spec!r}: {error}") from None
+    store = found() if callable(found) and not hasattr(found, "read") else found
+    if not hasattr(store, "read"):
+        raise SessionError(f"{spec!r} is not a session store")
+    return store
+
+
+# -- commands --------------------------------------------------------------------------------------------
+
+
+def _records(store: typing.Any, ids: typing.Iterable[str]) -> typing.Iterator[tuple[str, SessionState]]:
+    """Each live session, read without extending it."""
+    engine = SyncEngine(store, None, {})
+    for session_id in ids:
+        state = SessionState(engine.config, session_id, extend=False)
+        engine.load(state)
+        if not state.is_new:  # it may have expired since it was listed
+            yield session_id, state
+
+
+def _list(args: argparse.Namespace) -> None:
+    store = _store(args)
+    progress = _Progress("reading", enabled=not args.json)
+    rows = []
+    for session_id, state in _records(store, admin.session_ids(store)):
+        rows.append(_summary(session_id, state))
+        progress.step()
+        if args.limit is not None and len(rows) >= args.limit:
+            break
+    progress.done()
+    if args.json:
+        _print_json(rows)
+    else:
+        _print_table(rows, ["id", "user", "created", "last_access", "lifetime", "keys"])
+
+
+def _show(args: argparse.Namespace) -> None:
+    store = _store(args)
+    found = list(_records(store, [args.id]))
+    if not found:
+        raise SessionError(f"no session with id {args.id!r}")
+    session_id, state = found[0]
+    record = {**_summary(session_id, state), "data": dict(state.session or {})}
+    if args.json:
+        _print_json(record)
+        return
+    for key in ("id", "user", "created", "last_access", "lifetime"):
+        print(f"{key:12} {record[key]}")
+    print(json.dumps(record["data"], indent=2, sort_keys=True, default=repr))
+
+
+def _delete(args: argparse.Namespace) -> None:
+    if not admin.delete_session(_store(args), args.id):
+        raise SessionError(f"no session with id {args.id!r}")
+    _say(args, {"deleted": args.id}, f"deleted {args.id}")
+
+
+def _count(args: argparse.Namespace) -> None:
+    progress = _Progress("counting", enabled=not args.json)
+    count = 0
+    for _ in admin.session_ids(_store(args)):
+        count += 1
+        progress.step()
+    progress.done()
+    _say(args, {"count": count}, str(count))
+
+
+def _revoke_user(args: argparse.Namespace) -> None:
+    revoked = admin.revoke_user_sessions(_store(args), args.user)
+    _say(args, {"user": args.user, "revoked": revoked}, f"revoked {revoked} session(s) of {args.user}")
+
+
+def _purge(args: argparse.Namespace) -> None:
+    purged = admin.purge_expired(_store(args))
+    _say(args, {"purged": purged}, f"purged {purged}")
+
+
+def _decode(args: argparse.Namespace) -> None:
+    secrets = args.secret or [os.environ.get("DUALSESSIONS_SECRET", "")]
+    if not any(secrets):
+        raise SessionError("decode needs the secret key: --secret KEY (or set DUALSESSIONS_SECRET)")
+    store = CookieStore(secrets)
+    raw = store.sync.read(args.cookie, 0)
+    if not raw:
+        raise SessionError("the cookie doesn't verify with this secret: wrong key, tampered, or expired")
+    data = json.loads(raw)
+    metadata = data.pop(METADATA_KEY, {})
+    record = {"metadata": metadata, "data": data}
+    if args.json:
+        _print_json(record)
+    else:
+        print(json.dumps(record, indent=2, sort_keys=True))
+
+
+# -- output ----------------------------------------------------------------------------------------------
+
+
+def _summary(session_id: str, state: SessionState) -> dict[str, typing.Any]:
+    metadata = state.metadata or {"lifetime": 0, "created": 0.0, "last_access": 0.0}
+    return {
+        "id": session_id,
+        "user": state.user,
+        "created": _time(metadata["created"]),
+        "last_access": _time(state.recorded_last_access),
+        "lifetime": metadata["lifetime"],
+        "keys": len(state.session or {}),
+    }
+
+
+def _time(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _say(args: argparse.Namespace, data: typing.Any, text: str) -> None:
+    if args.json:
+        _print_json(data)
+    else:
+        print(text)
+
+
+def _print_json(data: typing.Any) -> None:
+    print(json.dumps(data, indent=2, default=repr))
+
+
+def _print_table(rows: list[dict[str, typing.Any]], columns: list[str]) -> None:
+    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for line in cells:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    print(f"({len(rows)} session{'s' if len(rows) != 1 else ''})")
+
+
+class _Progress:
+    """A counter on stderr while a long scan runs, only when a person is watching."""
+
+    def __init__(self, verb: str, enabled: bool) -> None:
+        self.verb = verb
+        self.enabled = enabled and sys.stderr.isatty()
+        self.count = 0
+
+    def step(self) -> None:
+        self.count += 1
+        if self.enabled and self.count % 500 == 0:
+            sys.stderr.write(f"\r{self.verb}... {self.count:,} sessions")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.count >= 500:
+            sys.stderr.write("\r" + " " * 40 + "\r")
+            sys.stderr.flush()
