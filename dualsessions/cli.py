@@ -106,7 +106,7 @@ def _store(args: argparse.Namespace) -> typing.Any:
         found = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
         raise SessionError(f"can't load the store {spec!r}: {error}") from None
-    store = found() if callable(found) and not hasattr(found, "read") else found
+    store = found() if isinstance(found, type) or (callable(found) and not hasattr(found, "read")) else found
     if not hasattr(store, "read"):
         raise SessionError(f"{spec!r} is not a session store")
     return store
@@ -152,7 +152,7 @@ def _show(args: argparse.Namespace) -> None:
         _print_json(record)
         return
     for key in ("id", "user", "created", "last_access", "lifetime"):
-        print(f"{key:12} {record[key]}")
+        print(f"{key:12} {'' if record[key] is None else record[key]}")
     print(json.dumps(record["data"], indent=2, sort_keys=True, default=repr))
 
 

@@ -36,8 +36,11 @@ Lifetime: typing.TypeAlias = "int | datetime.timedelta"
 
 
 def generate_session_id() -> str:
-    """A new session id: 192 bits from :mod:`secrets`, URL-safe (32 characters)."""
-    return secrets.token_urlsafe(24)
+    """A new session id: 192 bits from :mod:`secrets`, URL-safe (32 characters), never starting with
+    ``-`` (which command lines would take for an option)."""
+    while (session_id := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return session_id
 
 
 def lifetime_seconds(value: Lifetime | float | str, option: str = "lifetime") -> int:
@@ -198,6 +201,7 @@ class SessionState:
         "_owner",
         "_raw",
         "_record_id",
+        "_rolling",
         "_stale_id",
         "_stale_owner",
         "_stored_metadata",
@@ -213,6 +217,7 @@ class SessionState:
     def __init__(self, config: SessionConfig, cookie_value: str | None, extend: bool = True) -> None:
         """``extend=False`` for a look from outside a request: reading never extends a session."""
         self.config = config
+        self._rolling = config.rolling  # the loaded record's own, once loaded (see load)
         self._extend = extend
         self._owner: str | None = None  # the loaded record's user
         self._stale_owner: str | None = None
@@ -294,8 +299,11 @@ class SessionState:
                 metadata["created"] = stored["created"]
                 last_access = stored.get("last_access", now)
                 owner = stored.get("user") if isinstance(stored.get("user"), str) else None
+                if isinstance(stored.get("rolling"), bool):  # the session's own rule, like its lifetime
+                    self._rolling = stored["rolling"]
             if self._expired(metadata, last_access, now):
                 self._stale_id, self._stale_owner = candidate, owner
+                self._rolling = config.rolling
                 metadata = {"lifetime": config.lifetime, "created": now, "last_access": now}
             else:
                 if owner is not None:
@@ -321,7 +329,7 @@ class SessionState:
         lifetime = metadata["lifetime"]
         if lifetime <= 0:
             return False
-        if not self.config.rolling:
+        if not self._rolling:
             return now >= metadata["created"] + lifetime
         if self.config.store_touches or not _is_time(last_access):
             return False
@@ -369,7 +377,7 @@ class SessionState:
         lifetime = self.metadata["lifetime"]
         if lifetime <= 0:
             return 0
-        if self.config.rolling:
+        if self._rolling:
             return lifetime
         return max(0, math.ceil(self.metadata["created"] + lifetime - _clock.now()))
 
@@ -393,7 +401,7 @@ class SessionState:
             or self._write_reasons
             or self._record_id is None
             or not self._raw
-            or (self.config.rolling and not self._touched)
+            or (self._rolling and self._extend and not self._touched)  # rewritten anyway
         ):
             return None
         record = dict(session)
@@ -420,7 +428,7 @@ class SessionState:
                 unindex.append(IndexChange(False, owner, record_id))
             return SavePlan(None, (record_id, *stale), tuple(unindex))
         if not (session.modified or self._write_reasons or record_id is None):
-            if not self.config.rolling or not self._extend:
+            if not self._rolling or not self._extend:
                 return SavePlan(None, (), tuple(unindex)) if unindex else _NOTHING
             if self._touched:  # the read already extended the record: just re-send the cookie
                 self._cookie = _SET if self.metadata and self.metadata["lifetime"] > 0 else _KEEP
@@ -437,6 +445,7 @@ class SessionState:
             metadata.pop("user", None)
         else:
             metadata["user"] = user
+        metadata["rolling"] = self._rolling
         index = unindex
         if owner is not None and record_id is not None and (moved or owner != user):
             index.append(IndexChange(False, owner, record_id))
@@ -451,7 +460,7 @@ class SessionState:
         lifetime = metadata["lifetime"]
         if lifetime <= 0:
             return 0
-        if self.config.rolling:
+        if self._rolling:
             return lifetime
         return max(1, math.ceil(metadata["created"] + lifetime - now))
 

@@ -5,6 +5,7 @@ import typing
 
 class _Owner(typing.TypedDict, total=False):
     user: str  # whose session this is, for revoking a user's sessions everywhere
+    rolling: bool  # the session's expiry rule, kept as it was created so every reader applies it
 
 
 class SessionMetadata(_Owner):

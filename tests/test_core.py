@@ -241,7 +241,7 @@ def test_no_cookie_data_set_writes_under_a_new_id(now: float) -> None:
     assert is_new_id(new_id)
     assert plan.write.data == {
         "user": "alice",
-        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now},
+        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now, "rolling": False},
     }
     assert plan.write.lifetime == LIFETIME
     assert plan.write.ttl == LIFETIME
@@ -328,7 +328,7 @@ def test_cookie_only_read_rolling_store_cannot_touch_rewrites_same_id(now: float
     assert plan.write.ttl == LIFETIME
     assert plan.write.data == {
         "a": 1,
-        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now + 1000},
+        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now + 1000, "rolling": True},
     }
     headers = state.response_headers("abc", "", True)
     assert headers == [("Set-Cookie", f"session=abc; path=/; max-age={LIFETIME}{ATTRS}"), VARY]
@@ -351,7 +351,7 @@ def test_cookie_data_changed_writes_under_same_id(now: float) -> None:
     assert plan.write.session_id == "abc"
     assert plan.write.data == {
         "a": 2,
-        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now},
+        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now, "rolling": False},
     }
     headers = state.response_headers("abc", "", True)
     assert headers == [("Set-Cookie", f"session=abc; path=/; max-age={LIFETIME}{ATTRS}"), VARY]
@@ -448,7 +448,7 @@ def test_regenerate_moves_data_to_a_new_id_and_removes_the_old(now: float) -> No
     assert plan.write.session_id == new_id
     assert plan.write.data == {
         "a": 1,
-        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now},
+        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now, "rolling": False},
     }
     assert plan.remove == ("abc",)
     headers = state.response_headers(new_id, "", True)
@@ -644,7 +644,12 @@ def test_non_rolling_write_after_time_passed_uses_remaining_seconds(now: float, 
     assert plan.write is not None
     assert plan.write.lifetime == LIFETIME
     assert plan.write.ttl == 3590
-    assert plan.write.data[METADATA_KEY] == {"lifetime": LIFETIME, "created": now, "last_access": now + 10.5}
+    assert plan.write.data[METADATA_KEY] == {
+        "lifetime": LIFETIME,
+        "created": now,
+        "last_access": now + 10.5,
+        "rolling": False,
+    }
     cookie = set_cookie(state.response_headers("abc", "", True))
     assert cookie == f"session=abc; path=/; max-age=3590{ATTRS}"
 
@@ -704,7 +709,12 @@ def test_metadata_is_in_the_write_but_not_in_the_session(now: float, clock: Cloc
     clock.advance(5)
     plan = state.save_plan()
     assert plan.write is not None
-    assert plan.write.data[METADATA_KEY] == {"lifetime": LIFETIME, "created": created, "last_access": now + 5}
+    assert plan.write.data[METADATA_KEY] == {
+        "lifetime": LIFETIME,
+        "created": created,
+        "last_access": now + 5,
+        "rolling": False,
+    }
     assert set(plan.write.data) == {"a", "b", METADATA_KEY}
     assert METADATA_KEY not in session
     assert session == {"a": 1, "b": 2}
@@ -748,7 +758,12 @@ def test_invalid_metadata_falls_back_to_fresh_metadata(now: float, metadata: obj
     plan = state.save_plan()
     assert plan.write is not None
     assert plan.write.session_id == "abc"
-    assert plan.write.data[METADATA_KEY] == {"lifetime": LIFETIME, "created": now, "last_access": now}
+    assert plan.write.data[METADATA_KEY] == {
+        "lifetime": LIFETIME,
+        "created": now,
+        "last_access": now,
+        "rolling": False,
+    }
 
 
 def test_valid_integer_created_is_accepted(now: float) -> None:

@@ -1,0 +1,580 @@
+"""The ``dualsessions`` command, run in-process (``cli.main``) against Redis and memory stores, with the
+example apps logging users in; and once through each real entry point."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import subprocess
+import sys
+import typing
+from pathlib import Path
+
+import httpx2
+import pytest
+from starlette.testclient import TestClient
+
+from dualsessions import CookieStore, InMemoryStore, admin, cli, generate_session_id
+from dualsessions.stores.redis import RedisStore
+from examples_asgi import starlette_app
+from examples_wsgi import flask_app
+
+from .apps import asgi_client, flask_client
+from .conftest import Clock
+from .redis_server import RedisServer, free_port
+
+PREFIX = "starsessions."
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = ["ID", "USER", "CREATED", "LAST_ACCESS", "LIFETIME", "KEYS"]
+
+# What `--store tests.test_cli:make_store` (or `:STORE`) hands the command; set by the `memory` fixture.
+STORE: InMemoryStore | None = None
+
+
+def make_store() -> InMemoryStore | None:
+    return STORE
+
+
+def cookie_store() -> CookieStore:
+    return CookieStore("k1")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DUALSESSIONS_STORE", "DUALSESSIONS_PREFIX", "DUALSESSIONS_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def memory(monkeypatch: pytest.MonkeyPatch) -> InMemoryStore:
+    store = InMemoryStore()
+    monkeypatch.setattr(sys.modules[__name__], "STORE", store)
+    return store
+
+
+Run = typing.Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """``run(*argv)``: the command's exit status, stdout and stderr."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def assert_one_line_error(code: int, out: str, err: str, *fragments: str) -> None:
+    assert code == 1
+    assert out == ""
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("dualsessions: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def create(store: typing.Any, data: dict[str, typing.Any], **options: typing.Any) -> str:
+    """A new session; its id, never one starting with "-" (see test_ids_starting_with_a_dash)."""
+    while True:
+        opened = admin.open_session(store, generate_session_id(), **options)
+        with opened as session:
+            session.update(data)
+        assert opened.session_id is not None
+        if not opened.session_id.startswith("-"):
+            return opened.session_id
+        admin.delete_session(store, opened.session_id)
+
+
+# -- the example apps on one Redis, and the command looking at their sessions ------------------------
+
+
+@dataclasses.dataclass
+class Logins:
+    starlette: TestClient
+    flask: httpx2.Client
+    bob: TestClient
+
+    @property
+    def ada_ids(self) -> set[str]:
+        return {self.starlette.cookies["session"], self.flask.cookies["session"]}
+
+    @property
+    def bob_id(self) -> str:
+        return self.bob.cookies["session"]
+
+
+def _flask_example(redis_url: str) -> httpx2.Client:
+    app = flask_app.create_app(RedisStore(url=redis_url))
+    return httpx2.Client(
+        transport=httpx2.WSGITransport(app=app), base_url="http://testserver", follow_redirects=True
+    )
+
+
+def _log_in(client: TestClient | httpx2.Client, user: str) -> None:
+    assert f"Logged in as <b>{user}</b>" in client.post("/login", data={"user": user}).text
+    # One id in 64 starts with "-", which the command line takes for an option (see
+    # test_ids_starting_with_a_dash): log in again (a new id) so the other tests don't depend on luck.
+    while client.cookies["session"].startswith("-"):
+        client.post("/login", data={"user": user})
+
+
+@pytest.fixture
+def logins(redis_url: str) -> Logins:
+    starlette = TestClient(starlette_app.create_app(RedisStore(url=redis_url)))
+    _log_in(starlette, "ada")
+    flask = _flask_example(redis_url)
+    _log_in(flask, "ada")
+    bob = TestClient(starlette_app.create_app(RedisStore(url=redis_url)))
+    _log_in(bob, "bob")
+    return Logins(starlette, flask, bob)
+
+
+def test_list_shows_every_session_with_its_user(run: Run, redis_url: str, logins: Logins) -> None:
+    code, out, err = run("--store", redis_url, "list")
+
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split() == COLUMNS
+    assert lines[-1] == "(3 sessions)"
+    rows = {line.split()[0]: line.split() for line in lines[1:-1]}
+    assert rows.keys() == logins.ada_ids | {logins.bob_id}
+    for session_id, row in rows.items():
+        user = "bob" if session_id == logins.bob_id else "ada"
+        assert row[1] == user
+        datetime.datetime.fromisoformat(row[2])  # created
+        datetime.datetime.fromisoformat(row[3])  # last access
+        assert row[4:] == ["3600", "1"]  # lifetime, keys
+
+
+def test_list_as_json(run: Run, redis_url: str, logins: Logins) -> None:
+    code, out, err = run("--store", redis_url, "--json", "list")
+
+    assert (code, err) == (0, "")
+    records = json.loads(out)
+    assert isinstance(records, list)
+    assert {record["id"]: record["user"] for record in records} == {
+        **dict.fromkeys(logins.ada_ids, "ada"),
+        logins.bob_id: "bob",
+    }
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for record in records:
+        assert set(record) == {"id", "user", "created", "last_access", "lifetime", "keys"}
+        created = datetime.datetime.fromisoformat(record["created"])
+        assert abs((now - created).total_seconds()) < 60
+        datetime.datetime.fromisoformat(record["last_access"])
+        assert record["lifetime"] == 3600
+        assert record["keys"] == 1
+
+
+def test_list_limit(run: Run, redis_url: str, logins: Logins) -> None:
+    code, out, _ = run("--store", redis_url, "--json", "list", "--limit", "2")
+    assert code == 0
+    records = json.loads(out)
+    assert len(records) == 2
+    assert {record["id"] for record in records} <= logins.ada_ids | {logins.bob_id}
+
+
+def test_show_a_session(run: Run, redis_url: str, logins: Logins) -> None:
+    session_id = logins.flask.cookies["session"]
+
+    code, out, err = run("--store", redis_url, "show", session_id)
+
+    assert (code, err) == (0, "")
+    fields = dict(line.split(None, 1) for line in out.splitlines()[:5])
+    assert fields["id"] == session_id
+    assert fields["user"] == "ada"
+    assert fields["lifetime"] == "3600"
+    datetime.datetime.fromisoformat(fields["created"])
+    assert json.loads(out[out.index("{") :]) == {"user": "ada"}
+
+    code, out, err = run("--store", redis_url, "--json", "show", session_id)
+
+    assert (code, err) == (0, "")
+    record = json.loads(out)
+    assert record["id"] == session_id
+    assert record["user"] == "ada"
+    assert record["lifetime"] == 3600
+    assert record["keys"] == 1
+    assert record["data"] == {"user": "ada"}
+
+
+def test_show_doesnt_extend_or_change_the_session(
+    run: Run, redis_server: RedisServer, redis_url: str, logins: Logins
+) -> None:
+    key = PREFIX + logins.bob_id
+    with redis_server.client() as raw:
+        raw.expire(key, 50)
+        before = raw.get(key)
+        assert run("--store", redis_url, "show", logins.bob_id)[0] == 0
+        assert run("--store", redis_url, "list")[0] == 0
+        assert raw.ttl(key) <= 50
+        assert raw.get(key) == before
+
+
+def test_count(run: Run, redis_url: str, logins: Logins) -> None:
+    assert run("--store", redis_url, "count") == (0, "3\n", "")
+    code, out, _ = run("--store", redis_url, "--json", "count")
+    assert code == 0 and json.loads(out) == {"count": 3}
+
+
+def test_revoke_user_logs_them_out_of_both_apps(run: Run, redis_url: str, logins: Logins) -> None:
+    code, out, err = run("--store", redis_url, "revoke-user", "ada")
+
+    assert (code, err) == (0, "")
+    assert out == "revoked 2 session(s) of ada\n"
+    assert "Not logged in" in logins.starlette.get("/").text
+    assert "Not logged in" in logins.flask.get("/").text
+    assert "Logged in as <b>bob</b>" in logins.bob.get("/").text
+    assert run("--store", redis_url, "count")[1] == "1\n"
+
+    code, out, _ = run("--store", redis_url, "--json", "revoke-user", "ada")
+    assert code == 0 and json.loads(out) == {"user": "ada", "revoked": 0}
+
+
+def test_delete_a_session(run: Run, redis_server: RedisServer, redis_url: str, logins: Logins) -> None:
+    session_id = logins.bob_id
+
+    assert run("--store", redis_url, "delete", session_id) == (0, f"deleted {session_id}\n", "")
+
+    assert "Not logged in" in logins.bob.get("/").text
+    assert "Logged in as <b>ada</b>" in logins.starlette.get("/").text
+    with redis_server.client() as raw:
+        assert raw.smembers(PREFIX + "user:bob") == set()  # out of the index too
+    assert run("--store", redis_url, "count")[1] == "2\n"
+
+    code, out, err = run("--store", redis_url, "delete", session_id)
+    assert_one_line_error(code, out, err)
+    assert err == f"dualsessions: no session with id {session_id!r}\n"
+
+
+def test_delete_as_json(run: Run, redis_url: str, logins: Logins) -> None:
+    code, out, _ = run("--store", redis_url, "--json", "delete", logins.bob_id)
+    assert code == 0 and json.loads(out) == {"deleted": logins.bob_id}
+
+
+def test_purge_expired_prints_a_count(
+    run: Run, redis_server: RedisServer, redis_url: str, logins: Logins
+) -> None:
+    assert run("--store", redis_url, "purge-expired") == (0, "purged 0\n", "")
+    with redis_server.client() as raw:
+        raw.delete(PREFIX + logins.starlette.cookies["session"])  # gone, still in ada's index
+
+    assert run("--store", redis_url, "purge-expired") == (0, "purged 1\n", "")
+
+    code, out, _ = run("--store", redis_url, "--json", "purge-expired")
+    assert code == 0 and json.loads(out) == {"purged": 0}
+
+
+def test_store_from_the_environment(
+    run: Run, monkeypatch: pytest.MonkeyPatch, redis_url: str, logins: Logins
+) -> None:
+    monkeypatch.setenv("DUALSESSIONS_STORE", redis_url)
+    assert run("count") == (0, "3\n", "")
+
+
+def test_prefix_option_and_environment(run: Run, monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
+    store = RedisStore(url=redis_url, prefix="demo:")
+    ids = {create(store, {"n": n}) for n in range(2)}
+    assert run("--store", redis_url, "count") == (0, "0\n", "")
+    assert run("--store", redis_url, "--prefix", "demo:", "count") == (0, "2\n", "")
+    monkeypatch.setenv("DUALSESSIONS_PREFIX", "demo:")
+    code, out, _ = run("--store", redis_url, "--json", "list")
+    assert code == 0 and {record["id"] for record in json.loads(out)} == ids
+
+
+def test_generated_ids_never_start_with_a_dash() -> None:
+    """A command line would take such an id for an option."""
+    assert not any(generate_session_id().startswith("-") for _ in range(5000))
+
+
+@pytest.mark.parametrize("command", ["show", "delete"])
+def test_other_ids_starting_with_a_dash_pass_after_a_double_dash(
+    run: Run, memory: InMemoryStore, command: str
+) -> None:
+    session_id = "-" + "a" * 31  # from another library's store, say
+    payload = {"theme": "dark", "__metadata__": {"lifetime": 0, "created": 1e9, "last_access": 1e9}}
+    memory.sync.write(session_id, json.dumps(payload).encode(), 0, 0)
+    code, out, _ = run("--store", f"{__name__}:make_store", "--json", "list")
+    assert [record["id"] for record in json.loads(out)] == [session_id]
+
+    code, out, err = run("--store", f"{__name__}:make_store", "--json", command, "--", session_id)
+
+    assert (code, err) == (0, "")
+    record = json.loads(out)
+    if command == "delete":
+        assert record == {"deleted": session_id}
+        assert admin.count_sessions(memory) == 0
+    else:
+        assert (record["id"], record["data"]) == (session_id, {"theme": "dark"})
+
+
+# -- stores named module:factory -------------------------------------------------------------------
+
+
+def test_store_from_a_factory(run: Run, memory: InMemoryStore) -> None:
+    ada = create(memory, {"user": "ada", "plan": "pro"}, user_key="user")
+    create(memory, {"theme": "dark"})
+
+    assert run("--store", f"{__name__}:make_store", "count") == (0, "2\n", "")
+
+    code, out, _ = run("--store", f"{__name__}:make_store", "--json", "show", ada)
+    assert code == 0
+    assert json.loads(out)["data"] == {"user": "ada", "plan": "pro"}
+    assert (
+        run("--store", f"{__name__}:make_store", "revoke-user", "ada")[1] == "revoked 1 session(s) of ada\n"
+    )
+    assert admin.count_sessions(memory) == 1
+
+
+def test_store_given_as_an_object(run: Run, memory: InMemoryStore) -> None:
+    session_id = create(memory, {"theme": "dark"})
+    code, out, _ = run("--store", f"{__name__}:STORE", "--json", "list")
+    assert code == 0 and [record["id"] for record in json.loads(out)] == [session_id]
+
+
+def test_store_given_as_a_class(run: Run) -> None:
+    """A class is a factory too: ``--store package.module:MyStore`` makes one."""
+    assert run("--store", "dualsessions:InMemoryStore", "count") == (0, "0\n", "")
+
+
+def test_list_includes_a_live_rolling_session_older_than_its_lifetime(
+    run: Run, memory: InMemoryStore, clock: Clock
+) -> None:
+    """Flask's default is rolling: such a session lives while it is used, whenever it was created."""
+    client = flask_client(memory, lifetime=60, rolling=True, user_key="user")
+    client.get("/set?user=ada")
+    while client.cookies["session"].startswith("-"):  # see test_ids_starting_with_a_dash
+        client.get("/regenerate")
+    session_id = client.cookies["session"]
+    for _ in range(3):
+        clock.advance(40)
+        assert client.get("/read").json() == {"user": "ada"}
+    assert run("--store", f"{__name__}:make_store", "count") == (0, "1\n", "")
+
+    code, out, _ = run("--store", f"{__name__}:make_store", "--json", "list")
+    assert code == 0
+    assert [record["id"] for record in json.loads(out)] == [session_id]
+    code, out, _ = run("--store", f"{__name__}:make_store", "--json", "show", session_id)
+    assert code == 0 and json.loads(out)["data"] == {"user": "ada"}
+
+
+# -- errors: exit 1, one line, no traceback ------------------------------------------------------------
+
+
+UNREACHABLE = "redis://127.0.0.1:{port}/0"
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["--store", "http://x", "count"], ["unknown store 'http://x'"]),
+        (["--store", "mongodb://localhost/0", "list"], ["unknown store"]),
+        (["--store", "redis://x:notaport/0", "count"], ["not a Redis URL"]),
+        (["--store", "nonsense", "count"], ["unknown store 'nonsense'"]),
+        (["count"], ["no store", "--store"]),
+        (["--store", "tests.no_such_module:make_store", "count"], ["can't load the store"]),
+        (["--store", "tests.test_cli:no_such_factory", "count"], ["can't load the store"]),
+        (["--store", "tests.test_cli:COLUMNS", "count"], ["is not a session store"]),
+        (["--store", "tests.test_cli:cookie_store", "count"], ["live in the browsers"]),
+        (["--store", "unreachable", "count"], ["could not", "Connection refused"]),
+        (["--store", "unreachable", "list"], ["could not"]),
+        (["--store", "unreachable", "show", "x" * 32], ["could not"]),
+        (["--store", "unreachable", "revoke-user", "ada"], ["could not"]),
+        (["--store", "unreachable", "delete", "x" * 32], ["could not"]),
+        (["--store", "unreachable", "purge-expired"], ["could not"]),
+        (["--store", "memory", "delete", "not an id"], ["not a session id"]),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) and value and "--store" in value else None,
+)
+def test_errors_are_one_line(run: Run, argv: list[str], fragments: list[str]) -> None:
+    argv = [UNREACHABLE.format(port=free_port()) if arg == "unreachable" else arg for arg in argv]
+    code, out, err = run(*argv)
+    assert_one_line_error(code, out, err, *fragments)
+
+
+def test_show_unknown_id(run: Run, redis_url: str) -> None:
+    session_id = "U" + generate_session_id()[1:]  # never starting with "-"
+    code, out, err = run("--store", redis_url, "show", session_id)
+    assert_one_line_error(code, out, err)
+    assert err == f"dualsessions: no session with id {session_id!r}\n"
+
+
+def test_command_line_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in ([], ["--store", "memory"], ["frobnicate"], ["--store", "memory", "show"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 2
+        _, err = capsys.readouterr()
+        assert "usage: dualsessions" in err
+        assert "Traceback" not in err
+
+
+# -- decode ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cookie() -> str:
+    """A CookieStore session cookie, as an app signed it with the key "k1"."""
+    client = asgi_client(CookieStore("k1"), lifetime=600)
+    client.get("/set?theme=dark&user=ada")
+    return client.cookies["session"]
+
+
+def assert_decoded(out: str) -> None:
+    record = json.loads(out)
+    assert record["data"] == {"theme": "dark", "user": "ada"}
+    metadata = record["metadata"]
+    assert metadata["lifetime"] == 600
+    now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+    assert abs(metadata["created"] - now) < 60
+    assert abs(metadata["last_access"] - now) < 60
+
+
+def test_decode_with_the_secret(run: Run, cookie: str) -> None:
+    code, out, err = run("decode", cookie, "--secret", "k1")
+    assert (code, err) == (0, "")
+    assert_decoded(out)
+    code, out, err = run("--json", "decode", cookie, "--secret", "k1")
+    assert (code, err) == (0, "")
+    assert_decoded(out)
+
+
+def test_decode_with_rotated_secrets(run: Run, cookie: str) -> None:
+    code, out, _ = run("decode", cookie, "--secret", "k2", "--secret", "k1")
+    assert code == 0
+    assert_decoded(out)
+
+
+def test_decode_with_the_secret_from_the_environment(
+    run: Run, cookie: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DUALSESSIONS_SECRET", "k1")
+    code, out, _ = run("decode", cookie)
+    assert code == 0
+    assert_decoded(out)
+
+
+@pytest.mark.parametrize("secrets", [["--secret", "k2"], ["--secret", "k2", "--secret", "k3"]])
+def test_decode_with_a_wrong_secret(run: Run, cookie: str, secrets: list[str]) -> None:
+    assert_one_line_error(*run("decode", cookie, *secrets), "doesn't verify")
+
+
+def test_decode_a_tampered_cookie(run: Run, cookie: str) -> None:
+    tampered = ("A" if cookie[0] != "A" else "B") + cookie[1:]  # the data: every bit counts
+    assert_one_line_error(*run("decode", tampered, "--secret", "k1"), "doesn't verify")
+
+
+def test_decode_without_a_secret(run: Run, cookie: str) -> None:
+    assert_one_line_error(*run("decode", cookie), "secret")
+    assert_one_line_error(*run("decode", cookie, "--secret", ""), "secret")
+
+
+# -- progress ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def many(memory: InMemoryStore) -> InMemoryStore:
+    for n in range(600):
+        memory.sync.write(f"{n:032d}", b'{"n": 1}', 0, 600)
+    return memory
+
+
+@pytest.mark.parametrize(("command", "verb"), [("count", "counting"), ("list", "reading")])
+def test_progress_on_a_terminal(
+    run: Run, many: InMemoryStore, monkeypatch: pytest.MonkeyPatch, command: str, verb: str
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run("--store", f"{__name__}:make_store", command)
+    assert code == 0
+    assert f"{verb}... 500 sessions" in err
+    assert err.endswith("\r")  # the line is wiped when done
+    if command == "count":
+        assert out == "600\n"
+    else:
+        assert out.splitlines()[-1] == "(600 sessions)"
+
+
+@pytest.mark.parametrize("command", ["count", "list"])
+def test_no_progress_without_a_terminal(run: Run, many: InMemoryStore, command: str) -> None:
+    code, out, err = run("--store", f"{__name__}:make_store", command)
+    assert code == 0 and err == ""
+    assert out == "600\n" if command == "count" else out.splitlines()[-1] == "(600 sessions)"
+
+
+def test_no_progress_with_json(run: Run, many: InMemoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run("--store", f"{__name__}:make_store", "--json", "count")
+    assert code == 0 and err == ""
+    assert json.loads(out) == {"count": 600}
+
+
+# -- the real entry points --------------------------------------------------------------------------
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("DUALSESSIONS_")}
+
+
+def test_python_dash_m() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dualsessions", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_environment(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: dualsessions")
+    for command in ("list", "show", "delete", "count", "revoke-user", "purge-expired", "decode"):
+        assert command in result.stdout
+
+    failed = subprocess.run(
+        [sys.executable, "-m", "dualsessions", "--store", "http://x", "count"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_environment(),
+        timeout=60,
+        check=False,
+    )
+    assert (failed.returncode, failed.stdout) == (1, "")
+    assert failed.stderr.splitlines() == [
+        "dualsessions: unknown store 'http://x': use redis://..., 'memory', or module:factory"
+    ]
+
+
+def test_console_script(redis_url: str) -> None:
+    script = Path(sys.executable).parent / "dualsessions"
+    store = RedisStore(url=redis_url)
+    for n in range(2):
+        create(store, {"n": n})
+
+    result = subprocess.run(
+        [str(script), "--store", redis_url, "count"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_environment(),
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "2\n", "")
+
+    failed = subprocess.run(
+        [str(script), "count"], capture_output=True, text=True, cwd=ROOT, env=_environment(), timeout=60
+    )
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    assert failed.stderr.splitlines() == [
+        "dualsessions: no store: pass --store redis://... (or set DUALSESSIONS_STORE)"
+    ]
