@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         name: str, run: typing.Callable[[argparse.Namespace], int | None], text: str
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
         sub.set_defaults(run=run)
         return sub
 

@@ -578,3 +578,7 @@ def test_console_script(redis_url: str) -> None:
     assert failed.stderr.splitlines() == [
         "dualsessions: no store: pass --store redis://... (or set DUALSESSIONS_STORE)"
     ]
+
+
+def test_json_may_follow_the_command(run: Run, memory: InMemoryStore) -> None:
+    assert json.loads(run("--store", f"{__name__}:make_store", "count", "--json")[1]) == {"count": 0}
