@@ -1,0 +1,760 @@
+"""In-process benchmarks: what a request costs with dualsessions and with the libraries people use.
+
+No HTTP server: ASGI apps are called with a synthetic scope, receive and send; WSGI apps with a
+prepared environ. Every measured request carries a real session cookie captured from a priming
+request. Stacks are measured in short blocks, interleaved round after round, and the median block is
+reported, so the ratios hold on a noisy machine. Run it with ``scripts/bench``.
+
+Scenarios: ``bare`` (the framework alone), ``read`` (read one key of an existing session), ``write``
+(change one key of an existing session), ``new`` (a visitor without a cookie sets one key). For Redis
+stacks the Redis commands per request are counted (the server's own command statistics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import typing
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+SCENARIOS = ("read", "write", "new")
+SECRET = "benchmark secret"
+
+
+@dataclasses.dataclass
+class Stack:
+    name: str
+    kind: str  # "asgi" or "wsgi"
+    framework: str  # the bare stack whose cost is the baseline
+    build: typing.Callable[[str | None], typing.Any]  # redis url -> app with /read, /write, /new
+    redis: bool = False
+    cookie: str = "session"
+
+
+# -- the apps ----------------------------------------------------------------------------------------
+
+
+def _starlette(handlers: dict[str, typing.Any], middleware: list[typing.Any]) -> typing.Any:
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    return Starlette(
+        routes=[Route(path, handler) for path, handler in handlers.items()], middleware=middleware
+    )
+
+
+def asgi_bare(url: str | None) -> typing.Any:
+    from starlette.responses import PlainTextResponse
+
+    async def ok(request: typing.Any) -> typing.Any:
+        return PlainTextResponse("ok")
+
+    return _starlette({"/read": ok, "/write": ok, "/new": ok}, [])
+
+
+def _loading_handlers(load: typing.Any) -> dict[str, typing.Any]:
+    from starlette.responses import PlainTextResponse
+
+    async def read(request: typing.Any) -> typing.Any:
+        if load is not None:
+            await load(request)
+        return PlainTextResponse(str(request.session.get("k")))
+
+    async def write(request: typing.Any) -> typing.Any:
+        if load is not None:
+            await load(request)
+        request.session["k"] = time.perf_counter_ns()
+        return PlainTextResponse("ok")
+
+    return {"/read": read, "/write": write, "/new": write}
+
+
+def asgi_starlette_sessions(url: str | None) -> typing.Any:
+    from starlette.middleware import Middleware
+    from starlette.middleware.sessions import SessionMiddleware
+
+    return _starlette(_loading_handlers(None), [Middleware(SessionMiddleware, secret_key=SECRET)])
+
+
+def _store(library: str, kind: str, url: str | None) -> typing.Any:
+    module = __import__(library)
+    if kind == "cookie":
+        return module.CookieStore(SECRET)
+    if kind == "memory":
+        return module.InMemoryStore()
+    return __import__(f"{library}.stores.redis", fromlist=["RedisStore"]).RedisStore(url=url)
+
+
+def asgi_sessions(library: str, kind: str) -> typing.Callable[[str | None], typing.Any]:
+    def build(url: str | None) -> typing.Any:
+        from starlette.middleware import Middleware
+
+        module = __import__(library)
+        store = _store(library, kind, url)
+        middleware = [Middleware(module.SessionMiddleware, store=store, cookie_https_only=False)]
+        return _starlette(_loading_handlers(module.load_session), middleware)
+
+    return build
+
+
+def asgi_redis_floor(url: str | None) -> typing.Any:
+    """Hand-written: exactly the GET (and SET) a session needs, nothing else."""
+    import secrets
+
+    import redis.asyncio
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+
+    client = redis.asyncio.Redis.from_url(typing.cast(str, url))
+
+    async def read(request: Request) -> typing.Any:
+        await client.get("floor:" + request.cookies.get("session", ""))
+        return PlainTextResponse("ok")
+
+    async def write(request: Request) -> typing.Any:
+        key = "floor:" + request.cookies.get("session", "")
+        await client.get(key)
+        await client.set(key, b'{"k":1}', ex=3600)
+        return PlainTextResponse("ok")
+
+    async def new(request: Request) -> typing.Any:
+        session_id = secrets.token_urlsafe(24)
+        await client.set("floor:" + session_id, b'{"k":1}', ex=3600)
+        response = PlainTextResponse("ok")
+        response.set_cookie("session", session_id)
+        return response
+
+    return _starlette({"/read": read, "/write": write, "/new": new}, [])
+
+
+def wsgi_bare(url: str | None) -> typing.Any:
+    from werkzeug.wrappers import Response
+
+    def app(environ: typing.Any, start_response: typing.Any) -> typing.Any:
+        return Response("ok")(environ, start_response)
+
+    return app
+
+
+def _werkzeug_session_app() -> typing.Any:
+    from werkzeug.wrappers import Request, Response
+
+    from dualsessions.wsgi import get_session
+
+    @Request.application  # type: ignore[arg-type]
+    def app(request: Request) -> Response:
+        session = get_session(request.environ)
+        if request.path == "/read":
+            return Response(str(session.get("k")))
+        session["k"] = time.perf_counter_ns()
+        return Response("ok")
+
+    return app
+
+
+def wsgi_dualsessions(kind: str) -> typing.Callable[[str | None], typing.Any]:
+    def build(url: str | None) -> typing.Any:
+        from dualsessions.wsgi import SessionMiddleware
+
+        store = _store("dualsessions", kind, url)
+        return SessionMiddleware(_werkzeug_session_app(), store=store, cookie_https_only=False)
+
+    return build
+
+
+def wsgi_redis_floor(url: str | None) -> typing.Any:
+    import secrets
+
+    import redis
+    from werkzeug.wrappers import Request, Response
+
+    client = redis.Redis.from_url(typing.cast(str, url))
+
+    @Request.application  # type: ignore[arg-type]
+    def app(request: Request) -> Response:
+        session_id = request.cookies.get("session")
+        if request.path == "/new" or session_id is None:
+            session_id = secrets.token_urlsafe(24)
+            client.set("floor:" + session_id, b'{"k":1}', ex=3600)
+            response = Response("ok")
+            response.set_cookie("session", session_id)
+            return response
+        client.get("floor:" + session_id)
+        if request.path == "/write":
+            client.set("floor:" + session_id, b'{"k":1}', ex=3600)
+        return Response("ok")
+
+    return app
+
+
+def _flask(configure: typing.Callable[[typing.Any], None] | None) -> typing.Any:
+    import flask
+
+    app = flask.Flask("bench")
+    app.secret_key = SECRET
+    if configure is not None:
+        configure(app)
+
+    @app.route("/read")
+    def read() -> str:
+        return str(flask.session.get("k"))
+
+    @app.route("/write")
+    @app.route("/new")
+    def write() -> str:
+        flask.session["k"] = time.perf_counter_ns()
+        return "ok"
+
+    return app
+
+
+def flask_bare(url: str | None) -> typing.Any:
+    import flask
+
+    app = flask.Flask("bench")
+
+    @app.route("/read")
+    @app.route("/write")
+    @app.route("/new")
+    def ok() -> str:
+        return "ok"
+
+    return app
+
+
+def flask_signed_cookie(url: str | None) -> typing.Any:
+    return _flask(None)
+
+
+def flask_dualsessions(kind: str) -> typing.Callable[[str | None], typing.Any]:
+    def build(url: str | None) -> typing.Any:
+        from dualsessions.flask import DualSessions
+
+        store = _store("dualsessions", kind, url)
+        return _flask(lambda app: DualSessions(app, store=store, rolling=False))
+
+    return build
+
+
+def flask_session_redis(url: str | None) -> typing.Any:
+    def configure(app: typing.Any) -> None:
+        import redis
+        from flask_session import Session
+
+        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=redis.Redis.from_url(typing.cast(str, url)))
+        Session(app)
+
+    return _flask(configure)
+
+
+def flask_redis_floor(url: str | None) -> typing.Any:
+    import secrets
+
+    import flask
+    import redis
+
+    client = redis.Redis.from_url(typing.cast(str, url))
+    app = flask.Flask("bench")
+
+    @app.route("/read")
+    @app.route("/write")
+    @app.route("/new")
+    def handle() -> typing.Any:
+        session_id = flask.request.cookies.get("session")
+        if flask.request.path == "/new" or session_id is None:
+            session_id = secrets.token_urlsafe(24)
+            client.set("floor:" + session_id, b'{"k":1}', ex=3600)
+            response = flask.make_response("ok")
+            response.set_cookie("session", session_id)
+            return response
+        client.get("floor:" + session_id)
+        if flask.request.path == "/write":
+            client.set("floor:" + session_id, b'{"k":1}', ex=3600)
+        return "ok"
+
+    return app
+
+
+def stacks(with_peers: bool) -> list[Stack]:
+    found = [
+        Stack("Starlette bare app", "asgi", "starlette", asgi_bare),
+        Stack("dualsessions ASGI, CookieStore", "asgi", "starlette", asgi_sessions("dualsessions", "cookie")),
+        Stack(
+            "dualsessions ASGI, InMemoryStore", "asgi", "starlette", asgi_sessions("dualsessions", "memory")
+        ),
+        Stack(
+            "dualsessions ASGI, RedisStore", "asgi", "starlette", asgi_sessions("dualsessions", "redis"), True
+        ),
+        Stack("floor: Starlette + one Redis GET (+SET)", "asgi", "starlette", asgi_redis_floor, True),
+        Stack("Werkzeug bare app", "wsgi", "werkzeug", wsgi_bare),
+        Stack("dualsessions WSGI (Werkzeug), CookieStore", "wsgi", "werkzeug", wsgi_dualsessions("cookie")),
+        Stack("dualsessions WSGI (Werkzeug), InMemoryStore", "wsgi", "werkzeug", wsgi_dualsessions("memory")),
+        Stack(
+            "dualsessions WSGI (Werkzeug), RedisStore", "wsgi", "werkzeug", wsgi_dualsessions("redis"), True
+        ),
+        Stack("floor: Werkzeug + one Redis GET (+SET)", "wsgi", "werkzeug", wsgi_redis_floor, True),
+        Stack("Flask bare app", "wsgi", "flask", flask_bare),
+        Stack("dualsessions Flask, CookieStore", "wsgi", "flask", flask_dualsessions("cookie")),
+        Stack("dualsessions Flask, InMemoryStore", "wsgi", "flask", flask_dualsessions("memory")),
+        Stack("dualsessions Flask, RedisStore", "wsgi", "flask", flask_dualsessions("redis"), True),
+        Stack("floor: Flask + one Redis GET (+SET)", "wsgi", "flask", flask_redis_floor, True),
+    ]
+    if with_peers:
+        found += [
+            Stack(
+                "Starlette SessionMiddleware (signed cookie)", "asgi", "starlette", asgi_starlette_sessions
+            ),
+            Stack("starsessions, CookieStore", "asgi", "starlette", asgi_sessions("starsessions", "cookie")),
+            Stack(
+                "starsessions, InMemoryStore", "asgi", "starlette", asgi_sessions("starsessions", "memory")
+            ),
+            Stack(
+                "starsessions, RedisStore", "asgi", "starlette", asgi_sessions("starsessions", "redis"), True
+            ),
+            Stack("Flask signed-cookie session", "wsgi", "flask", flask_signed_cookie),
+            Stack("Flask-Session 0.8, Redis", "wsgi", "flask", flask_session_redis, True),
+        ]
+    return found
+
+
+# -- calling apps in-process -------------------------------------------------------------------------
+
+
+def _asgi_scope(path: str, cookie: str | None) -> dict[str, typing.Any]:
+    headers = [(b"host", b"bench"), (b"user-agent", b"bench")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode("latin-1")))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "server": ("bench", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+
+
+async def asgi_request(app: typing.Any, path: str, cookie: str | None) -> str | None:
+    """One request; the ``name=value`` of a Set-Cookie in the response, if any."""
+    set_cookie = None
+
+    async def receive() -> dict[str, typing.Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, typing.Any]) -> None:
+        nonlocal set_cookie
+        if message["type"] == "http.response.start":
+            for name, value in message.get("headers", ()):
+                if name.lower() == b"set-cookie":
+                    set_cookie = value.decode("latin-1").split(";", 1)[0]
+
+    await app(_asgi_scope(path, cookie), receive, send)
+    return set_cookie
+
+
+def _environ(path: str, cookie: str | None) -> dict[str, typing.Any]:
+    import io
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "bench",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "bench",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    if cookie:
+        environ["HTTP_COOKIE"] = cookie
+    return environ
+
+
+def wsgi_request(app: typing.Any, path: str, cookie: str | None) -> str | None:
+    set_cookie = None
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: typing.Any = None
+    ) -> typing.Any:
+        nonlocal set_cookie
+        for name, value in headers:
+            if name.lower() == "set-cookie":
+                set_cookie = value.split(";", 1)[0]
+        return lambda data: None
+
+    result = app(_environ(path, cookie), start_response)
+    try:
+        for _ in result:
+            pass
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return set_cookie
+
+
+class Runner:
+    """Calls one stack's app, in its flavour, with the cookie each scenario needs."""
+
+    def __init__(self, stack: Stack, url: str | None) -> None:
+        self.stack = stack
+        self.app = stack.build(url)
+        self.cookie: str | None = None
+
+    async def request(self, path: str, cookie: str | None) -> str | None:
+        if self.stack.kind == "asgi":
+            return await asgi_request(self.app, path, cookie)
+        return wsgi_request(self.app, path, cookie)
+
+    async def prime(self) -> None:
+        self.cookie = await self.request("/write", None)
+
+    async def block(self, scenario: str, count: int) -> float:
+        """Seconds per request over ``count`` requests of ``scenario``."""
+        path, cookie = ("/new", None) if scenario == "new" else (f"/{scenario}", self.cookie)
+        request = self.request
+        gc.collect()
+        started = time.perf_counter()
+        for _ in range(count):
+            await request(path, cookie)
+        return (time.perf_counter() - started) / count
+
+
+# -- Redis -------------------------------------------------------------------------------------------
+
+
+class RedisServer:
+    def __init__(self) -> None:
+        import socket
+        import tempfile
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = tempfile.TemporaryDirectory()
+        options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self._dir.name]
+        self._process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), *options],
+            stdout=subprocess.DEVNULL,
+        )
+        import redis
+
+        for _ in range(200):
+            try:
+                redis.Redis(port=self.port).ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.02)
+
+    def counts(self) -> dict[str, int]:
+        import redis
+
+        with redis.Redis(port=self.port) as client:
+            stats = client.info("commandstats")
+        skip = {"info", "config|resetstat", "client|setinfo", "hello", "select", "ping"}
+        return {
+            k.removeprefix("cmdstat_"): v["calls"]
+            for k, v in stats.items()
+            if k.removeprefix("cmdstat_") not in skip
+        }
+
+    def reset(self) -> None:
+        import redis
+
+        with redis.Redis(port=self.port) as client:
+            client.config_resetstat()
+
+    def close(self) -> None:
+        self._process.terminate()
+        self._process.wait()
+        self._dir.cleanup()
+
+
+async def commands_per_request(runner: Runner, server: RedisServer, scenario: str, count: int = 20) -> float:
+    path, cookie = ("/new", None) if scenario == "new" else (f"/{scenario}", runner.cookie)
+    await runner.request(path, cookie)  # connections open
+    server.reset()
+    for _ in range(count):
+        await runner.request(path, cookie)
+    return sum(server.counts().values()) / count
+
+
+# -- the run -----------------------------------------------------------------------------------------
+
+
+async def measure(
+    selected: list[Stack], url: str | None, rounds: int, block_seconds: float
+) -> tuple[dict[tuple[str, str], float], dict[str, Runner]]:
+    runners = {stack.name: Runner(stack, url) for stack in selected}
+    for runner in runners.values():
+        await runner.prime()
+    sizes: dict[tuple[str, str], int] = {}
+    for name, runner in runners.items():  # warm up, and size blocks to about block_seconds
+        for scenario in SCENARIOS:
+            per_request = await runner.block(scenario, 20)
+            sizes[name, scenario] = max(5, int(block_seconds / per_request))
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in sizes}
+    for round_number in range(rounds):
+        order = list(runners.items())
+        if round_number % 2:
+            order.reverse()  # interleave: no stack always runs right after the same one
+        for name, runner in order:
+            for scenario in SCENARIOS:
+                samples[name, scenario].append(await runner.block(scenario, sizes[name, scenario]))
+    return {key: statistics.median(values) for key, values in samples.items()}, runners
+
+
+def memory_write_cost(live: int, writes: int = 20000) -> float:
+    from dualsessions import InMemoryStore
+    from dualsessions.core import generate_session_id
+
+    store = InMemoryStore()
+    for _ in range(live):
+        store.sync.write(generate_session_id(), b"x" * 64, 3600, 3600)
+    ids = list(store.data)[:1000]
+    gc.collect()
+    started = time.perf_counter()
+    for n in range(writes):
+        store.sync.write(ids[n % len(ids)], b"y" * 64, 3600, 3600)
+    return (time.perf_counter() - started) / writes
+
+
+def sync_store_concurrency(requests: int = 50, latency: float = 0.01) -> float:
+    """50 concurrent requests on a sync store with 10 ms latency under ASGI, against one after another."""
+    from dualsessions import SyncSessionStore
+
+    class SlowStore(SyncSessionStore):
+        def read(self, session_id: str, lifetime: int) -> bytes:
+            time.sleep(latency)
+            return b""
+
+        def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+            time.sleep(latency)
+            return session_id
+
+        def remove(self, session_id: str) -> None: ...
+
+        def exists(self, session_id: str) -> bool:
+            return False
+
+    from starlette.middleware import Middleware
+
+    import dualsessions
+
+    app = _starlette(
+        _loading_handlers(dualsessions.load_session),
+        [Middleware(dualsessions.SessionMiddleware, store=SlowStore(), cookie_https_only=False)],
+    )
+
+    async def run() -> float:
+        await asgi_request(app, "/new", None)
+        started = time.perf_counter()
+        await asyncio.gather(*(asgi_request(app, "/new", None) for _ in range(requests)))
+        return time.perf_counter() - started
+
+    return asyncio.run(run()) / (requests * latency)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--block", type=float, default=0.02, help="seconds per measured block")
+    parser.add_argument("--no-peers", action="store_true", help="only dualsessions and the floors")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+
+    with_peers = not args.no_peers and _peers_installed()
+    server = RedisServer()
+    try:
+        selected = stacks(with_peers)
+        timings, runners = asyncio.run(_all(selected, server, args.rounds, args.block))
+    finally:
+        server.close()
+    memory = {live: memory_write_cost(live) for live in (100, 100_000)}
+    concurrency = sync_store_concurrency()
+    report(selected, timings, runners, memory, concurrency, args.json)
+    return 0
+
+
+async def _all(
+    selected: list[Stack], server: RedisServer, rounds: int, block: float
+) -> tuple[dict[tuple[str, str], typing.Any], dict[str, Runner]]:
+    timings, runners = await measure(selected, server.url, rounds, block)
+    for stack in selected:
+        if stack.redis:
+            for scenario in SCENARIOS:
+                timings[stack.name, scenario + ":commands"] = await commands_per_request(
+                    runners[stack.name], server, scenario
+                )
+    return timings, runners
+
+
+def _peers_installed() -> bool:
+    try:
+        import flask_session  # noqa: F401
+        import starsessions  # noqa: F401
+    except ImportError:
+        print("(peers not installed: scripts/bench installs them; measuring dualsessions only)")
+        return False
+    return True
+
+
+def report(
+    selected: list[Stack],
+    timings: dict[tuple[str, str], float],
+    runners: dict[str, Runner],
+    memory: dict[int, float],
+    concurrency: float,
+    json_path: str | None,
+) -> None:
+    bare = {"starlette": "Starlette bare app", "werkzeug": "Werkzeug bare app", "flask": "Flask bare app"}
+    print(
+        f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+    print("µs per request (median of interleaved rounds), and × the same framework's bare app\n")
+    print("| stack | read | write | new visitor | Redis commands (read / write / new) |")
+    print("|---|---|---|---|---|")
+    for stack in selected:
+        base = timings[bare[stack.framework], "read"]
+        cells = []
+        for scenario in SCENARIOS:
+            micro = timings[stack.name, scenario] * 1e6
+            cells.append(
+                f"{micro:.1f}"
+                if stack.name in bare.values()
+                else f"{micro:.1f} ({micro / (base * 1e6):.2f}×)"
+            )
+        commands = (
+            " / ".join(f"{timings[stack.name, s + ':commands']:g}" for s in SCENARIOS) if stack.redis else ""
+        )
+        print(f"| {stack.name} | {' | '.join(cells)} | {commands} |")
+    print(
+        f"\nInMemoryStore write: {memory[100] * 1e6:.2f} µs with 100 live sessions, "
+        f"{memory[100_000] * 1e6:.2f} µs with 100,000 ({memory[100_000] / memory[100]:.2f}×)"
+    )
+    print(
+        f"Sync store with 10 ms latency under ASGI: 50 concurrent requests took {concurrency:.2f}× "
+        "the time of 50 sequential store calls"
+    )
+    targets(timings, memory, concurrency)
+    if json_path:
+        with open(json_path, "w") as out:
+            json.dump({f"{k[0]} | {k[1]}": v for k, v in timings.items()}, out, indent=2)
+
+
+def targets(timings: dict[tuple[str, str], float], memory: dict[int, float], concurrency: float) -> None:
+    t = timings
+    checks: list[tuple[str, float | None, float]] = []
+
+    def ratio(a: tuple[str, str], b: tuple[str, str]) -> float | None:
+        return t[a] / t[b] if a in t and b in t else None
+
+    def overhead_ratio(stack: str, peer: str, framework: str) -> float | None:
+        if (peer, "read") not in t:
+            return None
+        return (t[stack, "read"] - t[framework, "read"]) / (t[peer, "read"] - t[framework, "read"])
+
+    checks.append(
+        (
+            "ASGI cookie read: overhead ≤ Starlette SessionMiddleware's",
+            overhead_ratio(
+                "dualsessions ASGI, CookieStore",
+                "Starlette SessionMiddleware (signed cookie)",
+                "Starlette bare app",
+            ),
+            1.0,
+        )
+    )
+    checks.append(
+        (
+            "ASGI cookie read ≤ 0.5× starsessions CookieStore",
+            ratio(("dualsessions ASGI, CookieStore", "read"), ("starsessions, CookieStore", "read")),
+            0.5,
+        )
+    )
+    floor = "floor: Starlette + one Redis GET (+SET)"
+    checks.append(
+        (
+            "ASGI Redis read ≤ 1.15× the floor",
+            ratio(("dualsessions ASGI, RedisStore", "read"), (floor, "read")),
+            1.15,
+        )
+    )
+    checks.append(
+        (
+            "ASGI Redis read ≤ 0.6× starsessions RedisStore",
+            ratio(("dualsessions ASGI, RedisStore", "read"), ("starsessions, RedisStore", "read")),
+            0.6,
+        )
+    )
+    checks.append(
+        (
+            "ASGI Redis write ≤ 1.15× the floor",
+            ratio(("dualsessions ASGI, RedisStore", "write"), (floor, "write")),
+            1.15,
+        )
+    )
+    checks.append(
+        (
+            "WSGI Redis read ≤ 1.15× the Werkzeug floor",
+            ratio(
+                ("dualsessions WSGI (Werkzeug), RedisStore", "read"),
+                ("floor: Werkzeug + one Redis GET (+SET)", "read"),
+            ),
+            1.15,
+        )
+    )
+    checks.append(
+        (
+            "Flask Redis read ≤ 1.15× the Flask floor",
+            ratio(
+                ("dualsessions Flask, RedisStore", "read"), ("floor: Flask + one Redis GET (+SET)", "read")
+            ),
+            1.15,
+        )
+    )
+    checks.append(
+        (
+            "Flask Redis read ≤ 0.7× Flask-Session",
+            ratio(("dualsessions Flask, RedisStore", "read"), ("Flask-Session 0.8, Redis", "read")),
+            0.7,
+        )
+    )
+    checks.append(("InMemoryStore write at 100k ≤ 1.5× at 100", memory[100_000] / memory[100], 1.5))
+    checks.append(("sync store, 50 concurrent ≤ 0.25× sequential", concurrency, 0.25))
+    print("\n| target | measured | limit | |\n|---|---|---|---|")
+    for name, value, limit in checks:
+        if value is None:
+            print(f"| {name} | (peer not installed) | {limit} | |")
+        else:
+            print(f"| {name} | {value:.2f} | {limit} | {'met' if value <= limit else 'MISSED'} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
