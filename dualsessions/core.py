@@ -29,6 +29,7 @@ from .types import SessionMetadata
 
 METADATA_KEY = "__metadata__"
 _MISSING = object()
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes})
 
 logger = logging.getLogger("dualsessions")
 
@@ -398,6 +399,7 @@ class SessionState:
         if (
             not session
             or session.modified
+            or all(type(value) in _IMMUTABLE for value in session.values())  # nothing to change in place
             or self._write_reasons
             or self._record_id is None
             or not self._raw

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import typing
 
 from itsdangerous import BadSignature, Signer, TimestampSigner
+from itsdangerous.encoding import base64_decode, base64_encode, want_bytes
 
 from .. import _clock
 from ..exceptions import CookieTooLarge, ImproperlyConfigured
@@ -16,6 +18,35 @@ from .memory import DEFAULT_GC_TTL
 _LEGACY_SESSION_ONLY_MAX_AGE = 3600 * 24 * 365  # what starsessions accepted for session-only cookies
 
 SecretKey: typing.TypeAlias = "str | bytes"
+
+
+class _Signer(Signer):
+    """itsdangerous' Signer (same format, same keys) with each key's HMAC prepared once: a signature
+    then costs one HMAC of the value, not a key derivation and an HMAC setup as well."""
+
+    def __init__(self, secret_keys: list[bytes], salt: str) -> None:
+        super().__init__(secret_keys, salt=salt)
+        self._macs = [
+            hmac.new(self.derive_key(key), digestmod=self.digest_method) for key in self.secret_keys
+        ]
+
+    def get_signature(self, value: str | bytes) -> bytes:
+        mac = self._macs[-1].copy()
+        mac.update(want_bytes(value))
+        return base64_encode(mac.digest())
+
+    def verify_signature(self, value: str | bytes, sig: str | bytes) -> bool:
+        try:
+            expected = base64_decode(sig)
+        except Exception:
+            return False
+        value = want_bytes(value)
+        for prepared in reversed(self._macs):
+            mac = prepared.copy()
+            mac.update(value)
+            if hmac.compare_digest(mac.digest(), expected):
+                return True
+        return False
 
 
 class _CookieCodec(SyncSessionStore):
@@ -84,15 +115,16 @@ class CookieStore(NoIOStore):
         gc_ttl: int = DEFAULT_GC_TTL,
         salt: str = "dualsessions.CookieStore",
     ) -> None:
-        keys = list(secret_key) if isinstance(secret_key, (list, tuple)) else [secret_key]
-        if any(key is None for key in keys):  # str(None) would sign with the key "None"
+        given: list[typing.Any] = list(secret_key) if isinstance(secret_key, (list, tuple)) else [secret_key]
+        if any(key is None for key in given):  # str(None) would sign with the key "None"
             raise ImproperlyConfigured("CookieStore secret_key is None: is the setting missing?")
-        keys = [key if isinstance(key, bytes) else str(key) for key in keys]  # str() unwraps Secret
+        # str() unwraps starlette's Secret; keys are bytes from here on.
+        keys = [key if isinstance(key, bytes) else str(key).encode("utf-8") for key in given]
         if not keys or not all(keys):
             raise ImproperlyConfigured("CookieStore needs a non-empty secret_key (or a list of them)")
         if max_cookie_size < 128:
             raise ImproperlyConfigured(f"max_cookie_size must be at least 128 bytes, got {max_cookie_size}")
         # itsdangerous signs with the last key of the list; ours signs with the first.
-        signer = Signer(list(reversed(keys)), salt=salt)
+        signer = _Signer(list(reversed(keys)), salt=salt)
         legacy = TimestampSigner(list(reversed(keys)))  # starsessions' format, read-only
         self.sync: _CookieCodec = _CookieCodec(signer, legacy, max_cookie_size, gc_ttl)
