@@ -8,7 +8,7 @@ import hmac
 import typing
 
 from itsdangerous import BadSignature, Signer, TimestampSigner
-from itsdangerous.encoding import base64_decode, base64_encode, want_bytes
+from itsdangerous.encoding import base64_encode, want_bytes
 
 from .. import _clock
 from ..exceptions import CookieTooLarge, ImproperlyConfigured
@@ -36,11 +36,14 @@ class _Signer(Signer):
         return base64_encode(mac.digest())
 
     def verify_signature(self, value: str | bytes, sig: str | bytes) -> bool:
+        return self.verify(want_bytes(value), want_bytes(sig))
+
+    def verify(self, value: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` (base64, as in the cookie) signs ``value`` with one of the keys."""
         try:
-            expected = base64_decode(sig)
-        except Exception:
+            expected = base64.urlsafe_b64decode(signature + b"=" * (-len(signature) % 4))
+        except (ValueError, binascii.Error):
             return False
-        value = want_bytes(value)
         for prepared in reversed(self._macs):
             mac = prepared.copy()
             mac.update(value)
@@ -56,21 +59,22 @@ class _CookieCodec(SyncSessionStore):
     non-rolling session's cookie dies at ``created + lifetime`` however often it is re-signed.
     """
 
-    def __init__(self, signer: Signer, legacy: TimestampSigner, max_cookie_size: int, gc_ttl: int) -> None:
+    def __init__(self, signer: _Signer, legacy: TimestampSigner, max_cookie_size: int, gc_ttl: int) -> None:
         self.signer = signer
         self.legacy = legacy
         self.max_cookie_size = max_cookie_size
         self.gc_ttl = gc_ttl
 
     def read(self, session_id: str, lifetime: int) -> bytes:
+        value = session_id.encode("ascii", "replace")
+        payload, _, signature = value.rpartition(b".")
+        if not self.signer.verify(payload, signature):
+            return self._read_legacy(session_id, lifetime)
+        encoded, _, expires = payload.rpartition(b".")
         try:
-            payload = self.signer.unsign(session_id)
-            encoded, _, expires = payload.rpartition(b".")
             if int(expires) <= _clock.now():
                 return b""
             return base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4))
-        except BadSignature:
-            return self._read_legacy(session_id, lifetime)
         except (ValueError, binascii.Error):
             return b""
 
