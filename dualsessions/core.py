@@ -507,12 +507,12 @@ def _warn_insecure_once(cookie_name: str) -> None:
 
 
 def _valid_metadata(value: object) -> typing.TypeGuard[SessionMetadata]:
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         return False
     lifetime = value.get("lifetime")
-    valid_lifetime = isinstance(lifetime, int) and not isinstance(lifetime, bool) and lifetime >= 0
-    return valid_lifetime and _is_time(value.get("created"))
+    return type(lifetime) is int and lifetime >= 0 and _is_time(value.get("created"))
 
 
 def _is_time(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    kind = type(value)
+    return (kind is float and math.isfinite(typing.cast(float, value))) or kind is int

@@ -308,7 +308,14 @@ class RedisStore(DualSessionStore):
     # -- the async contract ----------------------------------------------------------------------------
 
     async def read(self, session_id: str, lifetime: int) -> bytes:
-        return _as_bytes(await self._command(_READ, "get", self.key(session_id)))
+        # The hot path of every request that loads a session: _command, without its indirection.
+        loop = asyncio.get_running_loop()
+        entry = self._clients.get(loop)
+        try:
+            client = entry[0] if entry is not None else await self._client_for(loop)
+            return _as_bytes(await client.get(self.key(session_id)))
+        except _StoreError as exc:
+            raise SessionStoreError(self.description, _READ, exc) from exc
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         key, seconds = self.key(session_id), self.expiry(ttl)
