@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import dataclasses
 import gc
+import inspect
 import json
 import os
 import platform
@@ -29,6 +30,27 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 SCENARIOS = ("read", "write", "new")
+#: Clients and stores the apps opened, closed at the end of the run.
+_opened: list[typing.Any] = []
+
+
+def opened(resource: typing.Any) -> typing.Any:
+    _opened.append(resource)
+    return resource
+
+
+async def close_opened() -> None:
+    while _opened:
+        resource = _opened.pop()
+        if hasattr(resource, "aclose"):
+            await resource.aclose()
+        if hasattr(resource, "close") and not inspect.iscoroutinefunction(resource.close):
+            resource.close()
+        connection = getattr(resource, "_connection", None)  # starsessions' RedisStore
+        if connection is not None:
+            await connection.aclose()
+
+
 SECRET = "benchmark secret"
 
 
@@ -93,7 +115,7 @@ def _store(library: str, kind: str, url: str | None) -> typing.Any:
         return module.CookieStore(SECRET)
     if kind == "memory":
         return module.InMemoryStore()
-    return __import__(f"{library}.stores.redis", fromlist=["RedisStore"]).RedisStore(url=url)
+    return opened(__import__(f"{library}.stores.redis", fromlist=["RedisStore"]).RedisStore(url=url))
 
 
 def asgi_sessions(library: str, kind: str) -> typing.Callable[[str | None], typing.Any]:
@@ -116,7 +138,7 @@ def asgi_redis_floor(url: str | None) -> typing.Any:
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse
 
-    client = redis.asyncio.Redis.from_url(typing.cast(str, url))
+    client = opened(redis.asyncio.Redis.from_url(typing.cast(str, url)))
 
     async def read(request: Request) -> typing.Any:
         await client.get("floor:" + request.cookies.get("session", ""))
@@ -179,7 +201,7 @@ def wsgi_redis_floor(url: str | None) -> typing.Any:
     import redis
     from werkzeug.wrappers import Request, Response
 
-    client = redis.Redis.from_url(typing.cast(str, url))
+    client = opened(redis.Redis.from_url(typing.cast(str, url)))
 
     @Request.application  # type: ignore[arg-type]
     def app(request: Request) -> Response:
@@ -252,7 +274,9 @@ def flask_session_redis(url: str | None) -> typing.Any:
         import redis
         from flask_session import Session
 
-        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=redis.Redis.from_url(typing.cast(str, url)))
+        app.config.update(
+            SESSION_TYPE="redis", SESSION_REDIS=opened(redis.Redis.from_url(typing.cast(str, url)))
+        )
         Session(app)
 
     return _flask(configure)
@@ -264,7 +288,7 @@ def flask_redis_floor(url: str | None) -> typing.Any:
     import flask
     import redis
 
-    client = redis.Redis.from_url(typing.cast(str, url))
+    client = opened(redis.Redis.from_url(typing.cast(str, url)))
     app = flask.Flask("bench")
 
     @app.route("/read")
@@ -529,7 +553,7 @@ async def measure(
     return {key: statistics.median(values) for key, values in samples.items()}, runners
 
 
-def memory_write_cost(live: int, writes: int = 20000) -> float:
+def memory_write_cost(live: int, writes: int) -> float:
     from dualsessions import InMemoryStore
     from dualsessions.core import generate_session_id
 
@@ -586,7 +610,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block", type=float, default=0.02, help="seconds per measured block")
     parser.add_argument("--no-peers", action="store_true", help="only dualsessions and the floors")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a quick run for CI: fail if Redis commands per request rise"
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.block, args.no_peers = 1, 0.002, True
 
     with_peers = not args.no_peers and _peers_installed()
     server = RedisServer()
@@ -595,22 +624,42 @@ def main(argv: list[str] | None = None) -> int:
         timings, runners = asyncio.run(_all(selected, server, args.rounds, args.block))
     finally:
         server.close()
-    memory = {live: memory_write_cost(live) for live in (100, 100_000)}
+    memory = {live: memory_write_cost(live, 2000 if args.smoke else 20000) for live in (100, 100_000)}
     concurrency = sync_store_concurrency()
     report(selected, timings, runners, memory, concurrency, args.json)
-    return 0
+    return check_command_counts(selected, timings)
+
+
+#: The most Redis commands a request may cost, by scenario (deterministic, so CI can hold us to it).
+COMMAND_LIMITS = {"read": 1, "write": 2, "new": 1}
+
+
+def check_command_counts(selected: list[Stack], timings: dict[tuple[str, str], float]) -> int:
+    over = [
+        f"{stack.name}, {scenario}: {timings[stack.name, scenario + ':commands']:g} commands (limit {limit})"
+        for stack in selected
+        if stack.redis and stack.name.startswith("dualsessions")
+        for scenario, limit in COMMAND_LIMITS.items()
+        if timings[stack.name, scenario + ":commands"] > limit
+    ]
+    for line in over:
+        print(f"TOO MANY REDIS COMMANDS: {line}", file=sys.stderr)
+    return 1 if over else 0
 
 
 async def _all(
     selected: list[Stack], server: RedisServer, rounds: int, block: float
 ) -> tuple[dict[tuple[str, str], typing.Any], dict[str, Runner]]:
-    timings, runners = await measure(selected, server.url, rounds, block)
-    for stack in selected:
-        if stack.redis:
-            for scenario in SCENARIOS:
-                timings[stack.name, scenario + ":commands"] = await commands_per_request(
-                    runners[stack.name], server, scenario
-                )
+    try:
+        timings, runners = await measure(selected, server.url, rounds, block)
+        for stack in selected:
+            if stack.redis:
+                for scenario in SCENARIOS:
+                    timings[stack.name, scenario + ":commands"] = await commands_per_request(
+                        runners[stack.name], server, scenario
+                    )
+    finally:
+        await close_opened()
     return timings, runners
 
 

@@ -1,0 +1,29 @@
+"""A quick run of the benchmark harness: it keeps working, and the Redis commands per request of every
+dualsessions stack stay within 1 to read, 2 to change, 1 for a new visitor (counts are deterministic;
+timings are not, so they are not asserted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import bench
+
+
+def test_benchmark_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    for stack in (
+        "dualsessions ASGI, RedisStore",
+        "dualsessions WSGI (Werkzeug), RedisStore",
+        "dualsessions Flask, RedisStore",
+    ):
+        (row,) = [line for line in out.splitlines() if line.startswith(f"| {stack} |")]
+        assert row.rstrip().endswith("| 1 / 2 / 1 |"), row
+
+
+def test_command_limits_are_enforced() -> None:
+    stack = bench.Stack("dualsessions ASGI, RedisStore", "asgi", "starlette", bench.asgi_bare, redis=True)
+    timings = {(stack.name, f"{scenario}:commands"): 1.0 for scenario in bench.SCENARIOS}
+    assert bench.check_command_counts([stack], timings) == 0
+    timings[stack.name, "read:commands"] = 2.0  # a second command on every read
+    assert bench.check_command_counts([stack], timings) == 1
