@@ -25,7 +25,7 @@ from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 
 from .exceptions import ImproperlyConfigured
 from .serializers import AsyncSerializer, Serializer
-from .stores.base import DualSessionStore, SessionStore, SyncSessionStore, describe, touches
+from .stores.base import DualSessionStore, NoIOStore, SessionStore, SyncSessionStore, describe, touches
 
 AnyStore: typing.TypeAlias = "SessionStore | SyncSessionStore"
 AnySerializer: typing.TypeAlias = "Serializer | AsyncSerializer"
@@ -131,6 +131,7 @@ class _InlineSerializer(AsyncSerializer):
     """A sync serializer called straight from async code: it only computes, so no thread hop."""
 
     def __init__(self, serializer: Serializer) -> None:
+        self.wrapped = serializer
         self.serialize_sync = serializer.serialize
         self.deserialize_sync = serializer.deserialize
 
@@ -333,6 +334,19 @@ class _PortalSerializer(Serializer):
 
     def deserialize(self, data: bytes) -> dict[str, typing.Any]:
         return portal.run(self._serializer.deserialize(data))
+
+
+def direct_store(store: AnyStore) -> SyncSessionStore | None:
+    """The sync flavour of a store whose calls never wait (memory, cookie), to call from async code
+    without a coroutine per call; None for the others."""
+    return store.sync if isinstance(store, NoIOStore) else None
+
+
+def direct_serializer(serializer: AnySerializer) -> Serializer | None:
+    """A sync serializer, which only computes: called directly from async code too."""
+    if isinstance(serializer, _InlineSerializer):
+        return serializer.wrapped
+    return serializer if isinstance(serializer, Serializer) else None
 
 
 def sync_store(store: AnyStore) -> tuple[SyncSessionStore, bool]:

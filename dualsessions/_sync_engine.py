@@ -30,6 +30,11 @@ class SyncEngine:
     ) -> None:
         self.store, touches = _bridge.sync_store(store)
         self.serializer = _bridge.sync_serializer(serializer if serializer is not None else JsonSerializer())
+        # Stores and serializers that never wait are called directly: no coroutine per call.
+        self.direct_store = _bridge.direct_store(store)
+        self.direct_serializer = _bridge.direct_serializer(
+            serializer if serializer is not None else self.serializer
+        )
         self.config = SessionConfig.from_options(**options, store_touches=touches)
         self.store_name = describe(store)
         #: The store keeps the per-user index (``user_key``, ``set_session_user``, revocation).
@@ -47,8 +52,11 @@ class SyncEngine:
             return state.load(None, into=into)
         session_id, lifetime, touch_ttl = plan
         try:
+            direct = self.direct_store
             if touch_ttl is None:
-                raw = self.store.read(session_id, lifetime)
+                raw = direct.read(session_id, lifetime) if direct else self.store.read(session_id, lifetime)
+            elif direct is not None:
+                raw = direct.read_and_touch(session_id, lifetime, touch_ttl)
             else:
                 raw = self.store.read_and_touch(session_id, lifetime, touch_ttl)
         except SessionError:
@@ -58,7 +66,10 @@ class SyncEngine:
         data = None
         if raw:
             try:
-                data = self.serializer.deserialize(raw)
+                if self.direct_serializer is not None:
+                    data = self.direct_serializer.deserialize(raw)
+                else:
+                    data = self.serializer.deserialize(raw)
             except Exception:  # undecodable record: a new session, never a 500
                 logger.warning(
                     "dualsessions: %s held an undecodable session record", self.store_name, exc_info=True
@@ -94,6 +105,8 @@ class SyncEngine:
 
     def _serialize(self, data: dict[str, typing.Any]) -> bytes:
         try:
+            if self.direct_serializer is not None:
+                return self.direct_serializer.serialize(data)
             return self.serializer.serialize(data)
         except SessionError:
             raise
