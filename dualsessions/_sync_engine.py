@@ -54,7 +54,11 @@ class SyncEngine:
         try:
             direct = self.direct_store
             if touch_ttl is None:
-                raw = direct.read(session_id, lifetime) if direct else self.store.read(session_id, lifetime)
+                raw = (
+                    direct.read(session_id, lifetime)
+                    if direct
+                    else self.store.read(session_id, lifetime)
+                )
             elif direct is not None:
                 raw = direct.read_and_touch(session_id, lifetime, touch_ttl)
             else:

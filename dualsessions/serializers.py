@@ -34,15 +34,17 @@ class AsyncSerializer(abc.ABC):
 
 
 class JsonSerializer(Serializer):
-    """JSON, UTF-8 encoded. A value JSON can't hold raises :class:`SerializationError` naming its key."""
+    """Strict JSON, UTF-8 encoded. A value JSON can't hold (a set, NaN, ...) raises
+    :class:`SerializationError` naming its key; a record with NaN or Infinity is not read."""
 
     def __init__(
         self,
         json_encoder: type[json.JSONEncoder] = json.JSONEncoder,
         json_decoder: type[json.JSONDecoder] = json.JSONDecoder,
     ) -> None:
-        self._encoder = json_encoder(separators=(",", ":"))
-        self._decoder = json_decoder()
+        # Strict JSON: NaN and Infinity are not JSON, and frameworks' JSON responses refuse them.
+        self._encoder = json_encoder(separators=(",", ":"), allow_nan=False)
+        self._decoder = json_decoder(parse_constant=_not_json)
 
     def serialize(self, data: typing.Any) -> bytes:
         try:
@@ -55,6 +57,10 @@ class JsonSerializer(Serializer):
             return {}
         text = data if isinstance(data, str) else data.decode("utf-8")  # str: decode_responses clients
         return self._decoder.decode(text)  # type: ignore[no-any-return]
+
+
+def _not_json(constant: str) -> typing.NoReturn:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _explain(encoder: json.JSONEncoder, data: typing.Any, exc: Exception) -> str:

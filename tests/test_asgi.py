@@ -469,3 +469,15 @@ def test_autoload_subclass_with_the_starsessions_hook() -> None:
     client = client_for(app)
     assert client.get("/api/x").json() == {"loaded": True}
     assert client.get("/web").json() == {"loaded": False}
+
+
+def test_nan_and_infinity_are_not_stored_and_not_read() -> None:
+    async def handler(request: Request) -> Response:
+        await load_session(request)
+        request.session["ratio"] = float("inf")
+        return PlainTextResponse("ok")
+
+    with pytest.raises(SerializationError, match="session key 'ratio'"):
+        client_for(app_with(Route("/", handler))).get("/")
+    with pytest.raises(ValueError, match="NaN is not JSON"):
+        JsonSerializer().deserialize(b'{"a": NaN}')

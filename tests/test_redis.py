@@ -290,3 +290,28 @@ def test_clients_that_cannot_be_copied_are_refused() -> None:
     pool = redis.ConnectionPool(connection_class=CustomConnection)
     with pytest.raises(ImproperlyConfigured, match=r"CustomConnection.*pass url= instead"):
         RedisStore(connection=redis.Redis(connection_pool=pool))
+
+
+@pytest.mark.parametrize("frontend", ["asgi", "wsgi"])
+def test_a_slow_redis_fails_the_request_within_the_timeout_then_recovers(frontend: str) -> None:
+    import threading
+
+    from .apps import FRONTENDS
+
+    with running_redis("--enable-debug-command", "yes") as server:
+        client = FRONTENDS[frontend](RedisStore(url=server.url, timeout=0.5))
+        client.get("/set?user=alice")
+
+        def stall() -> None:
+            with server.client() as raw:
+                raw.execute_command("DEBUG", "SLEEP", "2")
+
+        sleeper = threading.Thread(target=stall)
+        sleeper.start()
+        time.sleep(0.1)  # the server is now stuck for two seconds
+        started = time.monotonic()
+        with pytest.raises(SessionStoreError, match="TimeoutError"):
+            client.get("/read")
+        assert time.monotonic() - started < 1.5  # the worker is not held for the whole stall
+        sleeper.join()
+        assert client.get("/read").json() == {"user": "alice"}  # and it works again, no restart
