@@ -28,6 +28,11 @@ class AsyncEngine:
         serializer: _bridge.AnySerializer | None,
         options: dict[str, typing.Any],
     ) -> None:
+        options = dict(options)
+        #: Encrypts payloads after serializing and decrypts them before (``encryptor=``): CPU only.
+        self.encryptor = options.pop("encryptor", None)
+        if self.encryptor is not None and not callable(getattr(self.encryptor, "decrypt", None)):
+            raise ImproperlyConfigured("encryptor must have encrypt(bytes) and decrypt(bytes) methods")
         self.store, touches = _bridge.async_store(store)
         self.serializer = _bridge.async_serializer(serializer if serializer is not None else JsonSerializer())
         # Stores and serializers that never wait are called directly: no coroutine per call.
@@ -70,6 +75,8 @@ class AsyncEngine:
         data = None
         if raw:
             try:
+                if self.encryptor is not None:  # what changes are compared with is the plaintext
+                    raw = self.encryptor.decrypt(raw)
                 if self.direct_serializer is not None:
                     data = self.direct_serializer.deserialize(raw)
                 else:
@@ -91,6 +98,8 @@ class AsyncEngine:
             if plan.write is not None:
                 session_id, data, lifetime, ttl = plan.write
                 payload = await self._serialize(data)
+                if self.encryptor is not None:
+                    payload = self.encryptor.encrypt(payload)
                 written = await self.store.write(session_id, payload, lifetime, ttl)
                 check_cookie_value(self.store_name, self.config.cookie.name, written)
             for session_id in plan.remove:

@@ -24,7 +24,7 @@ from . import _bridge
 from ._async_engine import AsyncEngine
 from ._sync_engine import SyncEngine
 from .cookies import is_valid_cookie_value
-from .core import Lifetime, Session, SessionState
+from .core import Encryptor, Lifetime, Session, SessionState
 from .exceptions import ImproperlyConfigured, SessionError
 from .stores.base import describe, implements, indexes_users
 from .stores.cookie import CookieStore
@@ -119,9 +119,10 @@ def open_session(
     lifetime: Lifetime = 0,
     rolling: bool = False,
     user_key: str | None = None,
+    encryptor: Encryptor | None = None,
 ) -> OpenSession:
     """Open a session by id in a plain (sync) script: ``with open_session(store, id) as session:``."""
-    engine = SyncEngine(store, serializer, _options(lifetime, rolling, user_key))
+    engine = SyncEngine(store, serializer, _options(lifetime, rolling, user_key, encryptor))
     return OpenSession(engine, session_id, isinstance(store, CookieStore))
 
 
@@ -133,14 +134,17 @@ def aopen_session(
     lifetime: Lifetime = 0,
     rolling: bool = False,
     user_key: str | None = None,
+    encryptor: Encryptor | None = None,
 ) -> OpenSession:
     """Open a session by id in async code: ``async with aopen_session(store, id) as session:``."""
-    engine = AsyncEngine(store, serializer, _options(lifetime, rolling, user_key))
+    engine = AsyncEngine(store, serializer, _options(lifetime, rolling, user_key, encryptor))
     return OpenSession(engine, session_id, isinstance(store, CookieStore))
 
 
-def _options(lifetime: Lifetime, rolling: bool, user_key: str | None) -> dict[str, typing.Any]:
-    return {"lifetime": lifetime, "rolling": rolling, "user_key": user_key}
+def _options(
+    lifetime: Lifetime, rolling: bool, user_key: str | None, encryptor: Encryptor | None
+) -> dict[str, typing.Any]:
+    return {"lifetime": lifetime, "rolling": rolling, "user_key": user_key, "encryptor": encryptor}
 
 
 def delete_session(store: _bridge.AnyStore, session_id: str) -> bool:

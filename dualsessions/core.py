@@ -36,6 +36,14 @@ logger = logging.getLogger("dualsessions")
 Lifetime: typing.TypeAlias = "int | datetime.timedelta"
 
 
+class Encryptor(typing.Protocol):
+    """Encrypts session payloads (see :mod:`dualsessions.crypto`); raises on a payload it can't decrypt."""
+
+    def encrypt(self, data: bytes) -> bytes: ...
+
+    def decrypt(self, data: bytes) -> bytes: ...
+
+
 def generate_session_id() -> str:
     """A new session id: 192 bits from :mod:`secrets`, URL-safe (32 characters), never starting with
     ``-`` (which command lines would take for an option)."""

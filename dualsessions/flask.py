@@ -35,7 +35,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ._bridge import AnySerializer, AnyStore
 from ._sync_engine import SyncEngine
 from .cookies import find_cookie
-from .core import Lifetime, Session, SessionState, lifetime_seconds
+from .core import Encryptor, Lifetime, Session, SessionState, lifetime_seconds
 from .exceptions import ImproperlyConfigured
 from .types import SessionMetadata
 from .wsgi import RequestSession, _check_indexes
@@ -168,6 +168,7 @@ class DualSessions:
         cookie_path: str | None = None,
         serializer: AnySerializer | None = None,
         user_key: str | None = None,
+        encryptor: Encryptor | None = None,
     ) -> None:
         self.store = store
         self.serializer = serializer
@@ -180,6 +181,7 @@ class DualSessions:
             "cookie_domain": cookie_domain,
             "cookie_path": cookie_path,
             "user_key": user_key,
+            "encryptor": encryptor,
         }
         if app is not None:
             self.init_app(app)

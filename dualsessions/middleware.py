@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._async_engine import AsyncEngine
 from ._bridge import AnySerializer, AnyStore
 from .cookies import add_vary_cookie, find_cookie
-from .core import Lifetime, SessionState
+from .core import Encryptor, Lifetime, SessionState
 from .exceptions import ImproperlyConfigured, SessionNotLoaded
 from .serializers import JsonSerializer
 from .session import SessionHandler
@@ -61,6 +61,7 @@ class SessionMiddleware:
         serializer: AnySerializer | None = None,
         *,
         user_key: str | None = None,
+        encryptor: Encryptor | None = None,
     ) -> None:
         self.app = app
         self.serializer = serializer if serializer is not None else JsonSerializer()
@@ -76,6 +77,7 @@ class SessionMiddleware:
                 "cookie_domain": cookie_domain,
                 "cookie_path": cookie_path,
                 "user_key": user_key,
+                "encryptor": encryptor,
             },
         )
         self.store = store

@@ -27,7 +27,7 @@ import typing
 from ._bridge import AnySerializer, AnyStore
 from ._sync_engine import SyncEngine
 from .cookies import add_vary_cookie, find_cookie
-from .core import Lifetime, Session, SessionState
+from .core import Encryptor, Lifetime, Session, SessionState
 from .exceptions import ImproperlyConfigured, SessionNotLoaded
 from .serializers import JsonSerializer
 from .types import SessionMetadata
@@ -98,6 +98,7 @@ class SessionMiddleware:
         serializer: AnySerializer | None = None,
         *,
         user_key: str | None = None,
+        encryptor: Encryptor | None = None,
     ) -> None:
         self.app = app
         self.store = store
@@ -114,6 +115,7 @@ class SessionMiddleware:
                 "cookie_domain": cookie_domain,
                 "cookie_path": cookie_path,
                 "user_key": user_key,
+                "encryptor": encryptor,
             },
         )
         self.cookie_name = cookie_name
