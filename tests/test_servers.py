@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -18,21 +19,29 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def serve(command: list[str], port: int, redis_url: str) -> subprocess.Popen[bytes]:
+    """Start a server and wait until it answers. Its output goes to a file (a pipe nobody reads
+    would fill up under load and stall the server)."""
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": ROOT}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx2.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return process
-        except httpx2.TransportError:
-            if process.poll() is not None:
-                raise RuntimeError(  # noqa: B904 - the server's own error output says why
-                    f"{command} exited: {process.stderr.read().decode() if process.stderr else ''}"
-                )
-            time.sleep(0.1)
+    with tempfile.TemporaryFile() as log:  # the server keeps its own handle on the file
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx2.get(f"http://127.0.0.1:{port}/", timeout=1)
+                return process
+            except httpx2.TransportError:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"{command} exited: {log.read().decode()}") from None
+                time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"{command} did not start")
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -51,11 +60,7 @@ def servers(redis_server: RedisServer, redis_url: str) -> Iterator[tuple[str, st
     try:
         yield f"http://127.0.0.1:{starlette_port}", f"http://127.0.0.1:{flask_port}"
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
-            if process.stderr:
-                process.stderr.close()
+        stop(processes)
 
 
 def test_one_login_shared_by_starlette_under_uvicorn_and_flask_under_waitress(
