@@ -4,13 +4,14 @@ import typing
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 import dualsessions
 from dualsessions import _clock
 from dualsessions.stores.redis import RedisStore
 
 from .apps import FRONTENDS
-from .redis_server import RedisServer, running_redis
+from .redis_server import RedisCluster, RedisSentinelSet, RedisServer, running_redis
 from .stores import AsyncDictStore, SyncDictStore
 
 SECRET = "test secret"
@@ -29,7 +30,48 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
-STORE_KINDS = ["memory", "cookie", "redis", "sync-custom", "async-custom"]
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    cluster = RedisCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: RedisCluster) -> str:
+    for node in redis_cluster.nodes:
+        with node.client() as client:
+            client.flushall()
+    return redis_cluster.url
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[RedisSentinelSet]:
+    servers = RedisSentinelSet()
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.close()
+
+
+@pytest.fixture
+def redis_sentinel_url(redis_sentinel: RedisSentinelSet) -> str:
+    host, port = redis_sentinel.master_address()
+    with redis.Redis(host=host, port=port) as client:
+        client.flushall()
+    return redis_sentinel.url
+
+
+STORE_KINDS = ["memory", "cookie", "redis", "redis-cluster", "redis-sentinel", "sync-custom", "async-custom"]
+URL_FIXTURES = {
+    "redis": "redis_url",
+    "redis-cluster": "redis_cluster_url",
+    "redis-sentinel": "redis_sentinel_url",
+}
 
 
 def build_store(kind: str, redis_url: str | None = None) -> typing.Any:
@@ -37,7 +79,7 @@ def build_store(kind: str, redis_url: str | None = None) -> typing.Any:
         return dualsessions.InMemoryStore()
     if kind == "cookie":
         return dualsessions.CookieStore(SECRET)
-    if kind == "redis":
+    if kind.startswith("redis"):
         assert redis_url is not None
         return RedisStore(url=redis_url)
     if kind == "sync-custom":
@@ -54,7 +96,7 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def store(store_kind: str, request: pytest.FixtureRequest) -> typing.Any:
-    url = request.getfixturevalue("redis_url") if store_kind == "redis" else None
+    url = request.getfixturevalue(URL_FIXTURES[store_kind]) if store_kind in URL_FIXTURES else None
     return build_store(store_kind, url)
 
 

@@ -16,10 +16,14 @@ import redis
 REDIS_OPTIONS = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(below: int = 65536) -> int:
+    """A free loopback port (below ``below``: a cluster node also takes its port + 10000)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port < below:
+            return port
 
 
 class RedisServer:
@@ -88,3 +92,91 @@ def running_redis(*options: str) -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+class RedisCluster:
+    """Three masters (no replicas) on loopback, made into a cluster with ``redis-cli --cluster``."""
+
+    def __init__(self) -> None:
+        options = ("--cluster-enabled", "yes", "--cluster-node-timeout", "2000")
+        self.nodes = [RedisServer(free_port(below=55000), *options) for _ in range(3)]
+        self.url = "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes) + "/"
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            states = []
+            for node in self.nodes:
+                with node.client() as client:
+                    states.append(client.cluster("info").get("cluster_state"))  # type: ignore[no-untyped-call]
+            if states == ["ok"] * 3:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the Redis cluster did not come up")
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+
+class RedisSentinelSet:
+    """A master, a replica and one sentinel watching them as ``mymaster``, all on loopback."""
+
+    def __init__(self) -> None:
+        self.master = RedisServer()
+        self.replica = RedisServer(None, "--replicaof", "127.0.0.1", "0")  # the port is set in start()
+        self.sentinel_port = free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="dualsessions-sentinel-")
+        self._sentinel: subprocess.Popen[bytes] | None = None
+        self.url = f"redis+sentinel://127.0.0.1:{self.sentinel_port}/mymaster/0"
+
+    def start(self) -> None:
+        self.master.start()
+        self.replica._options = ["--replicaof", "127.0.0.1", str(self.master.port)]
+        self.replica.start()
+        config = f"{self._dir.name}/sentinel.conf"
+        with open(config, "w") as out:
+            out.write(
+                f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self._dir.name}\n"
+                f"sentinel monitor mymaster 127.0.0.1 {self.master.port} 1\n"
+                "sentinel down-after-milliseconds mymaster 500\n"
+                "sentinel failover-timeout mymaster 2000\n"
+            )
+        self._sentinel = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", config, "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with redis.Redis(port=self.sentinel_port, socket_connect_timeout=0.2) as sentinel:
+                    masters = sentinel.sentinel_masters()
+                    if masters.get("mymaster", {}).get("num-slaves", 0) >= 1:
+                        return
+            except redis.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the sentinel did not see the master and its replica")
+
+    def master_address(self) -> tuple[str, int]:
+        with redis.Redis(port=self.sentinel_port) as sentinel:
+            host, port = sentinel.sentinel_get_master_addr_by_name("mymaster")
+        return host, int(port)
+
+    def close(self) -> None:
+        if self._sentinel is not None:
+            self._sentinel.terminate()
+            self._sentinel.wait(timeout=10)
+        self.replica.close()
+        self.master.close()
+        self._dir.cleanup()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import re
 import threading
 import typing
@@ -172,11 +173,7 @@ class RedisStore(DualSessionStore):
             functools.partial(_prefixed, prefix) if isinstance(prefix, str) else prefix
         )
         self._prefix = prefix if isinstance(prefix, str) else None
-        if url is not None:
-            try:
-                redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
-            except ValueError as exc:
-                raise ImproperlyConfigured(f"RedisStore url {url!r} is not a Redis URL: {exc}") from exc
+        self._topology = _topology(url) if url is not None else None
         self._url = url
         self._timeout = timeout
         self._lock = threading.Lock()  # guards making clients, never a command
@@ -233,10 +230,20 @@ class RedisStore(DualSessionStore):
     # -- clients ---------------------------------------------------------------------------------------
 
     def _make(self, client_class: typing.Any, connections: typing.Any) -> typing.Any:
-        if self._url is not None:
-            client = client_class.from_url(
-                self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
+        timeouts = {"socket_timeout": self._timeout, "socket_connect_timeout": self._timeout}
+        flavour = redis.asyncio if connections is redis.asyncio.connection else redis
+        if self._topology is not None and self._topology.kind == "cluster":
+            cluster = importlib.import_module(f"{flavour.__name__}.cluster")
+            nodes = [cluster.ClusterNode(host, port) for host, port in self._topology.hosts]
+            return cluster.RedisCluster(startup_nodes=nodes, **self._topology.auth, **timeouts)
+        if self._topology is not None and self._topology.kind == "sentinel":
+            sentinel = importlib.import_module(f"{flavour.__name__}.sentinel")
+            watchers = sentinel.Sentinel(self._topology.hosts, **timeouts)
+            return watchers.master_for(
+                self._topology.service, db=self._topology.db, **self._topology.auth, **timeouts
             )
+        if self._url is not None:
+            client = client_class.from_url(self._url, **timeouts)
         else:
             connection_class = getattr(connections, self._template["class"])
             pool = connections.ConnectionPool(connection_class=connection_class, **self._template["options"])
@@ -286,6 +293,8 @@ class RedisStore(DualSessionStore):
             client, _, owned = entry
             if owned:
                 await client.aclose()
+                for watcher in _sentinels(client):  # the connections that found the master
+                    await watcher.aclose()
             else:  # the caller's client: not ours to close, but its connections die with this loop
                 await client.connection_pool.disconnect()
 
@@ -400,6 +409,8 @@ class RedisStore(DualSessionStore):
         """Close the sync client if this store made it."""
         if self._sync is not None and self._sync_owned:
             self._sync.close()
+            for watcher in _sentinels(self._sync):
+                watcher.close()
             self._sync = None
 
     async def aclose(self) -> None:
@@ -408,6 +419,55 @@ class RedisStore(DualSessionStore):
 
     def __repr__(self) -> str:
         return self.description
+
+
+class _Topology(typing.NamedTuple):
+    """Where the data lives: one server (``redis://``), a cluster or a Sentinel-managed master."""
+
+    kind: str  # "single", "cluster" or "sentinel"
+    hosts: list[tuple[str, int]]
+    service: str = ""
+    db: int = 0
+    auth: dict[str, str] = {}  # noqa: RUF012 - never mutated
+
+
+def _topology(url: str) -> _Topology:
+    """Check a URL when the store is built: ``redis://``, ``rediss://``, ``unix://``, and
+    ``redis+cluster://host:port[,host:port...]/``, ``redis+sentinel://host:port[,...]/service[/db]``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("redis+cluster", "redis+sentinel"):
+        try:
+            redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"RedisStore url {url!r} is not a Redis URL: {exc}") from exc
+        return _Topology("single", [])
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    auth = {}
+    if userinfo:
+        username, _, password = userinfo.partition(":")
+        auth = {"username": urllib.parse.unquote(username)} if username else {}
+        if password:
+            auth["password"] = urllib.parse.unquote(password)
+    hosts = []
+    for address in hostlist.split(","):
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ImproperlyConfigured(f"RedisStore url {url!r}: {address!r} is not host:port")
+        hosts.append((host, int(port)))
+    if parts.scheme == "redis+cluster":
+        return _Topology("cluster", hosts, auth=auth)
+    path = [segment for segment in parts.path.split("/") if segment]
+    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ImproperlyConfigured(
+            f"RedisStore url {url!r}: a Sentinel URL names the master, redis+sentinel://host:port/NAME[/DB]"
+        )
+    return _Topology("sentinel", hosts, path[0], int(path[1]) if len(path) == 2 else 0, auth)
+
+
+def _sentinels(client: typing.Any) -> list[typing.Any]:
+    """The Sentinel clients behind a Sentinel-managed master's client (none for other clients)."""
+    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
+    return list(getattr(manager, "sentinels", ()))
 
 
 def _text(value: bytes | str) -> str:
