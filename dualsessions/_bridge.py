@@ -90,6 +90,7 @@ class _ThreadedStore(SessionStore):
         self._remove_user_session = run(store.remove_user_session)
         self._user_sessions = run(store.user_sessions)
         self._purge_expired = run(store.purge_expired)
+        self._update = run(store.update)
         self._next = run(next)
         self._store = store
         self.description = describe(store)
@@ -125,6 +126,11 @@ class _ThreadedStore(SessionStore):
 
     async def purge_expired(self) -> int:
         return typing.cast(int, await self._purge_expired())
+
+    async def update(
+        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
+    ) -> str | None:
+        return typing.cast("str | None", await self._update(session_id, change, lifetime, ttl))
 
 
 class _InlineSerializer(AsyncSerializer):
@@ -311,6 +317,11 @@ class _PortalStore(SyncSessionStore):
 
     def purge_expired(self) -> int:
         return portal.run(self._store.purge_expired())
+
+    def update(
+        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
+    ) -> str | None:
+        return portal.run(self._store.update(session_id, change, lifetime, ttl))
 
 
 async def _anext(iterator: typing.AsyncIterator[str]) -> str:

@@ -13,10 +13,10 @@ import typing
 
 from . import _bridge
 from .cookies import check_cookie_value
-from .core import Session, SessionConfig, SessionState
+from .core import METADATA_KEY, Session, SessionConfig, SessionState, merge_record
 from .exceptions import ImproperlyConfigured, SerializationError, SessionError, SessionStoreError
-from .serializers import JsonSerializer
-from .stores.base import describe, indexes_users
+from .serializers import JsonSerializer, Serializer
+from .stores.base import describe, implements, indexes_users
 
 logger = logging.getLogger("dualsessions")
 
@@ -47,6 +47,11 @@ class SyncEngine:
         if self.config.user_key is not None and not self.indexes_users:
             raise ImproperlyConfigured(
                 f"user_key needs a store that indexes sessions by user, and {self.store_name} doesn't"
+            )
+        if self.config.merge and not (implements(store, "update") and self.direct_serializer is not None):
+            raise ImproperlyConfigured(
+                f"concurrency='merge' needs a store that updates records atomically (memory, Redis) and a "
+                f"sync serializer; {self.store_name} with {type(self.serializer).__name__} can't"
             )
 
     def load(self, state: SessionState, into: Session | None = None) -> Session:
@@ -95,12 +100,17 @@ class SyncEngine:
         plan = state.save_plan()
         written = None
         try:
-            if plan.write is not None:
+            if plan.write is not None and plan.merge:
+                session_id, data, lifetime, ttl = plan.write
+                change = self._merger(state, data[METADATA_KEY])
+                written = self.store.update(session_id, change, lifetime, ttl)
+            elif plan.write is not None:
                 session_id, data, lifetime, ttl = plan.write
                 payload = self._serialize(data)
                 if self.encryptor is not None:
                     payload = self.encryptor.encrypt(payload)
                 written = self.store.write(session_id, payload, lifetime, ttl)
+            if written is not None:
                 check_cookie_value(self.store_name, self.config.cookie.name, written)
             for session_id in plan.remove:
                 self.store.remove(session_id)
@@ -115,6 +125,28 @@ class SyncEngine:
         except Exception as exc:
             raise SessionStoreError(self.store_name, "save a session", exc) from exc
         return written
+
+    def _merger(self, state: SessionState, metadata: typing.Any) -> typing.Callable[[bytes], bytes | None]:
+        """The change a merge applies to the record as the store has it when writing: this request's
+        updates and deletions (found against the record it loaded), and its metadata."""
+        serializer = typing.cast(Serializer, self.direct_serializer)
+        encryptor = self.encryptor
+        original = serializer.deserialize(state.raw)
+        original.pop(METADATA_KEY, None)
+        updates, deletions = state.changes_since(original)
+
+        def change(current: bytes) -> bytes | None:
+            try:
+                record = serializer.deserialize(encryptor.decrypt(current) if encryptor else current)
+            except Exception:  # gone, or unreadable: nothing to merge into
+                record = None
+            merged = merge_record(record if current else None, updates, deletions, metadata)
+            if merged is None:
+                return None
+            payload = serializer.serialize(merged)
+            return encryptor.encrypt(payload) if encryptor else payload
+
+        return change
 
     def _serialize(self, data: dict[str, typing.Any]) -> bytes:
         try:

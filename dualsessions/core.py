@@ -137,6 +137,9 @@ class SessionConfig:
     store_touches: bool = False
     #: The session key naming the session's user, for per-user revocation (``None``: only explicit).
     user_key: str | None = None
+    #: ``concurrency="merge"``: a change to an existing session is merged key by key into the record
+    #: as it is when written, so concurrent requests changing different keys lose nothing.
+    merge: bool = False
 
     @classmethod
     def from_options(
@@ -150,6 +153,7 @@ class SessionConfig:
         cookie_domain: str | None = None,
         cookie_path: str | None = None,
         user_key: str | None = None,
+        concurrency: str = "last-writer-wins",
         store_touches: bool = False,
     ) -> SessionConfig:
         cookie = CookieRules(
@@ -161,7 +165,12 @@ class SessionConfig:
         )
         if user_key is not None and (not isinstance(user_key, str) or not user_key):
             raise ImproperlyConfigured(f"user_key must be the name of a session key, got {user_key!r}")
-        return cls(lifetime_seconds(lifetime), bool(rolling), cookie, store_touches, user_key)
+        if concurrency not in ("last-writer-wins", "merge"):
+            raise ImproperlyConfigured(
+                f"concurrency must be 'last-writer-wins' or 'merge', got {concurrency!r}"
+            )
+        merge = concurrency == "merge"
+        return cls(lifetime_seconds(lifetime), bool(rolling), cookie, store_touches, user_key, merge)
 
 
 class Write(typing.NamedTuple):
@@ -187,6 +196,8 @@ class SavePlan(typing.NamedTuple):
     remove: tuple[str, ...]
     #: Changes to the per-user index of sessions, after the write and the removals.
     users: tuple[IndexChange, ...] = ()
+    #: Merge the write into the record as it is now, key by key (``concurrency="merge"``).
+    merge: bool = False
 
 
 _NOTHING = SavePlan(None, ())
@@ -464,7 +475,17 @@ class SessionState:
         self._cookie = _SET
         data = dict(session)
         data[METADATA_KEY] = metadata
-        return SavePlan(Write(session_id, data, metadata["lifetime"], ttl), remove, tuple(index))
+        merge = self.config.merge and record_id is not None and not moved
+        return SavePlan(Write(session_id, data, metadata["lifetime"], ttl), remove, tuple(index), merge)
+
+    def changes_since(self, original: dict[str, typing.Any]) -> tuple[dict[str, typing.Any], tuple[str, ...]]:
+        """What this request did to the data loaded as ``original``: keys set (or changed in place),
+        and keys deleted."""
+        session = typing.cast(Session, self.session)
+        updates = {
+            key: value for key, value in session.items() if key not in original or original[key] != value
+        }
+        return updates, tuple(key for key in original if key not in session)
 
     def _ttl(self, metadata: SessionMetadata, now: float) -> int:
         lifetime = metadata["lifetime"]
@@ -512,6 +533,19 @@ def _warn_insecure_once(cookie_name: str) -> None:
             "for local development.",
             cookie_name,
         )
+
+
+def merge_record(
+    current: object, updates: dict[str, typing.Any], deletions: tuple[str, ...], metadata: SessionMetadata
+) -> dict[str, typing.Any] | None:
+    """The record as it is now with one request's changes applied; None if it is gone (ended by a
+    concurrent request, say: a merge never brings a session back)."""
+    if not isinstance(current, dict) or not current:
+        return None
+    merged = {key: value for key, value in current.items() if key != METADATA_KEY and key not in deletions}
+    merged.update(updates)
+    merged[METADATA_KEY] = metadata
+    return merged
 
 
 def _valid_metadata(value: object) -> typing.TypeGuard[SessionMetadata]:

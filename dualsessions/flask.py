@@ -169,6 +169,7 @@ class DualSessions:
         serializer: AnySerializer | None = None,
         user_key: str | None = None,
         encryptor: Encryptor | None = None,
+        concurrency: str = "last-writer-wins",
     ) -> None:
         self.store = store
         self.serializer = serializer
@@ -182,6 +183,7 @@ class DualSessions:
             "cookie_path": cookie_path,
             "user_key": user_key,
             "encryptor": encryptor,
+            "concurrency": concurrency,
         }
         if app is not None:
             self.init_app(app)

@@ -62,6 +62,7 @@ class SessionMiddleware:
         *,
         user_key: str | None = None,
         encryptor: Encryptor | None = None,
+        concurrency: str = "last-writer-wins",
     ) -> None:
         self.app = app
         self.serializer = serializer if serializer is not None else JsonSerializer()
@@ -78,6 +79,7 @@ class SessionMiddleware:
                 "cookie_path": cookie_path,
                 "user_key": user_key,
                 "encryptor": encryptor,
+                "concurrency": concurrency,
             },
         )
         self.store = store

@@ -99,6 +99,7 @@ class SessionMiddleware:
         *,
         user_key: str | None = None,
         encryptor: Encryptor | None = None,
+        concurrency: str = "last-writer-wins",
     ) -> None:
         self.app = app
         self.store = store
@@ -116,6 +117,7 @@ class SessionMiddleware:
                 "cookie_path": cookie_path,
                 "user_key": user_key,
                 "encryptor": encryptor,
+                "concurrency": concurrency,
             },
         )
         self.cookie_name = cookie_name

@@ -67,6 +67,13 @@ class SessionStore(abc.ABC):
         """Drop expired records and index entries the store would otherwise keep; how many."""
         raise NotImplementedError
 
+    async def update(
+        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
+    ) -> str | None:
+        """Atomically replace the record with ``change(record)`` (``concurrency="merge"``); leave it
+        alone if ``change`` returns None. The id written under, or None."""
+        raise NotImplementedError
+
 
 class SyncSessionStore(abc.ABC):
     """Base class of synchronous session stores: :class:`SessionStore` without ``async``."""
@@ -112,6 +119,13 @@ class SyncSessionStore(abc.ABC):
         """Drop expired records and index entries the store would otherwise keep; how many."""
         raise NotImplementedError
 
+    def update(
+        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
+    ) -> str | None:
+        """Atomically replace the record with ``change(record)`` (``concurrency="merge"``); leave it
+        alone if ``change`` returns None. The id written under, or None."""
+        raise NotImplementedError
+
 
 class DualSessionStore(SessionStore):
     """A store that serves both flavours natively: the async contract here, the sync one in ``sync``."""
@@ -152,6 +166,11 @@ class NoIOStore(DualSessionStore):
 
     async def purge_expired(self) -> int:
         return self.sync.purge_expired()
+
+    async def update(
+        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
+    ) -> str | None:
+        return self.sync.update(session_id, change, lifetime, ttl)
 
 
 def implements(store: object, method: str) -> bool:

@@ -25,7 +25,7 @@ class _MemoryRecords(SyncSessionStore):
         self._expires: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
         self._users: dict[str, set[str]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # update() reads under it
 
     def read(self, session_id: str, lifetime: int) -> bytes:
         return self._live(session_id)
@@ -55,6 +55,18 @@ class _MemoryRecords(SyncSessionStore):
             self.data[session_id] = data
             self._set_expiry(session_id, now + (ttl if ttl > 0 else self.gc_ttl))
             self._sweep(now)
+        return session_id
+
+    def update(
+        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
+    ) -> str | None:
+        with self._lock:  # writers wait for each other, so no change is lost
+            new = change(self._live(session_id))
+            if new is None:
+                return None
+            now = _clock.now()
+            self.data[session_id] = new
+            self._set_expiry(session_id, now + (ttl if ttl > 0 else self.gc_ttl))
         return session_id
 
     def remove(self, session_id: str) -> None:

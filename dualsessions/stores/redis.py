@@ -22,7 +22,7 @@ try:
     import redis
     import redis.asyncio
     import redis.asyncio.connection
-    from redis.exceptions import RedisError, ResponseError
+    from redis.exceptions import RedisError, ResponseError, WatchError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("RedisStore needs redis-py: pip install 'dualsessions[redis]'") from exc
 
@@ -110,6 +110,29 @@ class _SyncRedisStore(SyncSessionStore):
                     yield session_id
         except _StoreError as exc:
             raise SessionStoreError(store.description, _LIST, exc) from exc
+
+    def update(
+        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
+    ) -> str | None:
+        store = self._store
+        key = store.key(session_id)
+        try:
+            with store.sync_client().pipeline(transaction=True) as pipe:
+                while True:  # optimistic: if another request writes the record meanwhile, do it again
+                    try:
+                        pipe.watch(key)  # type: ignore[no-untyped-call]
+                        new = change(_as_bytes(pipe.get(key)))
+                        if new is None:
+                            pipe.unwatch()
+                            return None
+                        pipe.multi()
+                        pipe.set(key, new, ex=store.expiry(ttl))
+                        pipe.execute()
+                        return session_id
+                    except WatchError:
+                        continue
+        except _StoreError as exc:
+            raise SessionStoreError(store.description, _WRITE, exc) from exc
 
     def add_user_session(self, user: str, session_id: str) -> None:
         self._command(_INDEX, "sadd", self._store.user_key(user), session_id)
@@ -358,6 +381,29 @@ class RedisStore(DualSessionStore):
                     yield session_id
         except _StoreError as exc:
             raise SessionStoreError(self.description, _LIST, exc) from exc
+
+    async def update(
+        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
+    ) -> str | None:
+        key = self.key(session_id)
+        try:
+            client = await self._client_for_this_loop()
+            async with client.pipeline(transaction=True) as pipe:
+                while True:  # optimistic: if another request writes the record meanwhile, do it again
+                    try:
+                        await pipe.watch(key)
+                        new = change(_as_bytes(await pipe.get(key)))
+                        if new is None:
+                            await pipe.unwatch()  # type: ignore[no-untyped-call]
+                            return None
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        pipe.set(key, new, ex=self.expiry(ttl))
+                        await pipe.execute()
+                        return session_id
+                    except WatchError:
+                        continue
+        except _StoreError as exc:
+            raise SessionStoreError(self.description, _WRITE, exc) from exc
 
     async def add_user_session(self, user: str, session_id: str) -> None:
         await self._command(_INDEX, "sadd", self.user_key(user), session_id)
