@@ -31,7 +31,9 @@ class AsyncEngine:
         options = dict(options)
         #: Encrypts payloads after serializing and decrypts them before (``encryptor=``): CPU only.
         self.encryptor = options.pop("encryptor", None)
-        if self.encryptor is not None and not callable(getattr(self.encryptor, "decrypt", None)):
+        if self.encryptor is not None and not all(
+            callable(getattr(self.encryptor, method, None)) for method in ("encrypt", "decrypt")
+        ):
             raise ImproperlyConfigured("encryptor must have encrypt(bytes) and decrypt(bytes) methods")
         self.store, touches = _bridge.async_store(store)
         self.serializer = _bridge.async_serializer(serializer if serializer is not None else JsonSerializer())
@@ -102,8 +104,10 @@ class AsyncEngine:
         try:
             if plan.write is not None and plan.merge:
                 session_id, data, lifetime, ttl = plan.write
-                change = self._merger(state, data[METADATA_KEY])
-                written = await self.store.update(session_id, change, lifetime, ttl)
+                written = await self.store.update(session_id, self._merger(state), lifetime, ttl)
+                if written is None:  # the session ended meanwhile: nothing to merge into
+                    state.write_skipped()
+                    return None
             elif plan.write is not None:
                 session_id, data, lifetime, ttl = plan.write
                 payload = await self._serialize(data)
@@ -126,7 +130,7 @@ class AsyncEngine:
             raise SessionStoreError(self.store_name, "save a session", exc) from exc
         return written
 
-    def _merger(self, state: SessionState, metadata: typing.Any) -> typing.Callable[[bytes], bytes | None]:
+    def _merger(self, state: SessionState) -> typing.Callable[[bytes], bytes | None]:
         """The change a merge applies to the record as the store has it when writing: this request's
         updates and deletions (found against the record it loaded), and its metadata."""
         serializer = typing.cast(Serializer, self.direct_serializer)
@@ -134,6 +138,7 @@ class AsyncEngine:
         original = serializer.deserialize(state.raw)
         original.pop(METADATA_KEY, None)
         updates, deletions = state.changes_since(original)
+        metadata = state.metadata_changes()
 
         def change(current: bytes) -> bytes | None:
             try:

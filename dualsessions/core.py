@@ -217,6 +217,7 @@ class SessionState:
         "_cookie",
         "_extend",
         "_id",
+        "_lifetime_set",
         "_new_id",
         "_owner",
         "_raw",
@@ -239,6 +240,7 @@ class SessionState:
         self.config = config
         self._rolling = config.rolling  # the loaded record's own, once loaded (see load)
         self._extend = extend
+        self._lifetime_set = False
         self._owner: str | None = None  # the loaded record's user
         self._stale_owner: str | None = None
         self._user: object = _MISSING  # set_user()'s user, else derived from data at save time
@@ -368,7 +370,7 @@ class SessionState:
         if self.metadata is None:
             raise SessionNotLoaded("Load the session before setting its lifetime.")
         self.metadata["lifetime"] = lifetime_seconds(lifetime)
-        self._write_reasons = True
+        self._lifetime_set = self._write_reasons = True
 
     def set_user(self, user: str | None) -> None:
         """Mark whose session this is (None: nobody's), for revoking a user's sessions everywhere."""
@@ -483,9 +485,25 @@ class SessionState:
         and keys deleted."""
         session = typing.cast(Session, self.session)
         updates = {
-            key: value for key, value in session.items() if key not in original or original[key] != value
+            key: value
+            for key, value in session.items()
+            if key not in original or _differ(original[key], value)
         }
         return updates, tuple(key for key in original if key not in session)
+
+    def metadata_changes(self) -> dict[str, typing.Any]:
+        """The metadata this request changed (None: remove the field), to merge into the record's."""
+        metadata = typing.cast(SessionMetadata, self.metadata)
+        changes: dict[str, typing.Any] = {"last_access": metadata["last_access"]}
+        if self._lifetime_set:
+            changes["lifetime"] = metadata["lifetime"]
+        if self.user != self._owner:
+            changes["user"] = self.user
+        return changes
+
+    def write_skipped(self) -> None:
+        """The store found nothing to merge into (the session ended meanwhile): send no cookie."""
+        self._cookie = _KEEP
 
     def _ttl(self, metadata: SessionMetadata, now: float) -> int:
         lifetime = metadata["lifetime"]
@@ -536,16 +554,32 @@ def _warn_insecure_once(cookie_name: str) -> None:
 
 
 def merge_record(
-    current: object, updates: dict[str, typing.Any], deletions: tuple[str, ...], metadata: SessionMetadata
+    current: object,
+    updates: dict[str, typing.Any],
+    deletions: tuple[str, ...],
+    metadata_changes: dict[str, typing.Any],
 ) -> dict[str, typing.Any] | None:
-    """The record as it is now with one request's changes applied; None if it is gone (ended by a
-    concurrent request, say: a merge never brings a session back)."""
+    """The record as it is now with one request's changes applied, its metadata too (so a lifetime
+    or user set meanwhile by another request stays); None if it is gone (ended by a concurrent
+    request, say: a merge never brings a session back)."""
     if not isinstance(current, dict) or not current:
         return None
     merged = {key: value for key, value in current.items() if key != METADATA_KEY and key not in deletions}
     merged.update(updates)
+    stored = current.get(METADATA_KEY)
+    metadata = dict(stored) if isinstance(stored, dict) else {}
+    for name, value in metadata_changes.items():
+        if value is None:
+            metadata.pop(name, None)
+        else:
+            metadata[name] = value
     merged[METADATA_KEY] = metadata
     return merged
+
+
+def _differ(before: object, after: object) -> bool:
+    """A change, counting 1 -> True and 1 -> 1.0 as changes (they are equal, not the same value)."""
+    return type(before) is not type(after) or before != after
 
 
 def _valid_metadata(value: object) -> typing.TypeGuard[SessionMetadata]:

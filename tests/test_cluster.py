@@ -95,6 +95,16 @@ def test_cluster_and_sentinel_urls_are_checked(url: str, message: str) -> None:
         RedisStore(url=url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["redis+cluster://u:S3CRET@h:notaport/", "redis+sentinel://:S3CRET@h:1/", "redis://:S3CRET@h:99x/0"],
+)
+def test_url_errors_never_show_the_password(url: str) -> None:
+    with pytest.raises(ImproperlyConfigured) as error:
+        RedisStore(url=url)
+    assert "S3CRET" not in str(error.value)
+
+
 def test_descriptions_name_every_seed_without_credentials() -> None:
     store = RedisStore(url="redis+sentinel://:secret@s1:26379,s2:26379/mymaster/2")
     assert repr(store) == "RedisStore(redis+sentinel://s1:26379,s2:26379/mymaster/2)"

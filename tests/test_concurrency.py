@@ -95,8 +95,10 @@ def test_a_merge_never_brings_back_a_session_ended_meanwhile() -> None:
     app.app = handler
     with httpx2.Client(transport=httpx2.WSGITransport(app=app), base_url="https://testserver") as other:
         other.headers["cookie"] = f"session={cookie}"
-        assert other.get("/").status_code == 200
+        response = other.get("/")
+    assert response.status_code == 200
     assert cookie not in store.data
+    assert "set-cookie" not in response.headers  # no cookie for a session that is gone
 
 
 def test_merge_needs_a_store_and_serializer_that_can() -> None:
@@ -111,3 +113,26 @@ def test_merge_needs_a_store_and_serializer_that_can() -> None:
         )
     with pytest.raises(ImproperlyConfigured, match="'last-writer-wins' or 'merge'"):
         SessionMiddleware(lambda s, r, e: None, store=InMemoryStore(), concurrency="optimistic")  # type: ignore[arg-type]
+
+
+def test_merges_count_equal_values_of_another_type_as_changes() -> None:
+    from dualsessions.core import SessionConfig, SessionState
+
+    state = SessionState(SessionConfig.from_options(concurrency="merge"), "a" * 32)
+    session = state.load({"flag": 1, "ratio": 1, "same": 1}, raw=b"x")
+    session["flag"], session["ratio"], session["same"] = True, 1.0, 1
+    assert state.changes_since({"flag": 1, "ratio": 1, "same": 1}) == ({"flag": True, "ratio": 1.0}, ())
+
+
+def test_a_merge_keeps_metadata_another_request_changed_meanwhile() -> None:
+    from dualsessions.core import METADATA_KEY, merge_record
+
+    current = {"a": 1, METADATA_KEY: {"lifetime": 2592000, "created": 1.0, "last_access": 5.0, "user": "ada"}}
+    merged = merge_record(current, {"b": 2}, ("a",), {"last_access": 9.0})
+    assert merged == {
+        "b": 2,
+        METADATA_KEY: {"lifetime": 2592000, "created": 1.0, "last_access": 9.0, "user": "ada"},
+    }
+    assert merge_record(None, {"b": 2}, (), {"last_access": 9.0}) is None
+    logged_out = merge_record(current, {}, (), {"last_access": 9.0, "user": None})
+    assert logged_out is not None and "user" not in logged_out[METADATA_KEY]

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import random
 import re
 import threading
+import time
 import typing
 import urllib.parse
 
@@ -51,6 +53,7 @@ _READ, _WRITE, _REMOVE, _LOOK_UP = (
 )
 _LIST, _INDEX = "list sessions", "update the per-user index"
 _SCAN_BATCH = 1000
+_MERGE_ATTEMPTS = 20
 _GLOB_SPECIAL = re.compile(r"[*?\[\]\\]")
 
 
@@ -118,7 +121,7 @@ class _SyncRedisStore(SyncSessionStore):
         key = store.key(session_id)
         try:
             with store.sync_client().pipeline(transaction=True) as pipe:
-                while True:  # optimistic: if another request writes the record meanwhile, do it again
+                for attempt in range(_MERGE_ATTEMPTS):  # optimistic: another write meanwhile? again
                     try:
                         pipe.watch(key)  # type: ignore[no-untyped-call]
                         new = change(_as_bytes(pipe.get(key)))
@@ -130,9 +133,10 @@ class _SyncRedisStore(SyncSessionStore):
                         pipe.execute()
                         return session_id
                     except WatchError:
-                        continue
+                        time.sleep(random.uniform(0, 0.001 * (attempt + 1)))
         except _StoreError as exc:
             raise SessionStoreError(store.description, _WRITE, exc) from exc
+        raise SessionStoreError(store.description, _WRITE, _too_busy())
 
     def add_user_session(self, user: str, session_id: str) -> None:
         self._command(_INDEX, "sadd", self._store.user_key(user), session_id)
@@ -389,7 +393,7 @@ class RedisStore(DualSessionStore):
         try:
             client = await self._client_for_this_loop()
             async with client.pipeline(transaction=True) as pipe:
-                while True:  # optimistic: if another request writes the record meanwhile, do it again
+                for attempt in range(_MERGE_ATTEMPTS):  # optimistic: another write meanwhile? again
                     try:
                         await pipe.watch(key)
                         new = change(_as_bytes(await pipe.get(key)))
@@ -401,9 +405,10 @@ class RedisStore(DualSessionStore):
                         await pipe.execute()
                         return session_id
                     except WatchError:
-                        continue
+                        await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
         except _StoreError as exc:
             raise SessionStoreError(self.description, _WRITE, exc) from exc
+        raise SessionStoreError(self.description, _WRITE, _too_busy())
 
     async def add_user_session(self, user: str, session_id: str) -> None:
         await self._command(_INDEX, "sadd", self.user_key(user), session_id)
@@ -485,7 +490,7 @@ def _topology(url: str) -> _Topology:
         try:
             redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
         except ValueError as exc:
-            raise ImproperlyConfigured(f"RedisStore url {url!r} is not a Redis URL: {exc}") from exc
+            raise ImproperlyConfigured(f"RedisStore url {_masked(url)!r} is not a Redis URL: {exc}") from None
         return _Topology("single", [])
     userinfo, _, hostlist = parts.netloc.rpartition("@")
     auth = {}
@@ -497,17 +502,28 @@ def _topology(url: str) -> _Topology:
     hosts = []
     for address in hostlist.split(","):
         host, _, port = address.rpartition(":")
-        if not host or not port.isdigit():
-            raise ImproperlyConfigured(f"RedisStore url {url!r}: {address!r} is not host:port")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(f"RedisStore url {_masked(url)!r}: {address!r} is not host:port")
         hosts.append((host, int(port)))
     if parts.scheme == "redis+cluster":
         return _Topology("cluster", hosts, auth=auth)
     path = [segment for segment in parts.path.split("/") if segment]
     if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
         raise ImproperlyConfigured(
-            f"RedisStore url {url!r}: a Sentinel URL names the master, redis+sentinel://host:port/NAME[/DB]"
+            f"RedisStore url {_masked(url)!r}: a Sentinel URL names the master, "
+            "redis+sentinel://host:port/NAME[/DB]"
         )
     return _Topology("sentinel", hosts, path[0], int(path[1]) if len(path) == 2 else 0, auth)
+
+
+def _too_busy() -> RedisError:
+    return RedisError(f"the record kept changing: gave up merging after {_MERGE_ATTEMPTS} attempts")
+
+
+def _masked(url: str) -> str:
+    """``url`` without its credentials, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _sentinels(client: typing.Any) -> list[typing.Any]:
