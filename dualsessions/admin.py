@@ -200,6 +200,9 @@ def revoke_user_sessions(store: _bridge.AnyStore, user: str) -> int:
     if not indexes_users(store):
         _require(store, "add_user_session", "remove_user_session", "user_sessions")
     sync = _bridge.sync_store(store)[0]
+    native = getattr(sync, "revoke_user", None)
+    if native is not None:  # the store's own (RedisStore: its index names records, maybe hashed)
+        return typing.cast(int, native(user))
     ids = sync.user_sessions(user)
     for session_id in ids:
         sync.remove(session_id)
@@ -211,6 +214,9 @@ async def arevoke_user_sessions(store: _bridge.AnyStore, user: str) -> int:
     if not indexes_users(store):
         _require(store, "add_user_session", "remove_user_session", "user_sessions")
     native = _bridge.async_store(store)[0]
+    revoke = getattr(native, "revoke_user", None)
+    if revoke is not None:
+        return typing.cast(int, await revoke(user))
     ids = await native.user_sessions(user)
     for session_id in ids:
         await native.remove(session_id)

@@ -66,9 +66,19 @@ def redis_sentinel_url(redis_sentinel: RedisSentinelSet) -> str:
     return redis_sentinel.url
 
 
-STORE_KINDS = ["memory", "cookie", "redis", "redis-cluster", "redis-sentinel", "sync-custom", "async-custom"]
+STORE_KINDS = [
+    "memory",
+    "cookie",
+    "redis",
+    "redis-hashed-ids",
+    "redis-cluster",
+    "redis-sentinel",
+    "sync-custom",
+    "async-custom",
+]
 URL_FIXTURES = {
     "redis": "redis_url",
+    "redis-hashed-ids": "redis_url",
     "redis-cluster": "redis_cluster_url",
     "redis-sentinel": "redis_sentinel_url",
 }
@@ -79,6 +89,9 @@ def build_store(kind: str, redis_url: str | None = None) -> typing.Any:
         return dualsessions.InMemoryStore()
     if kind == "cookie":
         return dualsessions.CookieStore(SECRET)
+    if kind == "redis-hashed-ids":
+        assert redis_url is not None
+        return RedisStore(url=redis_url, hash_ids="id hashing key")
     if kind.startswith("redis"):
         assert redis_url is not None
         return RedisStore(url=redis_url)

@@ -315,3 +315,43 @@ def test_a_slow_redis_fails_the_request_within_the_timeout_then_recovers(fronten
         assert time.monotonic() - started < 1.5  # the worker is not held for the whole stall
         sleeper.join()
         assert client.get("/read").json() == {"user": "alice"}  # and it works again, no restart
+
+
+def test_hashed_ids_keep_session_ids_out_of_redis(redis_url: str, redis_server: RedisServer) -> None:
+    store = RedisStore(url=redis_url, hash_ids="id hashing key")
+    client = asgi_client(store, user_key="user")
+    client.get("/set?user=ada")
+    session_id = client.cookies["session"]
+    with redis_server.client() as raw:
+        keys = {key.decode() for key in raw.keys("*")}
+        members = {m.decode() for m in raw.smembers("starsessions.user:ada")}
+    assert all(session_id not in key for key in keys)  # a dump of the keys gives no cookie
+    assert session_id not in members and len(members) == 1
+    (record,) = [key for key in keys if "user:" not in key]
+    replay = asgi_client(store)
+    replay.headers["cookie"] = f"session={record.removeprefix('starsessions.')}"
+    assert replay.get("/read").json() == {}  # a key name is not a session id
+    assert client.get("/read").json() == {"user": "ada"}
+    with pytest.raises(ImproperlyConfigured, match="hashed at rest"):
+        list(store.sync.session_ids())
+    from dualsessions import revoke_user_sessions
+
+    assert revoke_user_sessions(store, "ada") == 1
+    assert client.get("/read").json() == {}
+
+
+def test_switching_to_hashed_ids_logs_nobody_out(redis_url: str, redis_server: RedisServer) -> None:
+    before = asgi_client(RedisStore(url=redis_url), lifetime=3600)
+    before.get("/set?user=ada")
+    session_id = before.cookies["session"]
+
+    store = RedisStore(url=redis_url, hash_ids="id hashing key", legacy_ids=True)
+    after = asgi_client(store, lifetime=3600)
+    after.headers["cookie"] = f"session={session_id}"
+    assert after.get("/read").json() == {"user": "ada"}  # read under the plain id once ...
+    with redis_server.client() as raw:
+        assert not raw.exists(f"starsessions.{session_id}")  # ... and moved under the hashed one
+        assert 3500 < raw.ttl(store.record_key(session_id)) <= 3600  # with its expiry
+    assert store.sync.read(session_id, 3600)  # the sync flavour finds it too
+    with pytest.raises(ImproperlyConfigured, match="pass hash_ids too"):
+        RedisStore(url=redis_url, legacy_ids=True)

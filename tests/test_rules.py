@@ -363,7 +363,7 @@ def test_rolling_session_dies_a_lifetime_after_the_last_request(
     replayed = session_value(client)
     clock.advance(601)
     if store_kind.startswith("redis"):  # Redis keeps time itself: let its TTL run out as it would have
-        store.sync_client().pexpire(store.key(replayed), 1)
+        store.sync_client().pexpire(store.record_key(replayed), 1)
         time.sleep(0.01)
 
     client.headers["cookie"] = f"session={replayed}"

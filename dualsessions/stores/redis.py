@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import hmac
 import importlib
 import random
 import re
@@ -77,11 +79,16 @@ class _SyncRedisStore(SyncSessionStore):
             raise SessionStoreError(store.description, action, exc) from exc
 
     def read(self, session_id: str, lifetime: int) -> bytes:
-        return _as_bytes(self._command(_READ, "get", self._store.key(session_id)))
+        store = self._store
+        if store.legacy_ids:
+            return store.migrate_sync(session_id)
+        return _as_bytes(self._command(_READ, "get", store.record_key(session_id)))
 
     def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         store = self._store
-        key, seconds = store.key(session_id), store.expiry(ttl)
+        if store.legacy_ids:
+            store.migrate_sync(session_id)
+        key, seconds = store.record_key(session_id), store.expiry(ttl)
         if store.has_getex:
             try:
                 return _as_bytes(self._command(_READ, "getex", key, ex=seconds))
@@ -94,14 +101,14 @@ class _SyncRedisStore(SyncSessionStore):
 
     def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
         store = self._store
-        self._command(_WRITE, "set", store.key(session_id), data, ex=store.expiry(ttl))
+        self._command(_WRITE, "set", store.record_key(session_id), data, ex=store.expiry(ttl))
         return session_id
 
     def remove(self, session_id: str) -> None:
-        self._command(_REMOVE, "delete", self._store.key(session_id))
+        self._command(_REMOVE, "delete", *self._store.all_keys(session_id))
 
     def exists(self, session_id: str) -> bool:
-        return bool(self._command(_LOOK_UP, "exists", self._store.key(session_id)))
+        return bool(self._command(_LOOK_UP, "exists", *self._store.all_keys(session_id)))
 
     def session_ids(self) -> typing.Iterator[str]:
         store = self._store
@@ -118,7 +125,7 @@ class _SyncRedisStore(SyncSessionStore):
         self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
     ) -> str | None:
         store = self._store
-        key = store.key(session_id)
+        key = store.record_key(session_id)
         try:
             with store.sync_client().pipeline(transaction=True) as pipe:
                 for attempt in range(_MERGE_ATTEMPTS):  # optimistic: another write meanwhile? again
@@ -139,13 +146,22 @@ class _SyncRedisStore(SyncSessionStore):
         raise SessionStoreError(store.description, _WRITE, _too_busy())
 
     def add_user_session(self, user: str, session_id: str) -> None:
-        self._command(_INDEX, "sadd", self._store.user_key(user), session_id)
+        self._command(_INDEX, "sadd", self._store.user_key(user), self._store.name(session_id))
 
     def remove_user_session(self, user: str, session_id: str) -> None:
-        self._command(_INDEX, "srem", self._store.user_key(user), session_id)
+        self._command(_INDEX, "srem", self._store.user_key(user), self._store.name(session_id))
 
     def user_sessions(self, user: str) -> list[str]:
         return sorted(_text(m) for m in self._command(_INDEX, "smembers", self._store.user_key(user)))
+
+    def revoke_user(self, user: str) -> int:
+        """End every session of ``user``: the index holds record names, so delete those keys."""
+        store = self._store
+        names = self.user_sessions(user)
+        for name in names:
+            self._command(_REMOVE, "delete", store.key(name))
+        self._command(_INDEX, "delete", store.user_key(user))
+        return len(names)
 
     def purge_expired(self) -> int:
         """Redis expires records itself; this drops index entries of sessions that are gone."""
@@ -190,12 +206,21 @@ class RedisStore(DualSessionStore):
         gc_ttl: int = DEFAULT_GC_TTL,
         *,
         timeout: float | None = 5.0,
+        hash_ids: str | bytes | None = None,
+        legacy_ids: bool = False,
     ) -> None:
         if (url is None) == (connection is None):
             raise ImproperlyConfigured("RedisStore needs either 'url' or 'connection' (and not both).")
         if gc_ttl < 1:
             raise ImproperlyConfigured(f"gc_ttl must be a positive number of seconds, got {gc_ttl!r}")
         self.gc_ttl = gc_ttl
+        if hash_ids is not None and not hash_ids:
+            raise ImproperlyConfigured("hash_ids must be a non-empty secret key")
+        if legacy_ids and hash_ids is None:
+            raise ImproperlyConfigured("legacy_ids is for switching to hash_ids: pass hash_ids too")
+        self._id_key = hash_ids.encode() if isinstance(hash_ids, str) else hash_ids
+        #: Also read (and move under the hashed key) records kept under plain ids, while switching.
+        self.legacy_ids = legacy_ids
         self.key: typing.Callable[[str], str] = (
             functools.partial(_prefixed, prefix) if isinstance(prefix, str) else prefix
         )
@@ -249,6 +274,53 @@ class RedisStore(DualSessionStore):
         if "path" in options:
             return f"unix://{options['path']}"
         return f"{options.get('host', 'localhost')}:{options.get('port', 6379)}/{options.get('db', 0)}"
+
+    def name(self, session_id: str) -> str:
+        """What a session's record is called in Redis: its id, or with ``hash_ids`` a keyed hash of
+        it, so that a dump of the keys (or of the per-user sets) gives no id a cookie could replay."""
+        if self._id_key is None:
+            return session_id
+        return hmac.new(self._id_key, session_id.encode(), hashlib.sha256).hexdigest()
+
+    def record_key(self, session_id: str) -> str:
+        return self.key(self.name(session_id))
+
+    def all_keys(self, session_id: str) -> list[str]:
+        """The session's record key, and its legacy plain one while switching to hashed ids."""
+        keys = [self.record_key(session_id)]
+        if self.legacy_ids:
+            keys.append(self.key(session_id))
+        return keys
+
+    def migrate_sync(self, session_id: str) -> bytes:
+        """Read a session, moving a record still under its plain id to the hashed key (TTL kept)."""
+        client = self.sync_client()
+        try:
+            value = client.get(self.record_key(session_id))
+            if value is None:
+                plain = self.key(session_id)
+                value, ttl = client.get(plain), client.pttl(plain)
+                if value is not None:
+                    client.set(self.record_key(session_id), value, px=ttl if ttl > 0 else self.gc_ttl * 1000)
+                    client.delete(plain)
+        except _StoreError as exc:
+            raise SessionStoreError(self.description, _READ, exc) from exc
+        return _as_bytes(value)
+
+    async def migrate(self, client: AsyncRedis, session_id: str) -> bytes:
+        try:
+            value = await client.get(self.record_key(session_id))
+            if value is None:
+                plain = self.key(session_id)
+                value, ttl = await client.get(plain), await client.pttl(plain)
+                if value is not None:
+                    await client.set(
+                        self.record_key(session_id), value, px=ttl if ttl > 0 else self.gc_ttl * 1000
+                    )
+                    await client.delete(plain)
+        except _StoreError as exc:
+            raise SessionStoreError(self.description, _READ, exc) from exc
+        return _as_bytes(value)
 
     def expiry(self, ttl: int) -> int:
         """Seconds to keep a record: the session's ttl, or ``gc_ttl`` for session-only sessions."""
@@ -349,12 +421,16 @@ class RedisStore(DualSessionStore):
         entry = self._clients.get(loop)
         try:
             client = entry[0] if entry is not None else await self._client_for(loop)
-            return _as_bytes(await client.get(self.key(session_id)))
+            if self.legacy_ids:
+                return await self.migrate(client, session_id)
+            return _as_bytes(await client.get(self.record_key(session_id)))
         except _StoreError as exc:
             raise SessionStoreError(self.description, _READ, exc) from exc
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
-        key, seconds = self.key(session_id), self.expiry(ttl)
+        if self.legacy_ids:
+            await self.migrate(await self._client_for_this_loop(), session_id)
+        key, seconds = self.record_key(session_id), self.expiry(ttl)
         if self.has_getex:
             try:
                 return _as_bytes(await self._command(_READ, "getex", key, ex=seconds))
@@ -366,14 +442,14 @@ class RedisStore(DualSessionStore):
         return _as_bytes(value)
 
     async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
-        await self._command(_WRITE, "set", self.key(session_id), data, ex=self.expiry(ttl))
+        await self._command(_WRITE, "set", self.record_key(session_id), data, ex=self.expiry(ttl))
         return session_id
 
     async def remove(self, session_id: str) -> None:
-        await self._command(_REMOVE, "delete", self.key(session_id))
+        await self._command(_REMOVE, "delete", *self.all_keys(session_id))
 
     async def exists(self, session_id: str) -> bool:
-        return bool(await self._command(_LOOK_UP, "exists", self.key(session_id)))
+        return bool(await self._command(_LOOK_UP, "exists", *self.all_keys(session_id)))
 
     async def session_ids(self) -> typing.AsyncIterator[str]:
         pattern, start = self.scan_pattern()
@@ -389,7 +465,7 @@ class RedisStore(DualSessionStore):
     async def update(
         self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
     ) -> str | None:
-        key = self.key(session_id)
+        key = self.record_key(session_id)
         try:
             client = await self._client_for_this_loop()
             async with client.pipeline(transaction=True) as pipe:
@@ -411,13 +487,21 @@ class RedisStore(DualSessionStore):
         raise SessionStoreError(self.description, _WRITE, _too_busy())
 
     async def add_user_session(self, user: str, session_id: str) -> None:
-        await self._command(_INDEX, "sadd", self.user_key(user), session_id)
+        await self._command(_INDEX, "sadd", self.user_key(user), self.name(session_id))
 
     async def remove_user_session(self, user: str, session_id: str) -> None:
-        await self._command(_INDEX, "srem", self.user_key(user), session_id)
+        await self._command(_INDEX, "srem", self.user_key(user), self.name(session_id))
 
     async def user_sessions(self, user: str) -> list[str]:
         return sorted(_text(m) for m in await self._command(_INDEX, "smembers", self.user_key(user)))
+
+    async def revoke_user(self, user: str) -> int:
+        """End every session of ``user``: the index holds record names, so delete those keys."""
+        names = await self.user_sessions(user)
+        for name in names:
+            await self._command(_REMOVE, "delete", self.key(name))
+        await self._command(_INDEX, "delete", self.user_key(user))
+        return len(names)
 
     async def purge_expired(self) -> int:
         """Redis expires records itself; this drops index entries of sessions that are gone."""
@@ -447,6 +531,11 @@ class RedisStore(DualSessionStore):
 
     def scan_pattern(self, key: str | None = None) -> tuple[str, int]:
         """A SCAN pattern for keys starting like ``key`` (the prefix), and where the id starts."""
+        if key is None and self._id_key is not None:
+            raise ImproperlyConfigured(
+                "session ids are hashed at rest (hash_ids): they can't be listed or counted, by design; "
+                "revoking a user's sessions and purging still work"
+            )
         if self._prefix is None:
             raise ImproperlyConfigured(
                 "listing sessions needs RedisStore(prefix=...) to be a string, not a function"
