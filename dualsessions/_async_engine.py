@@ -56,6 +56,11 @@ class AsyncEngine:
                 f"sync serializer; {self.store_name} with {type(self.serializer).__name__} can't"
             )
 
+    def require_user_index(self) -> None:
+        """Refuse to mark a session's user on a store that keeps no per-user index."""
+        if not self.indexes_users:
+            raise ImproperlyConfigured(f"{self.store_name} can't index sessions by user")
+
     async def load(self, state: SessionState, into: Session | None = None) -> Session:
         """Read the session's record (if the request named one) and hand it to the core, which fills
         ``into`` (a lazy session of a framework) or a new :class:`Session`."""

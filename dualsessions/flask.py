@@ -38,7 +38,7 @@ from .cookies import find_cookie
 from .core import Encryptor, Lifetime, Session, SessionState, lifetime_seconds
 from .exceptions import ImproperlyConfigured
 from .types import SessionMetadata
-from .wsgi import RequestSession, _check_indexes
+from .wsgi import RequestSession
 
 __all__ = [
     "DualSessions",
@@ -258,7 +258,7 @@ def get_session_remaining_seconds() -> int:
 def set_session_user(user: str | None) -> None:
     """Mark whose session this is (None: nobody's), so ``revoke_user_sessions`` can end it."""
     session = _current()
-    _check_indexes(session.request_session.engine)
+    session.request_session.engine.require_user_index()
     session._load()
     session.request_session.state.set_user(user)
 

@@ -124,8 +124,7 @@ def get_session_remaining_seconds(connection: HTTPConnection) -> int:
 def set_session_user(connection: HTTPConnection, user: str | None) -> None:
     """Mark whose session this is (None: nobody's), so ``revoke_user_sessions`` can end it."""
     handler = get_session_handler(connection)
-    if not handler._engine.indexes_users:
-        raise ImproperlyConfigured(f"{handler._engine.store_name} can't index sessions by user")
+    handler._engine.require_user_index()
     handler.state.set_user(user)
 
 

@@ -271,14 +271,9 @@ def get_session_remaining_seconds(environ: WSGIEnvironment) -> int:
 def set_session_user(environ: WSGIEnvironment, user: str | None) -> None:
     """Mark whose session this is (None: nobody's), so ``revoke_user_sessions`` can end it."""
     request_session = _request_session(environ)
-    _check_indexes(request_session.engine)
+    request_session.engine.require_user_index()
     request_session.load()
     request_session.state.set_user(user)
-
-
-def _check_indexes(engine: SyncEngine) -> None:
-    if not engine.indexes_users:
-        raise ImproperlyConfigured(f"{engine.store_name} can't index sessions by user")
 
 
 def set_session_lifetime(environ: WSGIEnvironment, lifetime: Lifetime) -> None:
