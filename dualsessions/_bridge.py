@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import functools
 import inspect
 import logging
 import os
@@ -73,6 +74,14 @@ def _is_async_store(store: object) -> bool:
     return inspect.iscoroutinefunction(read)
 
 
+def _method(store: object, name: str, contract: type[AnyStore]) -> typing.Callable[..., typing.Any]:
+    """``store``'s method ``name``, or the contract's default bound to ``store`` when it has none."""
+    method = getattr(store, name, None)
+    if callable(method):
+        return typing.cast(typing.Callable[..., typing.Any], method)
+    return typing.cast(typing.Callable[..., typing.Any], getattr(contract, name).__get__(store))
+
+
 class _ThreadedStore(SessionStore):
     """A sync store driven from an event loop: every call runs on a worker thread."""
 
@@ -85,12 +94,17 @@ class _ThreadedStore(SessionStore):
         self._write = run(store.write)
         self._remove = run(store.remove)
         self._exists = run(store.exists)
-        self._read_and_touch = run(store.read_and_touch)
-        self._add_user_session = run(store.add_user_session)
-        self._remove_user_session = run(store.remove_user_session)
-        self._user_sessions = run(store.user_sessions)
-        self._purge_expired = run(store.purge_expired)
-        self._update = run(store.update)
+        # A duck-typed store may lack the optional methods: the contract's defaults then, which either
+        # build on its four basic ones (replace, take) or raise NotImplementedError as for any store.
+        optional = functools.partial(_method, store, contract=SyncSessionStore)
+        self._read_and_touch = run(optional("read_and_touch"))
+        self._replace = run(optional("replace"))
+        self._take = run(optional("take"))
+        self._add_user_session = run(optional("add_user_session"))
+        self._remove_user_session = run(optional("remove_user_session"))
+        self._user_sessions = run(optional("user_sessions"))
+        self._purge_expired = run(optional("purge_expired"))
+        self._update = run(optional("update"))
         self._next = run(next)
         self._store = store
         self.description = describe(store)
@@ -109,6 +123,12 @@ class _ThreadedStore(SessionStore):
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         return typing.cast(bytes, await self._read_and_touch(session_id, lifetime, ttl))
+
+    async def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
+        return typing.cast("str | None", await self._replace(session_id, data, lifetime, ttl))
+
+    async def take(self, session_id: str) -> bytes:
+        return typing.cast(bytes, await self._take(session_id))
 
     async def session_ids(self) -> typing.AsyncIterator[str]:
         ids = iter(self._store.session_ids())
@@ -278,6 +298,8 @@ class _PortalStore(SyncSessionStore):
 
     def __init__(self, store: SessionStore) -> None:
         self._store = store
+        self._replace = _method(store, "replace", contract=SessionStore)
+        self._take = _method(store, "take", contract=SessionStore)
         self.description = describe(store)
 
     def read(self, session_id: str, lifetime: int) -> bytes:
@@ -294,6 +316,12 @@ class _PortalStore(SyncSessionStore):
 
     def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         return portal.run(self._store.read_and_touch(session_id, lifetime, ttl))
+
+    def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
+        return typing.cast("str | None", portal.run(self._replace(session_id, data, lifetime, ttl)))
+
+    def take(self, session_id: str) -> bytes:
+        return typing.cast(bytes, portal.run(self._take(session_id)))
 
     def session_ids(self) -> typing.Iterator[str]:
         ids = self._store.session_ids()

@@ -46,6 +46,29 @@ class SessionStore(abc.ABC):
         """
         raise NotImplementedError
 
+    async def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
+        """Write ``data`` only if a live record exists under ``session_id``: a session that ended
+        meanwhile stays ended. The id written under (as :meth:`write` returns it), or None when there
+        was no record and nothing was written.
+
+        This default checks :meth:`exists`, then calls :meth:`write`: not atomic, so a removal between
+        the two is undone. Stores that can should override it with one atomic step.
+        """
+        if not await self.exists(session_id):
+            return None
+        return await self.write(session_id, data, lifetime, ttl)
+
+    async def take(self, session_id: str) -> bytes:
+        """Remove the record and return the bytes it held (``b""`` when there was none).
+
+        This default reads, then removes: not atomic. Stores that can should override it with one
+        atomic step, so that two requests regenerating one session can't both get its data.
+        """
+        data = await self.read(session_id, 0)
+        if data:
+            await self.remove(session_id)
+        return data
+
     # Optional, for operations outside requests (dualsessions.admin and the CLI):
 
     def session_ids(self) -> typing.AsyncIterator[str]:
@@ -97,6 +120,29 @@ class SyncSessionStore(abc.ABC):
     def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions)."""
         raise NotImplementedError
+
+    def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
+        """Write ``data`` only if a live record exists under ``session_id``: a session that ended
+        meanwhile stays ended. The id written under (as :meth:`write` returns it), or None when there
+        was no record and nothing was written.
+
+        This default checks :meth:`exists`, then calls :meth:`write`: not atomic, so a removal between
+        the two is undone. Stores that can should override it with one atomic step.
+        """
+        if not self.exists(session_id):
+            return None
+        return self.write(session_id, data, lifetime, ttl)
+
+    def take(self, session_id: str) -> bytes:
+        """Remove the record and return the bytes it held (``b""`` when there was none).
+
+        This default reads, then removes: not atomic. Stores that can should override it with one
+        atomic step, so that two requests regenerating one session can't both get its data.
+        """
+        data = self.read(session_id, 0)
+        if data:
+            self.remove(session_id)
+        return data
 
     # Optional, for operations outside requests (dualsessions.admin and the CLI):
 
@@ -150,6 +196,12 @@ class NoIOStore(DualSessionStore):
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         return self.sync.read_and_touch(session_id, lifetime, ttl)
+
+    async def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
+        return self.sync.replace(session_id, data, lifetime, ttl)
+
+    async def take(self, session_id: str) -> bytes:
+        return self.sync.take(session_id)
 
     async def session_ids(self) -> typing.AsyncIterator[str]:
         for session_id in self.sync.session_ids():

@@ -94,8 +94,17 @@ class _CookieCodec(SyncSessionStore):
             raise CookieTooLarge(len(value), self.max_cookie_size)
         return value
 
+    def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
+        """As :meth:`write`: the record is the cookie itself, so there is no stored record that could
+        have ended meanwhile (and no way to end one but the deleting cookie)."""
+        return self.write(session_id, data, lifetime, ttl)
+
     def remove(self, session_id: str) -> None:
         """The data lives in the browser: the middleware's deleting cookie is all there is to do."""
+
+    def take(self, session_id: str) -> bytes:
+        """What :meth:`read` finds in the cookie value; there is nothing to remove."""
+        return self.read(session_id, 0)
 
     def exists(self, session_id: str) -> bool:
         return bool(self.read(session_id, 0))

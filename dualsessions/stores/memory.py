@@ -57,6 +57,22 @@ class _MemoryRecords(SyncSessionStore):
             self._sweep(now)
         return session_id
 
+    def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
+        now = _clock.now()
+        with self._lock:  # checked and written in one step: a concurrent remove() wins or waits
+            if not self._live(session_id):
+                return None
+            self.data[session_id] = data
+            self._set_expiry(session_id, now + (ttl if ttl > 0 else self.gc_ttl))
+            self._sweep(now)
+        return session_id
+
+    def take(self, session_id: str) -> bytes:
+        with self._lock:
+            data = self._live(session_id)
+            self._drop(session_id)
+        return data
+
     def update(
         self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
     ) -> str | None:

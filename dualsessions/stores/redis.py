@@ -104,6 +104,27 @@ class _SyncRedisStore(SyncSessionStore):
         self._command(_WRITE, "set", store.record_key(session_id), data, ex=store.expiry(ttl))
         return session_id
 
+    def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
+        store = self._store
+        key, seconds = store.record_key(session_id), store.expiry(ttl)
+        written = self._command(_WRITE, "set", key, data, ex=seconds, xx=True)  # SET XX: one command
+        return session_id if written else None
+
+    def take(self, session_id: str) -> bytes:
+        store = self._store
+        if store.legacy_ids:
+            store.migrate_sync(session_id)
+        key = store.record_key(session_id)
+        if store.has_getdel:
+            try:
+                return _as_bytes(self._command(_REMOVE, "getdel", key))
+            except SessionStoreError as exc:
+                if not _unknown_command(exc):
+                    raise
+                store.has_getdel = False
+        value, _ = self._command(_REMOVE, _get_and_delete, key)
+        return _as_bytes(value)
+
     def remove(self, session_id: str) -> None:
         self._command(_REMOVE, "delete", *self._store.all_keys(session_id))
 
@@ -237,6 +258,8 @@ class RedisStore(DualSessionStore):
             self._adopt(connection)
         #: False once the server turned out to predate GETEX (Redis < 6.2): GET + EXPIRE in one round trip.
         self.has_getex = True
+        #: False once the server turned out to predate GETDEL (Redis < 6.2): GET + DEL in one MULTI/EXEC.
+        self.has_getdel = True
         # One async client per event loop, closed when its loop shuts down (see _client_for).
         self._clients: dict[asyncio.AbstractEventLoop, tuple[AsyncRedis, _Guard, bool]] = {}
         self.description = f"RedisStore({self._where()})"
@@ -444,6 +467,25 @@ class RedisStore(DualSessionStore):
     async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
         await self._command(_WRITE, "set", self.record_key(session_id), data, ex=self.expiry(ttl))
         return session_id
+
+    async def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
+        key, seconds = self.record_key(session_id), self.expiry(ttl)
+        written = await self._command(_WRITE, "set", key, data, ex=seconds, xx=True)  # SET XX: one command
+        return session_id if written else None
+
+    async def take(self, session_id: str) -> bytes:
+        if self.legacy_ids:
+            await self.migrate(await self._client_for_this_loop(), session_id)
+        key = self.record_key(session_id)
+        if self.has_getdel:
+            try:
+                return _as_bytes(await self._command(_REMOVE, "getdel", key))
+            except SessionStoreError as exc:
+                if not _unknown_command(exc):
+                    raise
+                self.has_getdel = False
+        value, _ = await self._command(_REMOVE, _async_get_and_delete, key)
+        return _as_bytes(value)
 
     async def remove(self, session_id: str) -> None:
         await self._command(_REMOVE, "delete", *self.all_keys(session_id))
@@ -654,4 +696,19 @@ async def _async_get_and_expire(client: typing.Any, key: str, seconds: int) -> l
     async with client.pipeline(transaction=False) as pipe:
         pipe.get(key)
         pipe.expire(key, seconds)
+        return typing.cast(list[typing.Any], await pipe.execute())
+
+
+def _get_and_delete(client: typing.Any, key: str) -> list[typing.Any]:
+    """GETDEL for servers before Redis 6.2: GET and DEL in one MULTI/EXEC, so still atomic."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.get(key)
+        pipe.delete(key)
+        return typing.cast(list[typing.Any], pipe.execute())
+
+
+async def _async_get_and_delete(client: typing.Any, key: str) -> list[typing.Any]:
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.get(key)
+        pipe.delete(key)
         return typing.cast(list[typing.Any], await pipe.execute())
