@@ -5,39 +5,74 @@ lifetime). The WSGI front end lives in :mod:`dualsessions.wsgi`, the Redis store
 :mod:`dualsessions.stores.redis`.
 """
 
+import importlib
+import typing
+
 from .admin import OpenSession as OpenSession
 from .admin import aopen_session as aopen_session
 from .admin import arevoke_user_sessions as arevoke_user_sessions
 from .admin import open_session as open_session
 from .admin import revoke_user_sessions as revoke_user_sessions
 from .core import Session as Session
+from .core import generate_session_id as generate_session_id
 from .exceptions import CookieTooLarge as CookieTooLarge
 from .exceptions import ImproperlyConfigured as ImproperlyConfigured
 from .exceptions import SerializationError as SerializationError
 from .exceptions import SessionError as SessionError
 from .exceptions import SessionNotLoaded as SessionNotLoaded
 from .exceptions import SessionStoreError as SessionStoreError
-from .middleware import SessionAutoloadMiddleware as SessionAutoloadMiddleware
-from .middleware import SessionMiddleware as SessionMiddleware
 from .serializers import AsyncSerializer as AsyncSerializer
 from .serializers import JsonSerializer as JsonSerializer
 from .serializers import Serializer as Serializer
-from .session import generate_session_id as generate_session_id
-from .session import get_session_handler as get_session_handler
-from .session import get_session_id as get_session_id
-from .session import get_session_metadata as get_session_metadata
-from .session import get_session_remaining_seconds as get_session_remaining_seconds
-from .session import is_loaded as is_loaded
-from .session import load_session as load_session
-from .session import regenerate_session_id as regenerate_session_id
-from .session import set_session_lifetime as set_session_lifetime
-from .session import set_session_user as set_session_user
 from .stores import CookieStore as CookieStore
 from .stores import DualSessionStore as DualSessionStore
 from .stores import InMemoryStore as InMemoryStore
 from .stores import SessionStore as SessionStore
 from .stores import SyncSessionStore as SyncSessionStore
 from .types import SessionMetadata as SessionMetadata
+
+if typing.TYPE_CHECKING:
+    from .middleware import SessionAutoloadMiddleware as SessionAutoloadMiddleware
+    from .middleware import SessionMiddleware as SessionMiddleware
+    from .session import get_session_handler as get_session_handler
+    from .session import get_session_id as get_session_id
+    from .session import get_session_metadata as get_session_metadata
+    from .session import get_session_remaining_seconds as get_session_remaining_seconds
+    from .session import is_loaded as is_loaded
+    from .session import load_session as load_session
+    from .session import regenerate_session_id as regenerate_session_id
+    from .session import set_session_lifetime as set_session_lifetime
+    from .session import set_session_user as set_session_user
+
+# The ASGI names need Starlette; importing them lazily (PEP 562) keeps ``import dualsessions.wsgi`` and
+# ``import dualsessions.flask`` free of Starlette and anyio.
+_LAZY: dict[str, str] = {
+    "SessionAutoloadMiddleware": ".middleware",
+    "SessionMiddleware": ".middleware",
+    "get_session_handler": ".session",
+    "get_session_id": ".session",
+    "get_session_metadata": ".session",
+    "get_session_remaining_seconds": ".session",
+    "is_loaded": ".session",
+    "load_session": ".session",
+    "regenerate_session_id": ".session",
+    "set_session_lifetime": ".session",
+    "set_session_user": ".session",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(globals()))
+
 
 __version__ = "0.1.0"
 
