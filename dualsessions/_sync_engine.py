@@ -1,7 +1,9 @@
 """Performing what the core decides, in the sync flavour.
 
 An engine holds one store and one serializer, adapted to its flavour once, and the validated options.
-For each session it performs the reads and writes that :class:`~dualsessions.core.SessionState` plans.
+Every front end drives a session through one :class:`SyncSessionHandle` (its sync twin for WSGI,
+Flask and scripts): load, change, save, headers. The handle holds no rule: it asks the core
+(:class:`~dualsessions.core.SessionState`) and carries out what the core decides.
 
 Generated from ``_async_engine.py`` by ``scripts/unasync.py``: edit that file, then run the script.
 """
@@ -13,7 +15,18 @@ import typing
 
 from . import _bridge
 from .cookies import check_cookie_value
-from .core import METADATA_KEY, Session, SessionConfig, SessionState, merge_record
+from .core import (
+    METADATA_KEY,
+    Decision,
+    Lifetime,
+    Options,
+    Phase,
+    Session,
+    SessionConfig,
+    SessionState,
+    Store,
+    merge_record,
+)
 from .exceptions import ImproperlyConfigured, SerializationError, SessionError, SessionStoreError
 from .serializers import JsonSerializer, Serializer
 from .stores.base import describe, implements, indexes_users
@@ -22,27 +35,22 @@ logger = logging.getLogger("dualsessions")
 
 
 class SyncEngine:
-    def __init__(
-        self,
-        store: _bridge.AnyStore,
-        serializer: _bridge.AnySerializer | None,
-        options: dict[str, typing.Any],
-    ) -> None:
-        options = dict(options)
+    def __init__(self, store: _bridge.AnyStore, options: Options) -> None:
+        serializer = options.get("serializer")
+        if serializer is None:
+            serializer = JsonSerializer()
         #: Encrypts payloads after serializing and decrypts them before (``encryptor=``): CPU only.
-        self.encryptor = options.pop("encryptor", None)
+        self.encryptor = options.get("encryptor")
         if self.encryptor is not None and not all(
             callable(getattr(self.encryptor, method, None)) for method in ("encrypt", "decrypt")
         ):
             raise ImproperlyConfigured("encryptor must have encrypt(bytes) and decrypt(bytes) methods")
         self.store, touches = _bridge.sync_store(store)
-        self.serializer = _bridge.sync_serializer(serializer if serializer is not None else JsonSerializer())
+        self.serializer = _bridge.sync_serializer(serializer)
         # Stores and serializers that never wait are called directly: no coroutine per call.
         self.direct_store = _bridge.direct_store(store)
-        self.direct_serializer = _bridge.direct_serializer(
-            serializer if serializer is not None else self.serializer
-        )
-        self.config = SessionConfig.from_options(**options, store_touches=touches)
+        self.direct_serializer = _bridge.direct_serializer(serializer)
+        self.config = SessionConfig.from_options(options, store_touches=touches)
         self.store_name = describe(store)
         #: The store keeps the per-user index (``user_key``, ``set_session_user``, revocation).
         self.indexes_users = indexes_users(store)
@@ -56,10 +64,12 @@ class SyncEngine:
                 f"sync serializer; {self.store_name} with {type(self.serializer).__name__} can't"
             )
 
-    def require_user_index(self) -> None:
-        """Refuse to mark a session's user on a store that keeps no per-user index."""
-        if not self.indexes_users:
-            raise ImproperlyConfigured(f"{self.store_name} can't index sessions by user")
+    def begin(
+        self, session_id: str | None, *, extend: bool = True, into: Session | None = None
+    ) -> SyncSessionHandle:
+        """A handle on the session named by ``session_id`` (a cookie's value; None: no cookie).
+        ``extend=False`` for a look from outside a request; ``into``, a framework's own lazy session."""
+        return SyncSessionHandle(self, SessionState(self.config, session_id, extend), into)
 
     def load(self, state: SessionState, into: Session | None = None) -> Session:
         """Read the session's record (if the request named one) and hand it to the core, which fills
@@ -97,43 +107,85 @@ class SyncEngine:
                 logger.warning(
                     "dualsessions: %s held an undecodable session record", self.store_name, exc_info=True
                 )
-        return state.load(data, touched=touch_ttl is not None, raw=raw, into=into)
+        session = state.load(data, touched=touch_ttl is not None, raw=raw, into=into)
+        if state.expiry_fix is not None:  # the read guessed the expiry wrong: put it right at once
+            self._store_call(
+                "correct a session's expiry",
+                self.store.read_and_touch,
+                session_id,
+                lifetime,
+                state.expiry_fix,
+            )
+        return session
 
-    def save(self, state: SessionState) -> str | None:
-        """Write and remove what the core asks for; return the id the store wrote under, if any."""
+    def save(self, state: SessionState, status: int | None = None) -> None:
+        """Decide (``status``: the response's, None outside a request) and carry the decision out."""
+        if state.phase is Phase.UNLOADED and state.must_load_to_decide:
+            self.load(state)
         unchanged = state.unchanged_record()
         if unchanged is not None and self._serialize(unchanged) != state.raw:
             typing.cast(Session, state.session).modified = True  # changed inside a nested value
-        plan = state.save_plan()
+        decision = state.decide(status)
+        store = self.store
         written = None
         try:
-            if plan.write is not None and plan.merge:
-                session_id, data, lifetime, ttl = plan.write
-                written = self.store.update(session_id, self._merger(state), lifetime, ttl)
-                if written is None:  # the session ended meanwhile: nothing to merge into
-                    state.write_skipped()
-                    return None
-            elif plan.write is not None:
-                session_id, data, lifetime, ttl = plan.write
-                payload = self._serialize(data)
-                if self.encryptor is not None:
-                    payload = self.encryptor.encrypt(payload)
-                written = self.store.write(session_id, payload, lifetime, ttl)
+            action = decision.store
+            if action is Store.CREATE:
+                written = store.write(
+                    typing.cast(str, decision.session_id),
+                    self._payload(decision),
+                    decision.lifetime,
+                    decision.ttl,
+                )
+            elif action is Store.REPLACE:  # only if the session didn't end meanwhile
+                session_id = typing.cast(str, decision.session_id)
+                if decision.merge:
+                    change = self._merger(state)
+                    written = store.update(session_id, change, decision.lifetime, decision.ttl)
+                else:
+                    payload = self._payload(decision)
+                    written = store.replace(session_id, payload, decision.lifetime, decision.ttl)
+            elif action is Store.MOVE:  # the old record is taken away; gone already: nothing to move
+                taken = store.take(typing.cast(str, decision.record_id))
+                payload = None
+                if taken:
+                    payload = self._merger(state)(taken) if decision.merge else self._payload(decision)
+                if payload is not None:
+                    written = store.write(
+                        typing.cast(str, decision.session_id), payload, decision.lifetime, decision.ttl
+                    )
+            elif action is Store.REMOVE:
+                store.remove(typing.cast(str, decision.record_id))
             if written is not None:
                 check_cookie_value(self.store_name, self.config.cookie.name, written)
-            for session_id in plan.remove:
-                self.store.remove(session_id)
+            for session_id in decision.stale:
+                store.remove(session_id)
             if self.indexes_users:
-                for add, user, session_id in plan.users:
+                done = written is not None or action is Store.REMOVE
+                for add, user, session_id in decision.stale_users + (decision.users if done else ()):
                     if add:
-                        self.store.add_user_session(user, session_id)
+                        store.add_user_session(user, session_id)
                     else:
-                        self.store.remove_user_session(user, session_id)
+                        store.remove_user_session(user, session_id)
         except SessionError:
             raise
         except Exception as exc:
             raise SessionStoreError(self.store_name, "save a session", exc) from exc
-        return written
+        state.stored(written)
+
+    def _store_call(
+        self, action: str, method: typing.Callable[..., typing.Any], *args: typing.Any
+    ) -> typing.Any:
+        try:
+            return method(*args)
+        except SessionError:
+            raise
+        except Exception as exc:
+            raise SessionStoreError(self.store_name, action, exc) from exc
+
+    def _payload(self, decision: Decision) -> bytes:
+        payload = self._serialize(typing.cast(dict[str, typing.Any], decision.data))
+        return self.encryptor.encrypt(payload) if self.encryptor is not None else payload
 
     def _merger(self, state: SessionState) -> typing.Callable[[bytes], bytes | None]:
         """The change a merge applies to the record as the store has it when writing: this request's
@@ -167,3 +219,56 @@ class SyncEngine:
             raise
         except Exception as exc:
             raise SerializationError(f"the session could not be serialized: {exc}") from exc
+
+    def require_user_index(self) -> None:
+        """Refuse to mark a session's user on a store that keeps no per-user index."""
+        if not self.indexes_users:
+            raise ImproperlyConfigured(f"{self.store_name} can't index sessions by user")
+
+
+class SyncSessionHandle:
+    """One session in one request (or script), as every front end drives it.
+
+    Front ends wrap it thinly: ``load`` when the app first uses the session, the change methods for the
+    app's helpers, ``save`` with the response's status when the response starts, then ``headers``.
+    """
+
+    __slots__ = ("engine", "into", "state")
+
+    def __init__(self, engine: SyncEngine, state: SessionState, into: Session | None = None) -> None:
+        self.engine = engine
+        self.state = state
+        self.into = into
+
+    @property
+    def in_play(self) -> bool:
+        """Whether the session was used, so that the end of the request has something to decide."""
+        state = self.state
+        return state.phase is not Phase.UNLOADED or state.must_load_to_decide
+
+    def load(self) -> Session:
+        """The session, read from the store on first use."""
+        session = self.state.session
+        if session is None:
+            session = self.engine.load(self.state, self.into)
+        return session
+
+    @property
+    def session_id(self) -> str | None:
+        return self.state.session_id
+
+    def regenerate(self) -> str:
+        return self.state.regenerate()
+
+    def set_user(self, user: str | None) -> None:
+        self.engine.require_user_index()
+        self.state.set_user(user)
+
+    def set_lifetime(self, lifetime: Lifetime) -> None:
+        self.state.set_lifetime(lifetime)
+
+    def save(self, status: int | None = None) -> None:
+        self.engine.save(self.state, status)
+
+    def headers(self, mount_point: str = "", https: bool = True) -> list[tuple[str, str]]:
+        return self.state.response_headers(mount_point, https)

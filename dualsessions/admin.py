@@ -21,13 +21,16 @@ import types
 import typing
 
 from . import _bridge
-from ._async_engine import AsyncEngine
-from ._sync_engine import SyncEngine
+from ._async_engine import AsyncEngine, AsyncSessionHandle
+from ._sync_engine import SyncEngine, SyncSessionHandle
 from .cookies import is_valid_cookie_value
-from .core import Encryptor, Lifetime, Session, SessionState
+from .core import Lifetime, Options, Session, SessionState
 from .exceptions import ImproperlyConfigured, SessionError
 from .stores.base import describe, implements, indexes_users
 from .stores.cookie import CookieStore
+
+if typing.TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "OpenSession",
@@ -48,18 +51,19 @@ __all__ = [
 
 class OpenSession:
     """A session opened outside a request. ``with`` (``async with`` for :func:`aopen_session`) gives
-    the session dict; leaving the block without an exception saves it, with the middlewares' rules.
+    the session dict; leaving the block without an exception saves it, with the middlewares' rules:
+    a session that ended meanwhile (revoked, deleted, regenerated elsewhere) stays ended.
 
     Afterwards ``session_id`` is the id it was saved under: a new one if data was given to an unknown
-    id (ids are never adopted), None if the session was emptied (its record removed) or never existed.
-    For a :class:`CookieStore`, pass the cookie's value: such a session can only be read.
+    id (ids are never adopted), None if the session was emptied (its record removed), never existed,
+    or ended meanwhile. For a :class:`CookieStore`, pass the cookie's value: such a session can only
+    be read.
     """
 
     def __init__(self, engine: SyncEngine | AsyncEngine, session_id: str, read_only: bool) -> None:
         if not isinstance(session_id, str) or not is_valid_cookie_value(session_id):
             raise SessionError(f"{session_id!r} is not a session id")
-        self._engine = engine
-        self._state = SessionState(engine.config, session_id, extend=False)
+        self._handle = engine.begin(session_id, extend=False)
         self._read_only = read_only
         self._before: dict[str, typing.Any] | None = None
         self.session_id: str | None = session_id
@@ -67,43 +71,55 @@ class OpenSession:
     @property
     def exists(self) -> bool:
         """Whether the id named a live session (known once opened)."""
-        return not self._state.is_new
+        return not self._handle.state.is_new
 
     @property
     def state(self) -> SessionState:
         """The core's view of the session: metadata, user, ``set_lifetime``, ``set_user``."""
-        return self._state
+        return self._handle.state
+
+    def regenerate(self) -> str:
+        """Move the session to a new id when it is saved; the old record ends."""
+        return self._handle.regenerate()
+
+    def set_user(self, user: str | None) -> None:
+        """Mark whose session this is (None: nobody's), for per-user revocation."""
+        self._handle.set_user(user)
+
+    def set_lifetime(self, lifetime: Lifetime) -> None:
+        """Give the session its own lifetime (seconds or a timedelta; 0: a browser session)."""
+        self._handle.set_lifetime(lifetime)
 
     def __enter__(self) -> Session:
-        return self._opened(typing.cast(SyncEngine, self._engine).load(self._state))
+        return self._opened(typing.cast(SyncSessionHandle, self._handle).load())
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: types.TracebackType | None
     ) -> None:
         if kind is None:
             self._refuse_cookie_changes()
-            written = typing.cast(SyncEngine, self._engine).save(self._state)
-            self.session_id = written or self._state.session_id
+            typing.cast(SyncSessionHandle, self._handle).save()
+            self.session_id = self._handle.session_id
 
     async def __aenter__(self) -> Session:
-        return self._opened(await typing.cast(AsyncEngine, self._engine).load(self._state))
+        return self._opened(await typing.cast(AsyncSessionHandle, self._handle).load())
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: types.TracebackType | None
     ) -> None:
         if kind is None:
             self._refuse_cookie_changes()
-            written = await typing.cast(AsyncEngine, self._engine).save(self._state)
-            self.session_id = written or self._state.session_id
+            await typing.cast(AsyncSessionHandle, self._handle).save()
+            self.session_id = self._handle.session_id
 
     def _opened(self, session: Session) -> Session:
-        self.session_id = self._state.session_id
+        self.session_id = self._handle.session_id
         if self._read_only:
             self._before = copy.deepcopy(dict(session))
         return session
 
     def _refuse_cookie_changes(self) -> None:
-        session = self._state.session
+        session = self._handle.state.session
         if self._read_only and session is not None and (session.modified or dict(session) != self._before):
             raise SessionError(
                 "a CookieStore session can't be changed from a script: its data lives in the browser's "
@@ -111,40 +127,16 @@ class OpenSession:
             )
 
 
-def open_session(
-    store: _bridge.AnyStore,
-    session_id: str,
-    *,
-    serializer: _bridge.AnySerializer | None = None,
-    lifetime: Lifetime = 0,
-    rolling: bool = False,
-    user_key: str | None = None,
-    encryptor: Encryptor | None = None,
-) -> OpenSession:
-    """Open a session by id in a plain (sync) script: ``with open_session(store, id) as session:``."""
-    engine = SyncEngine(store, serializer, _options(lifetime, rolling, user_key, encryptor))
-    return OpenSession(engine, session_id, isinstance(store, CookieStore))
+def open_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Options]) -> OpenSession:
+    """Open a session by id in a plain (sync) script: ``with open_session(store, id) as session:``.
+    Pass the app's options (``lifetime``, ``rolling``, ``user_key``, ``serializer``, ``encryptor``)
+    so that expiry, the per-user index and decoding follow the same rules."""
+    return OpenSession(SyncEngine(store, options), session_id, isinstance(store, CookieStore))
 
 
-def aopen_session(
-    store: _bridge.AnyStore,
-    session_id: str,
-    *,
-    serializer: _bridge.AnySerializer | None = None,
-    lifetime: Lifetime = 0,
-    rolling: bool = False,
-    user_key: str | None = None,
-    encryptor: Encryptor | None = None,
-) -> OpenSession:
+def aopen_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Options]) -> OpenSession:
     """Open a session by id in async code: ``async with aopen_session(store, id) as session:``."""
-    engine = AsyncEngine(store, serializer, _options(lifetime, rolling, user_key, encryptor))
-    return OpenSession(engine, session_id, isinstance(store, CookieStore))
-
-
-def _options(
-    lifetime: Lifetime, rolling: bool, user_key: str | None, encryptor: Encryptor | None
-) -> dict[str, typing.Any]:
-    return {"lifetime": lifetime, "rolling": rolling, "user_key": user_key, "encryptor": encryptor}
+    return OpenSession(AsyncEngine(store, options), session_id, isinstance(store, CookieStore))
 
 
 def delete_session(store: _bridge.AnyStore, session_id: str) -> bool:

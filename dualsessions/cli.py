@@ -118,10 +118,11 @@ def _store(args: argparse.Namespace) -> typing.Any:
 
 def _records(store: typing.Any, ids: typing.Iterable[str]) -> typing.Iterator[tuple[str, SessionState]]:
     """Each live session, read without extending it."""
-    engine = SyncEngine(store, None, {})
+    engine = SyncEngine(store, {})
     for session_id in ids:
-        state = SessionState(engine.config, session_id, extend=False)
-        engine.load(state)
+        handle = engine.begin(session_id, extend=False)
+        handle.load()
+        state = handle.state
         if not state.is_new:  # it may have expired since it was listed
             yield session_id, state
 

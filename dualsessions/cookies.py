@@ -7,6 +7,7 @@ cookie the WSGI app reads, attribute for attribute. No I/O, no framework.
 from __future__ import annotations
 
 import re
+import typing
 from dataclasses import dataclass, field
 
 from .exceptions import CookieTooLarge, ImproperlyConfigured, SessionError
@@ -78,6 +79,30 @@ def add_vary_cookie(vary: str) -> str:
     if "cookie" in fields or "*" in fields:
         return vary
     return f"{vary}, Cookie" if vary.strip() else "Cookie"
+
+
+def with_session_headers(
+    headers: typing.Iterable[tuple[typing.Any, typing.Any]],
+    added: list[tuple[str, str]],
+    as_bytes: bool = False,
+) -> list[tuple[typing.Any, typing.Any]]:
+    """``headers`` (str pairs, or latin-1 bytes pairs as ASGI has them) plus the session's ``added``
+    ones, ``Vary`` merged into the application's own; the application's list is not changed."""
+    result = list(headers)
+    for name, value in added:
+        if name == "Vary":
+            for index, (key, existing) in enumerate(result):
+                if (key.decode("latin-1") if as_bytes else key).lower() == "vary":
+                    merged = add_vary_cookie(existing.decode("latin-1") if as_bytes else existing)
+                    result[index] = (key, merged.encode("latin-1") if as_bytes else merged)
+                    break
+            else:
+                result.append((b"vary", b"Cookie") if as_bytes else (name, value))
+        elif as_bytes:
+            result.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        else:
+            result.append((name, value))
+    return result
 
 
 def validate_cookie_name(name: str) -> str:

@@ -1,31 +1,44 @@
 """The sans-I/O heart of dualsessions: the session object and every rule of when to read, write, remove
 and send a cookie.
 
-Nothing here does I/O or knows a framework. A front end (the ASGI or WSGI middleware, the scripts API)
-creates one :class:`SessionState` per request and drives it:
+Nothing here does I/O or knows a framework. A front end (the ASGI or WSGI middleware, Flask, the scripts
+API) creates one :class:`SessionState` per request and drives it through its phases::
+
+    UNLOADED --load()--> LOADED --decide(status)--> DECIDED --stored(outcome)--> DONE
 
 1. ``state.read_plan()`` says which record to read, if any, and whether the read may extend its expiry;
-2. the front end reads the store, deserializes, and hands the result to ``state.load(data, touched)``;
-3. the application uses ``state.session``;
-4. ``state.save_plan()`` says what to write and what to remove; the front end serializes and performs it;
-5. ``state.response_headers(written_id, mount_point)`` gives the ``Set-Cookie`` and ``Vary`` headers.
+2. the engine reads the store, deserializes, and hands the result to ``state.load(...)``; when the read
+   extended the record's expiry by a guess that turned out wrong, ``state.expiry_fix`` says by how much
+   to correct it, at once;
+3. the application uses ``state.session``; ``regenerate``, ``set_lifetime`` and ``set_user`` may be
+   called before loading too (the engine then loads before deciding);
+4. ``state.decide(status)`` reads the one table of situations, :data:`RULES`, and says what the store
+   does (write, conditional write, move, remove, index changes) and what the cookie does;
+5. the engine carries the decision out and reports with ``state.stored(written)``: the id written
+   under, or None when a conditional write found the session ended meanwhile;
+6. ``state.response_headers(...)`` gives ``Set-Cookie`` and ``Vary``, a pure function of the above.
 
-Because both front ends run exactly this code, they cannot disagree on a rule.
+A call in the wrong phase raises :class:`~dualsessions.exceptions.SessionLifecycleError`. Because every
+front end runs exactly this code, they cannot disagree on a rule.
 """
 
 from __future__ import annotations
 
 import datetime
+import enum
 import logging
 import math
 import secrets
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import _clock
 from .cookies import CookieRules
-from .exceptions import ImproperlyConfigured, SessionNotLoaded
+from .exceptions import ImproperlyConfigured, SessionLifecycleError, SessionNotLoaded
 from .types import SessionMetadata
+
+if typing.TYPE_CHECKING:
+    from .serializers import AsyncSerializer, Serializer
 
 METADATA_KEY = "__metadata__"
 _MISSING = object()
@@ -42,6 +55,51 @@ class Encryptor(typing.Protocol):
     def encrypt(self, data: bytes) -> bytes: ...
 
     def decrypt(self, data: bytes) -> bytes: ...
+
+
+class Options(typing.TypedDict, total=False):
+    """Every option of the middlewares, ``DualSessions`` and ``open_session``, declared once.
+
+    The front ends take them as keyword arguments typed by this dict, so mypy checks their names; the
+    defaults and the validation are :meth:`SessionConfig.from_options`'s.
+    """
+
+    lifetime: Lifetime  # seconds or a timedelta; 0: a browser-session cookie
+    rolling: bool  # every use extends the session by its lifetime
+    cookie_name: str
+    cookie_same_site: str  # "lax", "strict" or "none"
+    cookie_https_only: bool  # the Secure attribute
+    cookie_domain: str | None
+    cookie_path: str | None  # None: where the app is mounted
+    serializer: Serializer | AsyncSerializer | None  # None: JsonSerializer
+    user_key: str | None  # the session key naming its user, for per-user revocation
+    encryptor: Encryptor | None  # encrypts records at rest (dualsessions.crypto)
+    concurrency: str  # "last-writer-wins" or "merge"
+
+
+#: starsessions' positional order of the middleware options after ``app`` and ``store``.
+POSITIONAL_OPTIONS = (
+    "lifetime",
+    "rolling",
+    "cookie_name",
+    "cookie_same_site",
+    "cookie_https_only",
+    "cookie_domain",
+    "cookie_path",
+    "serializer",
+)
+
+
+def options_from(args: tuple[typing.Any, ...], options: Options, owner: str) -> Options:
+    """``options`` with the positional ``args`` a starsessions-style call passed, by their names."""
+    if len(args) > len(POSITIONAL_OPTIONS):
+        raise TypeError(f"{owner} takes at most {len(POSITIONAL_OPTIONS)} options by position")
+    merged = dict(options)
+    for name, value in zip(POSITIONAL_OPTIONS, args, strict=False):
+        if name in merged:
+            raise TypeError(f"{owner} got {name!r} both by position and by name")
+        merged[name] = value
+    return typing.cast(Options, merged)
 
 
 def generate_session_id() -> str:
@@ -68,6 +126,34 @@ def lifetime_seconds(value: Lifetime | float | str, option: str = "lifetime") ->
             f"not negative, got {value!r}"
         )
     return math.ceil(seconds)
+
+
+def rolls(rolling: bool, lifetime: int, extend: bool = True) -> bool:
+    """Whether using a session extends it: the one place that decides "rolling".
+
+    Only a session with a lifetime rolls (a browser-session cookie has no expiry to extend, so it is
+    never re-sent for being read, as Flask does), and only in a request (a script's look never extends).
+    """
+    return rolling and lifetime > 0 and extend
+
+
+def deadline(lifetime: int, rolling: bool, created: float, last_access: float) -> float | None:
+    """When a session ends: ``lifetime`` seconds after its last access if it rolls, else after it was
+    created; None for a browser session (lifetime 0), which ends with the browser. The one place of the
+    expiry arithmetic: the TTL, the cookie's Max-Age, the remaining seconds and expiry on load use it."""
+    if lifetime <= 0:
+        return None
+    return (last_access if rolling else created) + lifetime
+
+
+def _seconds_until(end: float | None, now: float, least: int) -> int:
+    """Whole seconds from ``now`` to ``end`` (0 for no end), at least ``least``."""
+    if end is None:
+        return 0
+    try:
+        return max(least, math.ceil(end - now))
+    except (OverflowError, ValueError):  # a deadline beyond any clock: as far as a TTL can say
+        return 2**31 - 1
 
 
 class Session(dict[str, typing.Any]):
@@ -126,60 +212,108 @@ class Session(dict[str, typing.Any]):
         return f"{type(self).__name__}({dict.__repr__(self)})"
 
 
+#: The cookie options, and the :class:`CookieRules` field each one sets (the defaults are its own).
+_COOKIE_OPTIONS = {
+    "cookie_name": "name",
+    "cookie_same_site": "same_site",
+    "cookie_https_only": "secure",
+    "cookie_domain": "domain",
+    "cookie_path": "path",
+}
+
+
 @dataclass(frozen=True)
 class SessionConfig:
-    """The options every front end takes, validated once when the middleware is built."""
+    """The options the core needs, validated once when the middleware is built (the defaults are
+    those of :class:`Options`, the cookie's those of :class:`CookieRules`)."""
 
-    lifetime: int = 0
-    rolling: bool = False
-    cookie: CookieRules = field(default_factory=CookieRules)
+    lifetime: int
+    rolling: bool
+    cookie: CookieRules
     #: The store can extend a record's expiry while reading it (one command instead of read + write).
-    store_touches: bool = False
+    store_touches: bool
     #: The session key naming the session's user, for per-user revocation (``None``: only explicit).
-    user_key: str | None = None
+    user_key: str | None
     #: ``concurrency="merge"``: a change to an existing session is merged key by key into the record
     #: as it is when written, so concurrent requests changing different keys lose nothing.
-    merge: bool = False
+    merge: bool
 
     @classmethod
-    def from_options(
-        cls,
-        *,
-        lifetime: Lifetime = 0,
-        rolling: bool = False,
-        cookie_name: str = "session",
-        cookie_same_site: str = "lax",
-        cookie_https_only: bool = True,
-        cookie_domain: str | None = None,
-        cookie_path: str | None = None,
-        user_key: str | None = None,
-        concurrency: str = "last-writer-wins",
-        store_touches: bool = False,
-    ) -> SessionConfig:
-        cookie = CookieRules(
-            name=cookie_name,
-            same_site=cookie_same_site,
-            secure=bool(cookie_https_only),
-            domain=cookie_domain or None,  # "" (an unset environment variable, say) means none
-            path=cookie_path or None,
-        )
+    def from_options(cls, options: Options, *, store_touches: bool = False) -> SessionConfig:
+        """The defaults and the validation of every option (``serializer`` and ``encryptor`` are the
+        engine's, and are not looked at here)."""
+        cookie: dict[str, typing.Any] = {
+            name: options[option]  # type: ignore[literal-required]
+            for option, name in _COOKIE_OPTIONS.items()
+            if option in options
+        }
+        if "secure" in cookie:
+            cookie["secure"] = bool(cookie["secure"])
+        for name in ("domain", "path"):  # "" (an unset environment variable, say) means none
+            if name in cookie:
+                cookie[name] = cookie[name] or None
+        user_key = options.get("user_key")
         if user_key is not None and (not isinstance(user_key, str) or not user_key):
             raise ImproperlyConfigured(f"user_key must be the name of a session key, got {user_key!r}")
+        concurrency = options.get("concurrency", "last-writer-wins")
         if concurrency not in ("last-writer-wins", "merge"):
             raise ImproperlyConfigured(
                 f"concurrency must be 'last-writer-wins' or 'merge', got {concurrency!r}"
             )
-        merge = concurrency == "merge"
-        return cls(lifetime_seconds(lifetime), bool(rolling), cookie, store_touches, user_key, merge)
+        return cls(
+            lifetime=lifetime_seconds(options.get("lifetime", 0)),
+            rolling=bool(options.get("rolling", False)),
+            cookie=CookieRules(**cookie),
+            store_touches=store_touches,
+            user_key=user_key,
+            merge=concurrency == "merge",
+        )
 
 
-class Write(typing.NamedTuple):
-    """Write ``data`` (metadata included) under ``session_id``, kept ``ttl`` seconds (0: store default)."""
+class Phase(enum.Enum):
+    """Where a :class:`SessionState` is in its request."""
 
-    session_id: str
-    data: dict[str, typing.Any]
-    lifetime: int
-    ttl: int
+    UNLOADED = "not loaded"
+    LOADED = "loaded"
+    DECIDED = "decided"
+    DONE = "done"
+
+
+class Store(enum.Enum):
+    """What the store does at the end of a request."""
+
+    NOTHING = "nothing"
+    CREATE = "write a new record under a new id"
+    REPLACE = "write, only if the loaded record still exists"
+    MOVE = "take the loaded record away, and write it under the new id only if it was still there"
+    REMOVE = "remove the loaded record"
+
+
+class Cookie(enum.Enum):
+    """What the response says about the cookie."""
+
+    NONE = "no header: the session was never used"
+    KEEP = "no Set-Cookie, Vary: Cookie"
+    SET = "Set-Cookie with the id, Vary: Cookie"
+    DELETE = "a deleting Set-Cookie, Vary: Cookie"
+
+
+FAILED = "failed: status >= 500 or an exception"
+
+#: The rules table: each situation at the end of a request, and what the store and the cookie do.
+#: The README's table of rules says the same, row by row.
+RULES: dict[str, tuple[Store, Cookie]] = {
+    "never loaded": (Store.NOTHING, Cookie.NONE),
+    FAILED: (Store.NOTHING, Cookie.KEEP),
+    "never had data": (Store.NOTHING, Cookie.KEEP),
+    "emptied": (Store.REMOVE, Cookie.DELETE),
+    "new data": (Store.CREATE, Cookie.SET),
+    "regenerated": (Store.MOVE, Cookie.SET),
+    "changed": (Store.REPLACE, Cookie.SET),
+    "read, rolling, extended by the read": (Store.NOTHING, Cookie.SET),
+    "read, rolling": (Store.REPLACE, Cookie.SET),
+    "read": (Store.NOTHING, Cookie.KEEP),
+}
 
 
 class IndexChange(typing.NamedTuple):
@@ -190,72 +324,97 @@ class IndexChange(typing.NamedTuple):
     session_id: str
 
 
-class SavePlan(typing.NamedTuple):
-    write: Write | None
-    #: Records to remove, after the write succeeded (an old id after regeneration, an emptied session).
-    remove: tuple[str, ...]
-    #: Changes to the per-user index of sessions, after the write and the removals.
-    users: tuple[IndexChange, ...] = ()
-    #: Merge the write into the record as it is now, key by key (``concurrency="merge"``).
+class Decision(typing.NamedTuple):
+    """What happens at the end of a request, decided once from :data:`RULES`."""
+
+    situation: str
+    store: Store
+    cookie: Cookie
+    #: The id to write under (CREATE, REPLACE, MOVE), and the loaded record's (REPLACE, MOVE, REMOVE).
+    session_id: str | None = None
+    record_id: str | None = None
+    #: The record to write, metadata included, and the lifetime and TTL it is written with.
+    data: dict[str, typing.Any] | None = None
+    lifetime: int = 0
+    ttl: int = 0
+    #: Merge the write into the record as the store has it then, key by key (``concurrency="merge"``).
     merge: bool = False
+    #: Expired records found on load, removed whatever else happens.
+    stale: tuple[str, ...] = ()
+    #: Changes to the per-user index, made once the store action succeeded (the stale ones always).
+    users: tuple[IndexChange, ...] = ()
+    stale_users: tuple[IndexChange, ...] = ()
+    #: The cookie's Max-Age (None: a browser-session cookie) when it is set.
+    max_age: int | None = None
 
 
-_NOTHING = SavePlan(None, ())
-
-_KEEP, _SET, _DELETE = 0, 1, 2
+_UNSET = object()
 
 
 class SessionState:
-    """One request's view of one session, and the decisions about it.
+    """One request's view of one session, its phase, and the decision about it.
 
-    ``session_id`` is the id of the record in play: first the candidate from the cookie, after loading
-    the id of a live record (None for a new session: a client-chosen id is never adopted), after
-    ``regenerate()`` the fresh id, after saving the id the store returned.
+    ``session_id`` is the id of the record in play: None before loading (a cookie's id counts only once
+    the store knows it) and for a new session until it is saved, the fresh id after ``regenerate()``,
+    the id the store wrote under once done.
     """
 
     __slots__ = (
-        "_cookie",
+        "_cookie_id",
+        "_decision",
         "_extend",
-        "_id",
         "_lifetime_set",
         "_new_id",
         "_owner",
+        "_pending_lifetime",
         "_raw",
         "_record_id",
         "_rolling",
-        "_stale_id",
-        "_stale_owner",
+        "_stale",
         "_stored_metadata",
         "_touched",
         "_user",
-        "_write_reasons",
+        "_written",
         "config",
+        "expiry_fix",
         "initially_empty",
         "metadata",
+        "phase",
         "session",
     )
 
     def __init__(self, config: SessionConfig, cookie_value: str | None, extend: bool = True) -> None:
         """``extend=False`` for a look from outside a request: reading never extends a session."""
         self.config = config
-        self._rolling = config.rolling  # the loaded record's own, once loaded (see load)
+        self.phase = Phase.UNLOADED
+        self._cookie_id = cookie_value
         self._extend = extend
-        self._lifetime_set = False
+        self._rolling = config.rolling  # the loaded record's own rule, once loaded
+        self._record_id: str | None = None  # the live record that was loaded, if any
         self._owner: str | None = None  # the loaded record's user
-        self._stale_owner: str | None = None
-        self._user: object = _MISSING  # set_user()'s user, else derived from data at save time
-        self._id = cookie_value
+        self._stale: tuple[str, str | None] | None = None  # an expired record found on load, its user
+        self._raw = b""  # the record's bytes as read, to see changes made inside nested values
+        self._stored_metadata: object = _MISSING
+        self._touched = False  # the read extended the record's expiry
         self._new_id: str | None = None  # set by regenerate()
+        self._pending_lifetime: int | None = None  # set_lifetime() before loading
+        self._lifetime_set = False
+        self._user: object = _UNSET  # set_user()'s user, else derived from the data at decision time
+        self._decision: Decision | None = None
+        self._written: str | None = None
         self.session: Session | None = None
         self.metadata: SessionMetadata | None = None
         self.initially_empty = True
-        self._record_id: str | None = None  # the record that was loaded, if any
-        self._stale_id: str | None = None  # an expired record found on load, to remove
-        self._raw = b""  # the record's bytes as read, to see changes made inside nested values
-        self._stored_metadata: object = _MISSING
-        self._touched = False  # the read already extended the record's expiry
-        self._write_reasons = False  # regeneration or lifetime change: write even if data is unchanged
-        self._cookie = _KEEP
+        #: After loading: the TTL to give the record at once, when the read extended it by the
+        #: configured lifetime and the session has another (its own lifetime, or it doesn't roll).
+        self.expiry_fix: int | None = None
+
+    def _require(self, operation: str, *phases: Phase) -> None:
+        if self.phase not in phases:
+            raise SessionLifecycleError(
+                f"can't {operation} a session that is {self.phase.value} "
+                f"(only when {' or '.join(phase.value for phase in phases)})"
+            )
 
     @property
     def loaded(self) -> bool:
@@ -263,11 +422,11 @@ class SessionState:
 
     @property
     def session_id(self) -> str | None:
-        """The id of the session's record: None before loading (a cookie's id counts only once the
-        store knows it) and for a new session until it is saved."""
+        if self.phase is Phase.DONE:
+            return self._written
         if self._new_id is not None:
             return self._new_id
-        return self._id if self.session is not None else None
+        return self._record_id
 
     @property
     def recorded_last_access(self) -> float | None:
@@ -281,19 +440,27 @@ class SessionState:
         """No record was loaded: the session gets an id and a record when it is first saved."""
         return self._record_id is None
 
+    @property
+    def must_load_to_decide(self) -> bool:
+        """A change was asked for before loading (a regeneration, a lifetime): load, then decide."""
+        return self.phase is Phase.UNLOADED and (
+            self._new_id is not None or self._pending_lifetime is not None or self._user is not _UNSET
+        )
+
     # -- 1. reading ----------------------------------------------------------------------------------
 
     def read_plan(self) -> tuple[str, int, int | None] | None:
         """``(session_id, lifetime, touch_ttl)`` to read, or None when there is nothing to look up.
 
         ``touch_ttl`` is set when the read should also extend the record's expiry (a rolling session on a
-        store that can do both at once); it assumes the configured lifetime, and ``load`` checks that.
+        store that can do both at once). It assumes the configured lifetime; ``expiry_fix`` corrects it.
         """
-        if self._id is None or self.loaded:
+        self._require("read", Phase.UNLOADED)
+        if self._cookie_id is None:
             return None
         config = self.config
-        touch = config.lifetime if config.rolling and config.store_touches and self._extend else None
-        return self._id, config.lifetime, touch
+        touch = rolls(config.rolling, config.lifetime, self._extend) and config.store_touches
+        return self._cookie_id, config.lifetime, config.lifetime if touch else None
 
     def load(
         self, data: object, touched: bool = False, raw: bytes = b"", into: Session | None = None
@@ -305,35 +472,37 @@ class SessionState:
         A record that is missing, undecodable, not a mapping, or past its expiry gives a new empty
         session that will get a new id if it is ever saved.
         """
-        if self.session is not None:
-            return self.session
+        self._require("load", Phase.UNLOADED)
         now = _clock.now()
         config = self.config
         metadata: SessionMetadata = {"lifetime": config.lifetime, "created": now, "last_access": now}
         values: dict[str, typing.Any] = {}
-        candidate, self._id = self._id, None
         if isinstance(data, dict) and data:
             stored = data.pop(METADATA_KEY, _MISSING)
-            last_access = now
-            owner = None
+            rolling, owner, last_access = config.rolling, None, now
             if _valid_metadata(stored):
                 metadata["lifetime"] = stored["lifetime"]
                 metadata["created"] = stored["created"]
                 last_access = stored.get("last_access", now)
                 owner = stored.get("user") if isinstance(stored.get("user"), str) else None
                 if isinstance(stored.get("rolling"), bool):  # the session's own rule, like its lifetime
-                    self._rolling = stored["rolling"]
-            if self._expired(metadata, last_access, now):
-                self._stale_id, self._stale_owner = candidate, owner
-                self._rolling = config.rolling
+                    rolling = stored["rolling"]
+            if self._expired(metadata, rolling, last_access, now):
+                self._stale = (typing.cast(str, self._cookie_id), owner)
                 metadata = {"lifetime": config.lifetime, "created": now, "last_access": now}
             else:
                 if owner is not None:
                     metadata["user"] = self._owner = owner
                 values = data
-                self._id = self._record_id = candidate
+                self._record_id = self._cookie_id
+                self._rolling = rolling
                 self._raw, self._stored_metadata = raw, stored
-                self._touched = touched and metadata["lifetime"] == config.lifetime
+                self._touched = touched
+                if touched:
+                    end = deadline(metadata["lifetime"], rolling, metadata["created"], now)
+                    ttl = _seconds_until(end, now, 1)
+                    if ttl != config.lifetime or not rolls(rolling, metadata["lifetime"]):
+                        self.expiry_fix = ttl
         self.metadata = metadata
         if into is None:
             into = Session(values)
@@ -342,50 +511,52 @@ class SessionState:
             into.modified = False
         self.session = into
         self.initially_empty = not values
-        return self.session
+        self.phase = Phase.LOADED
+        if self._pending_lifetime is not None:
+            self.set_lifetime(self._pending_lifetime)
+        return into
 
-    def _expired(self, metadata: SessionMetadata, last_access: object, now: float) -> bool:
-        """Past its deadline: ``created + lifetime``, or for a rolling session ``last_access +
-        lifetime`` where every load rewrites the record (stores that can't extend expiry themselves,
-        which may not expire records at all). Other rolling sessions live by their store's expiry."""
-        lifetime = metadata["lifetime"]
-        if lifetime <= 0:
+    def _expired(self, metadata: SessionMetadata, rolling: bool, last_access: object, now: float) -> bool:
+        """Past its deadline. A rolling session on a store that extends records as they are read lives
+        by the store's expiry (its stored ``last_access`` is that of its last write)."""
+        if rolling and self.config.store_touches:
             return False
-        if not self._rolling:
-            return now >= metadata["created"] + lifetime
-        if self.config.store_touches or not _is_time(last_access):
-            return False
-        return now >= typing.cast(float, last_access) + lifetime
+        since = typing.cast(float, last_access) if _is_time(last_access) else now
+        end = deadline(metadata["lifetime"], rolling, metadata["created"], since)
+        return end is not None and now >= end
 
     # -- 2. what the application may change besides data ---------------------------------------------
 
     def regenerate(self) -> str:
-        """Move the session to a fresh id; the old record is removed when the new one is written."""
+        """Move the session to a fresh id; the old record ends when the new one is written. Before
+        loading too: the engine then loads the session to move it."""
+        self._require("regenerate", Phase.UNLOADED, Phase.LOADED)
         self._new_id = generate_session_id()
-        self._write_reasons = True
         return self._new_id
 
     def set_lifetime(self, lifetime: Lifetime) -> None:
-        """Give this session its own lifetime ("remember me"), obeyed by the cookie and the store."""
+        """Give this session its own lifetime ("remember me"), obeyed by the cookie and the store.
+        Setting the lifetime it has already is not a change."""
+        self._require("set the lifetime of", Phase.UNLOADED, Phase.LOADED)
+        seconds = lifetime_seconds(lifetime)
         if self.metadata is None:
-            raise SessionNotLoaded("Load the session before setting its lifetime.")
-        self.metadata["lifetime"] = lifetime_seconds(lifetime)
-        self._lifetime_set = self._write_reasons = True
+            self._pending_lifetime = seconds
+        elif self.metadata["lifetime"] != seconds:
+            self.metadata["lifetime"] = seconds
+            self._lifetime_set = True
 
     def set_user(self, user: str | None) -> None:
         """Mark whose session this is (None: nobody's), for revoking a user's sessions everywhere."""
-        if self.metadata is None:
-            raise SessionNotLoaded("Load the session before setting its user.")
+        self._require("set the user of", Phase.UNLOADED, Phase.LOADED)
         if user is not None and (not isinstance(user, str) or not user):
             raise ValueError(f"a session's user is a non-empty string, got {user!r}")
         self._user = user
-        self._write_reasons = True
 
     @property
     def user(self) -> str | None:
         """Whose session this is: set by ``set_user``, else the ``user_key`` value, else as loaded."""
-        if isinstance(self._user, str) or self._user is None:
-            return self._user
+        if self._user is not _UNSET:
+            return typing.cast("str | None", self._user)
         key, session = self.config.user_key, self.session
         if key is not None and session is not None:
             value = session.get(key)
@@ -396,14 +567,16 @@ class SessionState:
         """Seconds before the session expires (0 for a session-only cookie)."""
         if self.metadata is None:
             raise SessionNotLoaded("Cannot read session metadata because session was not loaded.")
-        lifetime = self.metadata["lifetime"]
-        if lifetime <= 0:
-            return 0
-        if self._rolling:
-            return lifetime
-        return max(0, math.ceil(self.metadata["created"] + lifetime - _clock.now()))
+        return self._ttl(least=0)
 
-    # -- 3. saving -----------------------------------------------------------------------------------
+    def _ttl(self, least: int = 1) -> int:
+        metadata = typing.cast(SessionMetadata, self.metadata)
+        now = _clock.now()
+        return _seconds_until(
+            deadline(metadata["lifetime"], self._rolling, metadata["created"], now), now, least
+        )
+
+    # -- 3. deciding -----------------------------------------------------------------------------------
 
     @property
     def raw(self) -> bytes:
@@ -418,67 +591,141 @@ class SessionState:
         """
         session = self.session
         if (
-            not session
+            self.phase is not Phase.LOADED
+            or not session
             or session.modified
             or all(type(value) in _IMMUTABLE for value in session.values())  # nothing to change in place
-            or self._write_reasons
             or self._record_id is None
             or not self._raw
-            or (self._rolling and self._extend and not self._touched)  # rewritten anyway
         ):
+            return None
+        situation = self._situation(None)
+        if RULES[situation][0] is not Store.NOTHING:  # written anyway
             return None
         record = dict(session)
         if self._stored_metadata is not _MISSING:
             record[METADATA_KEY] = self._stored_metadata
         return record
 
-    def save_plan(self) -> SavePlan:
-        """What the store must do at the end of the request. Call once, then ``response_headers``."""
+    def _situation(self, status: int | None) -> str:
+        """Which row of :data:`RULES` this request is in."""
         session = self.session
         if session is None:
-            return _NOTHING
-        stale = (self._stale_id,) if self._stale_id is not None else ()
-        unindex = []
-        if self._stale_id is not None and self._stale_owner is not None:
-            unindex.append(IndexChange(False, self._stale_owner, self._stale_id))
-        record_id, owner = self._record_id, self._owner
+            return "never loaded"
+        if status is not None and status >= 500:
+            return FAILED
         if not session:
-            if record_id is None:
-                return SavePlan(None, stale, tuple(unindex))  # never had data: no record, no cookie
-            self._cookie = _DELETE
-            self._id = self._new_id = None
-            if owner is not None:
-                unindex.append(IndexChange(False, owner, record_id))
-            return SavePlan(None, (record_id, *stale), tuple(unindex))
-        if not (session.modified or self._write_reasons or record_id is None):
-            if not self._rolling or not self._extend:
-                return SavePlan(None, (), tuple(unindex)) if unindex else _NOTHING
-            if self._touched:  # the read already extended the record: just re-send the cookie
-                self._cookie = _SET if self.metadata and self.metadata["lifetime"] > 0 else _KEEP
-                return _NOTHING
+            return "emptied" if self._record_id is not None else "never had data"
+        if self._record_id is None:
+            return "new data"
+        if self._new_id is not None:
+            return "regenerated"
+        if session.modified or self._lifetime_set or self.user != self._owner:
+            return "changed"
         metadata = typing.cast(SessionMetadata, self.metadata)
-        now = _clock.now()
-        metadata["last_access"] = now
-        ttl = self._ttl(metadata, now)
-        session_id = self.session_id if self.session_id is not None else generate_session_id()
-        moved = record_id is not None and record_id != session_id
-        remove = (record_id, *stale) if moved else stale
-        user = self.user
+        if not rolls(self._rolling, metadata["lifetime"], self._extend):
+            return "read"
+        return "read, rolling, extended by the read" if self._touched else "read, rolling"
+
+    def decide(self, status: int | None = None) -> Decision:
+        """What the store and the cookie do at the end of the request (``status``: the response's, None
+        outside a request). Decided once: later calls return the same decision."""
+        if self._decision is not None and self.phase is Phase.DECIDED:
+            return self._decision
+        self._require("decide about", Phase.UNLOADED, Phase.LOADED)
+        situation = self._situation(status)
+        store, cookie = RULES[situation]
+        stale: tuple[str, ...] = ()
+        stale_users: tuple[IndexChange, ...] = ()
+        if self._stale is not None and situation != FAILED:  # an expired record found on load
+            stale_id, stale_owner = self._stale
+            stale = (stale_id,)
+            if stale_owner is not None:
+                stale_users = (IndexChange(False, stale_owner, stale_id),)
+        decision = Decision(situation, store, cookie, stale=stale, stale_users=stale_users)
+        if store is Store.REMOVE:
+            record_id = typing.cast(str, self._record_id)
+            index = (IndexChange(False, self._owner, record_id),) if self._owner is not None else ()
+            decision = decision._replace(record_id=record_id, users=index)
+        elif store is not Store.NOTHING:
+            decision = self._write_decision(decision)
+        elif cookie is Cookie.SET:  # extended by the read: the cookie says so too
+            decision = decision._replace(max_age=self._max_age())
+        self._decision = decision
+        self.phase = Phase.DECIDED
+        return decision
+
+    def _max_age(self) -> int | None:
+        metadata = typing.cast(SessionMetadata, self.metadata)
+        return self._ttl() if metadata["lifetime"] > 0 else None
+
+    def _write_decision(self, decision: Decision) -> Decision:
+        metadata = typing.cast(SessionMetadata, self.metadata)
+        metadata["last_access"] = _clock.now()
+        record_id, owner, user = self._record_id, self._owner, self.user
+        session_id = self._new_id or record_id or generate_session_id()
         if user is None:
             metadata.pop("user", None)
         else:
             metadata["user"] = user
         metadata["rolling"] = self._rolling
-        index = unindex
+        moved = record_id is not None and record_id != session_id
+        index = []
         if owner is not None and record_id is not None and (moved or owner != user):
             index.append(IndexChange(False, owner, record_id))
         if user is not None and (moved or user != owner or record_id is None):
             index.append(IndexChange(True, user, session_id))
-        self._cookie = _SET
-        data = dict(session)
+        data = dict(typing.cast(Session, self.session))
         data[METADATA_KEY] = metadata
-        merge = self.config.merge and record_id is not None and not moved
-        return SavePlan(Write(session_id, data, metadata["lifetime"], ttl), remove, tuple(index), merge)
+        ttl = self._ttl()
+        return decision._replace(
+            session_id=session_id,
+            record_id=record_id,
+            data=data,
+            lifetime=metadata["lifetime"],
+            ttl=ttl,
+            merge=self.config.merge and decision.store in (Store.REPLACE, Store.MOVE),
+            users=tuple(index),
+            max_age=ttl if metadata["lifetime"] > 0 else None,
+        )
+
+    # -- 4. after the store --------------------------------------------------------------------------
+
+    def stored(self, written: str | None) -> None:
+        """The store carried the decision out: ``written`` is the id it wrote under (the cookie's value),
+        or None when nothing was written (a conditional write found the session ended meanwhile)."""
+        self._require("report the store's work on", Phase.DECIDED)
+        action = typing.cast(Decision, self._decision).store
+        if action is Store.NOTHING:
+            written = self._record_id  # the session keeps its id (if it has one)
+        self._written = written
+        self.phase = Phase.DONE
+
+    def response_headers(self, mount_point: str = "", https: bool = True) -> list[tuple[str, str]]:
+        """The headers to add to the response.
+
+        ``mount_point`` is where the app is mounted (the default cookie path); ``https`` whether the
+        request came over TLS, to warn once when a Secure cookie is sent where it won't come back.
+        """
+        self._require("give the response headers of", Phase.DONE)
+        decision = typing.cast(Decision, self._decision)
+        cookie = decision.cookie
+        if cookie is Cookie.NONE:
+            return []
+        rules = self.config.cookie
+        if cookie is Cookie.DELETE:
+            return [("Set-Cookie", rules.delete_cookie(rules.path_for(mount_point))), ("Vary", "Cookie")]
+        value = self._written
+        if cookie is Cookie.KEEP or value is None:  # nothing to send, or the session ended meanwhile
+            return [("Vary", "Cookie")]
+        if not https and rules.secure:
+            _warn_insecure_once(rules.name)
+        return [
+            ("Set-Cookie", rules.set_cookie(value, decision.max_age, rules.path_for(mount_point))),
+            ("Vary", "Cookie"),
+        ]
+
+    # -- merging (concurrency="merge") ------------------------------------------------------------------
 
     def changes_since(self, original: dict[str, typing.Any]) -> tuple[dict[str, typing.Any], tuple[str, ...]]:
         """What this request did to the data loaded as ``original``: keys set (or changed in place),
@@ -500,43 +747,6 @@ class SessionState:
         if self.user != self._owner:
             changes["user"] = self.user
         return changes
-
-    def write_skipped(self) -> None:
-        """The store found nothing to merge into (the session ended meanwhile): send no cookie."""
-        self._cookie = _KEEP
-
-    def _ttl(self, metadata: SessionMetadata, now: float) -> int:
-        lifetime = metadata["lifetime"]
-        if lifetime <= 0:
-            return 0
-        if self._rolling:
-            return lifetime
-        return max(1, math.ceil(metadata["created"] + lifetime - now))
-
-    def response_headers(
-        self, written_id: str | None, mount_point: str = "", https: bool = True
-    ) -> list[tuple[str, str]]:
-        """The headers to add to the response, given the id the store returned from the write, if any.
-
-        ``mount_point`` is where the app is mounted (the default cookie path); ``https`` whether the
-        request came over TLS, to warn once when a Secure cookie is sent where it won't come back.
-        """
-        if self.session is None:
-            return []
-        if written_id is not None:
-            self._id, self._new_id = written_id, None
-        if self._cookie == _KEEP:
-            return [("Vary", "Cookie")]
-        cookie = self.config.cookie
-        path = cookie.path_for(mount_point)
-        if self._cookie == _DELETE:
-            return [("Set-Cookie", cookie.delete_cookie(path)), ("Vary", "Cookie")]
-        if not https and cookie.secure:
-            _warn_insecure_once(cookie.name)
-        metadata = typing.cast(SessionMetadata, self.metadata)
-        max_age = self._ttl(metadata, _clock.now()) if metadata["lifetime"] > 0 else None
-        value = typing.cast(str, self.session_id)
-        return [("Set-Cookie", cookie.set_cookie(value, max_age, path)), ("Vary", "Cookie")]
 
 
 _warned_insecure: set[str] = set()

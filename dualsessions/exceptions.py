@@ -46,3 +46,8 @@ class CookieTooLarge(SessionError):
 
 class SerializationError(SessionError):
     """Session data could not be serialized; raised at save time, before any header is sent."""
+
+
+class SessionLifecycleError(SessionError, RuntimeError):
+    """A session was driven out of order: loaded twice, changed after its response was decided, asked
+    for response headers before the store was written. A bug in a front end, never in an app's use."""

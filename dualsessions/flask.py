@@ -32,13 +32,15 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("dualsessions.flask needs Flask: pip install 'dualsessions[flask]'") from exc
 
-from ._bridge import AnySerializer, AnyStore
-from ._sync_engine import SyncEngine
+from ._bridge import AnyStore
+from ._sync_engine import SyncEngine, SyncSessionHandle
 from .cookies import find_cookie
-from .core import Encryptor, Lifetime, Session, SessionState, lifetime_seconds
+from .core import Lifetime, Options, Phase, Session, lifetime_seconds
 from .exceptions import ImproperlyConfigured
 from .types import SessionMetadata
-from .wsgi import RequestSession
+
+if typing.TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "DualSessions",
@@ -55,22 +57,20 @@ __all__ = [
 class FlaskSession(Session, SessionMixin):
     """``flask.session``: a dict, read from the store on first use, with Flask's session attributes."""
 
-    def __init__(
-        self, request_session: RequestSession, permanent_lifetime: int, mount: str, https: bool
-    ) -> None:
+    def __init__(self, handle: SyncSessionHandle, permanent_lifetime: int, mount: str, https: bool) -> None:
         super().__init__()
-        self.request_session = request_session
+        self.handle = handle
+        handle.into = self  # whoever loads the session fills this dict
         self.permanent_lifetime = permanent_lifetime
         self.mount, self.https = mount, https
-        self.saved = False
 
     def _load(self) -> None:
-        if self.request_session.state.session is not self:
-            self.request_session.load(into=self)
+        if self.handle.state.session is not self:
+            self.handle.load()
 
     @property
     def loaded(self) -> bool:
-        return self.request_session.state.session is self
+        return self.handle.state.session is self
 
     @property
     def accessed(self) -> bool:
@@ -87,21 +87,17 @@ class FlaskSession(Session, SessionMixin):
     def new(self) -> bool:  # type: ignore[override]
         """True until the session has a record in the store."""
         self._load()
-        return self.request_session.state.is_new
+        return self.handle.state.is_new
 
     @property
     def permanent(self) -> bool:
         """Whether the session outlives the browser session (its lifetime is not 0)."""
         self._load()
-        return typing.cast(SessionMetadata, self.request_session.state.metadata)["lifetime"] > 0
+        return typing.cast(SessionMetadata, self.handle.state.metadata)["lifetime"] > 0
 
     @permanent.setter
     def permanent(self, value: bool) -> None:
-        self._load()
-        state = self.request_session.state
-        lifetime = self.permanent_lifetime if value else 0
-        if typing.cast(SessionMetadata, state.metadata)["lifetime"] != lifetime:  # no write for no change
-            state.set_lifetime(lifetime)
+        self.handle.set_lifetime(self.permanent_lifetime if value else 0)
 
     def __repr__(self) -> str:
         return f"<FlaskSession {dict.__repr__(self) if self.loaded else '(not loaded)'}>"
@@ -111,8 +107,8 @@ def _loading(name: str) -> typing.Any:
     method = getattr(Session, name)
 
     def load_first(self: FlaskSession, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
-        if self.request_session.state.session is not self:
-            self.request_session.load(into=self)
+        if self.handle.state.session is not self:
+            self.handle.load()
         return method(self, *args, **kwargs)
 
     load_first.__name__ = name
@@ -137,14 +133,18 @@ class _Interface(SessionInterface):
 
     def open_session(self, app: flask.Flask, request: flask.Request) -> FlaskSession:
         cookie = find_cookie(request.environ.get("HTTP_COOKIE", ""), self.engine.config.cookie.name)
-        request_session = RequestSession(self.engine, SessionState(self.engine.config, cookie))
-        return FlaskSession(request_session, self.permanent_lifetime, request.script_root, request.is_secure)
+        handle = self.engine.begin(cookie)
+        return FlaskSession(handle, self.permanent_lifetime, request.script_root, request.is_secure)
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: flask.Response) -> None:
-        if not isinstance(session, FlaskSession) or not session.loaded or session.saved:
-            return  # not used, or saved already (Flask saves again for the error page of a failure)
-        session.saved = True
-        for name, value in session.request_session.save(session.mount, session.https):
+        if not isinstance(session, FlaskSession):
+            return
+        handle = session.handle
+        # Flask calls this again for the error page when the first call failed: decided once, saved once.
+        if not handle.in_play or handle.state.phase not in (Phase.UNLOADED, Phase.LOADED):
+            return
+        handle.save(response.status_code)
+        for name, value in handle.headers(session.mount, session.https):
             if name == "Vary":
                 response.vary.add("Cookie")
             else:
@@ -155,66 +155,35 @@ class DualSessions:
     """The Flask extension: ``DualSessions(app, store=...)`` or ``DualSessions(store=...).init_app(app)``."""
 
     def __init__(
-        self,
-        app: flask.Flask | None = None,
-        *,
-        store: AnyStore,
-        lifetime: Lifetime | None = None,
-        rolling: bool | None = None,
-        cookie_name: str | None = None,
-        cookie_same_site: str | None = None,
-        cookie_https_only: bool | None = None,
-        cookie_domain: str | None = None,
-        cookie_path: str | None = None,
-        serializer: AnySerializer | None = None,
-        user_key: str | None = None,
-        encryptor: Encryptor | None = None,
-        concurrency: str = "last-writer-wins",
+        self, app: flask.Flask | None = None, *, store: AnyStore, **options: Unpack[Options]
     ) -> None:
         self.store = store
-        self.serializer = serializer
-        self.options: dict[str, typing.Any] = {
-            "lifetime": lifetime,
-            "rolling": rolling,
-            "cookie_name": cookie_name,
-            "cookie_same_site": cookie_same_site,
-            "cookie_https_only": cookie_https_only,
-            "cookie_domain": cookie_domain,
-            "cookie_path": cookie_path,
-            "user_key": user_key,
-            "encryptor": encryptor,
-            "concurrency": concurrency,
-        }
+        self.options = options
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: flask.Flask) -> None:
         options, permanent_lifetime = self._resolve(app.config)
-        engine = SyncEngine(self.store, self.serializer, options)
+        engine = SyncEngine(self.store, options)
         app.session_interface = _Interface(engine, permanent_lifetime)
         app.extensions["dualsessions"] = self
 
-    def _resolve(self, config: flask.Config) -> tuple[dict[str, typing.Any], int]:
+    def _resolve(self, config: flask.Config) -> tuple[Options, int]:
         """The options, with Flask's configuration where they were not given."""
-        given = self.options
-        fallbacks = {
+        fallbacks: Options = {
             "cookie_name": config.get("SESSION_COOKIE_NAME") or "session",
             "cookie_same_site": config.get("SESSION_COOKIE_SAMESITE") or "lax",
             "cookie_https_only": bool(config.get("SESSION_COOKIE_SECURE", False)),
             "cookie_domain": config.get("SESSION_COOKIE_DOMAIN") or None,
             "cookie_path": config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/",
             "rolling": bool(config.get("SESSION_REFRESH_EACH_REQUEST", True)),
+            "lifetime": 0,  # Flask's default: a browser session until made permanent
         }
-        options = {
-            key: fallbacks[key] if value is None and key in fallbacks else value
-            for key, value in given.items()
-        }
+        options: Options = {**fallbacks, **{k: v for k, v in self.options.items() if v is not None}}  # type: ignore[typeddict-item]
         permanent = config.get("PERMANENT_SESSION_LIFETIME", datetime.timedelta(days=31))
         permanent_lifetime = lifetime_seconds(permanent, "PERMANENT_SESSION_LIFETIME")
-        if options["lifetime"] is None:
-            options["lifetime"] = 0  # Flask's default: a browser session until made permanent
-        elif lifetime_seconds(options["lifetime"]) > 0:
-            permanent_lifetime = lifetime_seconds(options["lifetime"])
+        if lifetime_seconds(options.get("lifetime", 0)) > 0:
+            permanent_lifetime = lifetime_seconds(options.get("lifetime", 0))
         return options, permanent_lifetime
 
 
@@ -231,40 +200,33 @@ def get_session_id() -> str | None:
     """The current session id: None for a session that has no record yet (it gets one when saved)."""
     session = _current()
     session._load()  # the cookie's id counts only once the store knows it
-    return session.request_session.state.session_id
+    return session.handle.session_id
 
 
 def regenerate_session_id() -> str:
-    """Move the session to a new id (after login, against session fixation); the old record is removed."""
-    session = _current()
-    session._load()
-    return session.request_session.state.regenerate()
+    """Move the session to a new id (after login, against session fixation); the old record ends."""
+    return _current().handle.regenerate()
 
 
 def get_session_metadata() -> SessionMetadata:
     """``created``, ``last_access`` and ``lifetime`` of the session."""
     session = _current()
     session._load()
-    return typing.cast(SessionMetadata, session.request_session.state.metadata)
+    return typing.cast(SessionMetadata, session.handle.state.metadata)
 
 
 def get_session_remaining_seconds() -> int:
     """Seconds before the session expires; 0 for a session-only cookie."""
     session = _current()
     session._load()
-    return session.request_session.state.remaining_seconds()
+    return session.handle.state.remaining_seconds()
 
 
 def set_session_user(user: str | None) -> None:
     """Mark whose session this is (None: nobody's), so ``revoke_user_sessions`` can end it."""
-    session = _current()
-    session.request_session.engine.require_user_index()
-    session._load()
-    session.request_session.state.set_user(user)
+    _current().handle.set_user(user)
 
 
 def set_session_lifetime(lifetime: Lifetime) -> None:
     """Give this session its own lifetime in seconds or a timedelta ("remember me"); 0: session-only."""
-    session = _current()
-    session._load()
-    session.request_session.state.set_lifetime(lifetime)
+    _current().handle.set_lifetime(lifetime)

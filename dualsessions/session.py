@@ -1,7 +1,9 @@
 """Session helpers for Starlette and FastAPI handlers (the starsessions API).
 
 ``connection`` is a ``Request``, a ``WebSocket`` or any ``HTTPConnection`` whose app runs under
-:class:`dualsessions.SessionMiddleware`.
+:class:`dualsessions.SessionMiddleware`. Changes (``regenerate_session_id``, ``set_session_lifetime``,
+``set_session_user``) work before ``load_session`` too: the session is then loaded when the response
+starts, and changed as asked. Reading it (its data, metadata, remaining seconds) needs it loaded.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ import typing
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from .core import Lifetime, Session, SessionState, generate_session_id
+from .core import Lifetime, Session, generate_session_id
 from .exceptions import ImproperlyConfigured, SessionNotLoaded
 from .types import SessionMetadata
 
 if typing.TYPE_CHECKING:
-    from ._async_engine import AsyncEngine
+    from ._async_engine import AsyncSessionHandle
 
 __all__ = [
     "SessionHandler",
@@ -34,45 +36,44 @@ __all__ = [
 
 
 class SessionHandler:
-    """One request's session, as the ASGI middleware drives it. Reach it with ``get_session_handler``."""
+    """One connection's session under the ASGI middleware: the engine's handle, and the scope whose
+    ``"session"`` it fills when loaded. Reach it with ``get_session_handler``."""
 
-    __slots__ = ("_engine", "scope", "state")
+    __slots__ = ("handle", "scope")
 
-    def __init__(self, engine: AsyncEngine, state: SessionState, scope: Scope) -> None:
-        self._engine = engine
-        self.state = state
+    def __init__(self, handle: AsyncSessionHandle, scope: Scope) -> None:
+        self.handle = handle
         self.scope = scope
 
     @property
     def session_id(self) -> str | None:
-        return self.state.session_id
+        return self.handle.session_id
 
     @property
     def is_loaded(self) -> bool:
-        return self.state.loaded
+        return self.handle.state.loaded
 
     @property
     def metadata(self) -> SessionMetadata | None:
-        return self.state.metadata
+        return self.handle.state.metadata
 
     @property
     def is_empty(self) -> bool:
-        return not self.state.session
+        return not self.handle.state.session
 
     @property
     def initially_empty(self) -> bool:
-        return self.state.initially_empty
+        return self.handle.state.initially_empty
 
     async def load(self) -> Session:
         """Read the session from the store, once; later calls return the loaded session."""
-        session = self.state.session
+        session = self.handle.state.session
         if session is None:
-            session = await self._engine.load(self.state)
-            self.scope["session"] = session
+            session = self.scope["session"] = await self.handle.load()
         return session
 
     def regenerate_id(self) -> str:
-        return self.state.regenerate()
+        return self.handle.regenerate()
 
     async def destroy(self) -> None:
         """End the session: its data is dropped, its record removed and its cookie deleted."""
@@ -99,12 +100,13 @@ def is_loaded(connection: HTTPConnection) -> bool:
 
 
 def get_session_id(connection: HTTPConnection) -> str | None:
-    """The current session id: None for a session that has no record yet (it gets an id when saved)."""
+    """The current session id: None before loading and for a session that has no record yet (it gets
+    an id when saved); the new id once regenerated."""
     return get_session_handler(connection).session_id
 
 
 def regenerate_session_id(connection: HTTPConnection) -> str:
-    """Move the session to a new id (after login, against session fixation); the old record is removed."""
+    """Move the session to a new id (after login, against session fixation); the old record ends."""
     return get_session_handler(connection).regenerate_id()
 
 
@@ -118,16 +120,14 @@ def get_session_metadata(connection: HTTPConnection) -> SessionMetadata:
 
 def get_session_remaining_seconds(connection: HTTPConnection) -> int:
     """Seconds before the session expires; 0 for a session-only cookie."""
-    return get_session_handler(connection).state.remaining_seconds()
+    return get_session_handler(connection).handle.state.remaining_seconds()
 
 
 def set_session_user(connection: HTTPConnection, user: str | None) -> None:
     """Mark whose session this is (None: nobody's), so ``revoke_user_sessions`` can end it."""
-    handler = get_session_handler(connection)
-    handler._engine.require_user_index()
-    handler.state.set_user(user)
+    get_session_handler(connection).handle.set_user(user)
 
 
 def set_session_lifetime(connection: HTTPConnection, lifetime: Lifetime) -> None:
     """Give this session its own lifetime in seconds or a timedelta ("remember me"); 0: session-only."""
-    get_session_handler(connection).state.set_lifetime(lifetime)
+    get_session_handler(connection).handle.set_lifetime(lifetime)

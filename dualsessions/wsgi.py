@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import typing
 
-from ._bridge import AnySerializer, AnyStore
-from ._sync_engine import SyncEngine
-from .cookies import add_vary_cookie, find_cookie
-from .core import Encryptor, Lifetime, Session, SessionState
-from .exceptions import ImproperlyConfigured, SessionNotLoaded
+from ._bridge import AnyStore
+from ._sync_engine import SyncEngine, SyncSessionHandle
+from .cookies import find_cookie, with_session_headers
+from .core import Lifetime, Options, Session, options_from
+from .exceptions import ImproperlyConfigured
 from .serializers import JsonSerializer
 from .types import SessionMetadata
 
@@ -36,6 +36,7 @@ if typing.TYPE_CHECKING:
     from types import TracebackType
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from typing_extensions import Unpack
 
     ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
@@ -55,78 +56,31 @@ __all__ = [
 
 ENVIRON_KEY = "dualsessions.session"
 
-
-class RequestSession:
-    """One request's session under the WSGI middleware, found at ``environ["dualsessions.session"]``."""
-
-    __slots__ = ("engine", "state")
-
-    def __init__(self, engine: SyncEngine, state: SessionState) -> None:
-        self.engine = engine
-        self.state = state
-
-    def load(self, into: Session | None = None) -> Session:
-        """The session, read from the store on first use."""
-        session = self.state.session
-        if session is None:
-            session = self.engine.load(self.state, into)
-        return session
-
-    def save(self, mount_point: str, https: bool) -> list[tuple[str, str]]:
-        """Write what changed; the headers to add to the response."""
-        written = self.engine.save(self.state)
-        return self.state.response_headers(written, mount_point, https)
+#: One request's session under the WSGI middleware, found at ``environ["dualsessions.session"]``.
+RequestSession = SyncSessionHandle
 
 
 class SessionMiddleware:
     """Gives every request of a WSGI application a session, loaded on first use.
 
-    The options are those of the ASGI middleware, with the same defaults and validation.
+    The options are those of the ASGI middleware (:class:`dualsessions.core.Options`), with the same
+    defaults and validation, by position too.
     """
 
     def __init__(
-        self,
-        app: WSGIApplication,
-        store: AnyStore,
-        lifetime: Lifetime = 0,
-        rolling: bool = False,
-        cookie_name: str = "session",
-        cookie_same_site: str = "lax",
-        cookie_https_only: bool = True,
-        cookie_domain: str | None = None,
-        cookie_path: str | None = None,
-        serializer: AnySerializer | None = None,
-        *,
-        user_key: str | None = None,
-        encryptor: Encryptor | None = None,
-        concurrency: str = "last-writer-wins",
+        self, app: WSGIApplication, store: AnyStore, *args: typing.Any, **options: Unpack[Options]
     ) -> None:
         self.app = app
         self.store = store
-        self.serializer = serializer if serializer is not None else JsonSerializer()
-        self.engine = SyncEngine(
-            store,
-            self.serializer,
-            {
-                "lifetime": lifetime,
-                "rolling": rolling,
-                "cookie_name": cookie_name,
-                "cookie_same_site": cookie_same_site,
-                "cookie_https_only": cookie_https_only,
-                "cookie_domain": cookie_domain,
-                "cookie_path": cookie_path,
-                "user_key": user_key,
-                "encryptor": encryptor,
-                "concurrency": concurrency,
-            },
-        )
-        self.cookie_name = cookie_name
+        options = options_from(args, options, "SessionMiddleware")
+        self.serializer = options.get("serializer") or JsonSerializer()
+        self.engine = SyncEngine(store, options)
+        self.cookie_name = self.engine.config.cookie.name
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> typing.Iterable[bytes]:
-        cookie = find_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name)
-        request_session = RequestSession(self.engine, SessionState(self.engine.config, cookie))
-        environ[ENVIRON_KEY] = request_session
-        response = _Response(environ, start_response, request_session)
+        handle = self.engine.begin(find_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name))
+        environ[ENVIRON_KEY] = handle
+        response = _Response(environ, start_response, handle)
         result = self.app(environ, response.start_response)
         if isinstance(result, (list, tuple)):  # the app is done with the session: headers now
             if not response.sent:
@@ -138,13 +92,13 @@ class SessionMiddleware:
 class _Response:
     """Holds the application's status and headers until the body starts, then saves and sends them."""
 
-    __slots__ = ("_start_response", "_write", "environ", "pending", "request_session", "sent")
+    __slots__ = ("_start_response", "_write", "environ", "handle", "pending", "sent")
 
     def __init__(
-        self, environ: WSGIEnvironment, start_response: StartResponse, request_session: RequestSession
+        self, environ: WSGIEnvironment, start_response: StartResponse, handle: SyncSessionHandle
     ) -> None:
         self.environ = environ
-        self.request_session = request_session
+        self.handle = handle
         self._start_response = start_response
         self._write: typing.Callable[[bytes], object] | None = None
         self.pending: tuple[str, list[tuple[str, str]], ExcInfo | None] | None = None
@@ -162,10 +116,13 @@ class _Response:
         if self.pending is None:
             raise RuntimeError("the WSGI application did not call start_response")
         status, headers, exc_info = self.pending
-        if self.request_session.state.loaded:
+        handle = self.handle
+        if handle.in_play:
+            handle.save(_status_code(status, exc_info))
             https = self.environ.get("wsgi.url_scheme") == "https"
-            added = self.request_session.save(self.environ.get("SCRIPT_NAME", ""), https)
-            headers = with_headers(headers, added)
+            headers = with_session_headers(
+                headers, handle.headers(self.environ.get("SCRIPT_NAME", ""), https)
+            )
         self._write = self._start_response(status, headers, exc_info)
         self.sent = True
 
@@ -174,6 +131,14 @@ class _Response:
             self.send_headers()
         assert self._write is not None
         return self._write(data)
+
+
+def _status_code(status: str, exc_info: ExcInfo | None) -> int:
+    """The status line's code; an error response (``exc_info``) or a malformed line counts as 500."""
+    code = status[:3]
+    if (exc_info is not None and exc_info[0] is not None) or not code.isdigit():
+        return 500
+    return int(code)
 
 
 class _Body:
@@ -203,25 +168,9 @@ class _Body:
             close()
 
 
-def with_headers(headers: list[tuple[str, str]], added: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``headers`` plus the session's, merging ``Vary``; the application's list is not changed."""
-    result = list(headers)
-    for name, value in added:
-        if name == "Vary":
-            for index, (key, existing) in enumerate(result):
-                if key.lower() == "vary":
-                    result[index] = (key, add_vary_cookie(existing))
-                    break
-            else:
-                result.append((name, value))
-        else:
-            result.append((name, value))
-    return result
-
-
-def _request_session(environ: WSGIEnvironment) -> RequestSession:
+def _handle(environ: WSGIEnvironment) -> SyncSessionHandle:
     try:
-        return typing.cast(RequestSession, environ[ENVIRON_KEY])
+        return typing.cast(SyncSessionHandle, environ[ENVIRON_KEY])
     except KeyError:
         raise ImproperlyConfigured(
             "No session here: wrap the application in dualsessions.wsgi.SessionMiddleware."
@@ -230,54 +179,44 @@ def _request_session(environ: WSGIEnvironment) -> RequestSession:
 
 def get_session(environ: WSGIEnvironment) -> Session:
     """This request's session (a dict), read from the store on first use."""
-    return _request_session(environ).load()
+    return _handle(environ).load()
 
 
 def is_loaded(environ: WSGIEnvironment) -> bool:
-    return _request_session(environ).state.loaded
+    return _handle(environ).state.loaded
 
 
 def get_session_id(environ: WSGIEnvironment) -> str | None:
     """The current session id: None for a session that has no record yet (it gets one when saved)."""
-    request_session = _request_session(environ)
-    request_session.load()  # the cookie's id counts only once the store knows it
-    return request_session.state.session_id
+    handle = _handle(environ)
+    handle.load()  # the cookie's id counts only once the store knows it
+    return handle.session_id
 
 
 def regenerate_session_id(environ: WSGIEnvironment) -> str:
-    """Move the session to a new id (after login, against session fixation); the old record is removed."""
-    request_session = _request_session(environ)
-    request_session.load()
-    return request_session.state.regenerate()
+    """Move the session to a new id (after login, against session fixation); the old record ends."""
+    return _handle(environ).regenerate()
 
 
 def get_session_metadata(environ: WSGIEnvironment) -> SessionMetadata:
     """``created``, ``last_access`` and ``lifetime`` of the session (loading it if needed)."""
-    request_session = _request_session(environ)
-    request_session.load()
-    metadata = request_session.state.metadata
-    if metadata is None:  # pragma: no cover - load() always sets it
-        raise SessionNotLoaded("the session has no metadata")
-    return metadata
+    handle = _handle(environ)
+    handle.load()
+    return typing.cast(SessionMetadata, handle.state.metadata)
 
 
 def get_session_remaining_seconds(environ: WSGIEnvironment) -> int:
     """Seconds before the session expires; 0 for a session-only cookie."""
-    request_session = _request_session(environ)
-    request_session.load()
-    return request_session.state.remaining_seconds()
+    handle = _handle(environ)
+    handle.load()
+    return handle.state.remaining_seconds()
 
 
 def set_session_user(environ: WSGIEnvironment, user: str | None) -> None:
     """Mark whose session this is (None: nobody's), so ``revoke_user_sessions`` can end it."""
-    request_session = _request_session(environ)
-    request_session.engine.require_user_index()
-    request_session.load()
-    request_session.state.set_user(user)
+    _handle(environ).set_user(user)
 
 
 def set_session_lifetime(environ: WSGIEnvironment, lifetime: Lifetime) -> None:
     """Give this session its own lifetime in seconds or a timedelta ("remember me"); 0: session-only."""
-    request_session = _request_session(environ)
-    request_session.load()
-    request_session.state.set_lifetime(lifetime)
+    _handle(environ).set_lifetime(lifetime)

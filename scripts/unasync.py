@@ -18,6 +18,7 @@ SUBSTITUTIONS = [
     (r"\basync def\b", "def"),
     (r"\bawait\s+", ""),
     (r"\bAsyncEngine\b", "SyncEngine"),
+    (r"\bAsyncSessionHandle\b", "SyncSessionHandle"),
     (r"\basync_store\b", "sync_store"),
     (r"\basync_serializer\b", "sync_serializer"),
     (r"in the async flavour", "in the sync flavour"),

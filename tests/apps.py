@@ -7,8 +7,10 @@ only routes the request, loads the session its own way and returns JSON. Scenari
 
 from __future__ import annotations
 
+import contextlib
 import json
 import typing
+from collections.abc import Iterator
 
 import flask
 import httpx2
@@ -76,6 +78,59 @@ def _meta(session: dict[str, typing.Any], api: SessionApi, params: dict[str, str
     return {"id": api.session_id(), "metadata": api.metadata(), "remaining": api.remaining()}
 
 
+class Reply(typing.NamedTuple):
+    """An endpoint's answer with a status of its own (the others answer 200)."""
+
+    status: int
+    body: typing.Any
+
+
+class Boom(Exception):
+    """What ``/raise`` raises after changing the session: a bug in the application."""
+
+
+def _fail(session: dict[str, typing.Any], api: SessionApi, params: dict[str, str]) -> typing.Any:
+    """Sets the other parameters (or only reads), then answers with the status ``status``."""
+    status = int(params.pop("status"))
+    return Reply(status, _set(session, api, params))
+
+
+def _raise(session: dict[str, typing.Any], api: SessionApi, params: dict[str, str]) -> typing.Any:
+    """Sets the parameters (or only reads), then fails with an unhandled exception."""
+    _set(session, api, params)
+    raise Boom("the application failed after using the session")
+
+
+def _no_interleaving() -> None:
+    raise RuntimeError("/interleave needs a hook: call it inside `with interleaving(hook):`")
+
+
+_interleaved: typing.Callable[[], None] = _no_interleaving
+
+
+@contextlib.contextmanager
+def interleaving(hook: typing.Callable[[], None]) -> Iterator[None]:
+    """Within the block, ``/interleave`` runs ``hook`` between loading the session and changing it:
+    another request, or a script, lands in the middle of that request, deterministically."""
+    global _interleaved
+    _interleaved = hook
+    try:
+        yield
+    finally:
+        _interleaved = _no_interleaving
+
+
+def _interleave(session: dict[str, typing.Any], api: SessionApi, params: dict[str, str]) -> typing.Any:
+    """Loads the session, runs the hook, then sets the query's keys; with ``then=regenerate`` it also
+    moves the session to a new id, which the reply names under ``new_id``."""
+    dict(session)  # loaded (Flask's session is loaded on first use)
+    _interleaved()
+    regenerate = params.pop("then", None) == "regenerate"
+    new_id = api.regenerate() if regenerate else None
+    result = _set(session, api, params)
+    return {**result, "new_id": new_id} if regenerate else result
+
+
 ENDPOINTS: dict[str, Endpoint] = {
     "/read": _read,
     "/set": _set,
@@ -85,6 +140,16 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/regenerate": _regenerate,
     "/lifetime": _lifetime,
     "/meta": _meta,
+    "/fail": _fail,
+    "/raise": _raise,
+    "/interleave": _interleave,
+}
+
+UnloadedEndpoint = typing.Callable[[SessionApi, dict[str, str]], typing.Any]
+
+# Endpoints that never load the session themselves: the front end doesn't load it for them either.
+UNLOADED_ENDPOINTS: dict[str, UnloadedEndpoint] = {
+    "/regenerate-unloaded": lambda api, params: {"id": api.regenerate()},
 }
 
 # -- ASGI (Starlette) --------------------------------------------------------------------------------
@@ -111,11 +176,21 @@ class _AsgiApi:
 
 
 async def _asgi_endpoint(request: Request) -> Response:
-    endpoint = ENDPOINTS.get("/" + request.path_params["path"])
+    path = "/" + request.path_params["path"]
+    unloaded = UNLOADED_ENDPOINTS.get(path)
+    if unloaded is not None:
+        return _asgi_response(unloaded(_AsgiApi(request), dict(request.query_params)))
+    endpoint = ENDPOINTS.get(path)
     if endpoint is None:  # /noop: never touches the session
         return PlainTextResponse("ok")
     await dualsessions.load_session(request)
-    return JSONResponse(endpoint(request.session, _AsgiApi(request), dict(request.query_params)))
+    return _asgi_response(endpoint(request.session, _AsgiApi(request), dict(request.query_params)))
+
+
+def _asgi_response(result: typing.Any) -> Response:
+    if isinstance(result, Reply):
+        return JSONResponse(result.body, status_code=result.status)
+    return JSONResponse(result)
 
 
 def asgi_app(store: typing.Any, **options: typing.Any) -> Starlette:
@@ -160,12 +235,22 @@ class _WsgiApi:
 
 @WerkzeugRequest.application  # type: ignore[arg-type]
 def _werkzeug_app(request: WerkzeugRequest) -> WerkzeugResponse:
+    unloaded = UNLOADED_ENDPOINTS.get(request.path)
+    if unloaded is not None:
+        return _werkzeug_response(unloaded(_WsgiApi(request.environ), dict(request.args)))
     endpoint = ENDPOINTS.get(request.path)
     if endpoint is None:
         return WerkzeugResponse("ok")
     session = wsgi_sessions.get_session(request.environ)
     result = endpoint(session, _WsgiApi(request.environ), dict(request.args))
-    return WerkzeugResponse(json.dumps(result), content_type="application/json")
+    return _werkzeug_response(result)
+
+
+def _werkzeug_response(result: typing.Any) -> WerkzeugResponse:
+    status = 200
+    if isinstance(result, Reply):
+        status, result = result
+    return WerkzeugResponse(json.dumps(result), status=status, content_type="application/json")
 
 
 def wsgi_app(store: typing.Any, **options: typing.Any) -> wsgi_sessions.SessionMiddleware:
@@ -206,13 +291,28 @@ def flask_app(store: typing.Any, **options: typing.Any) -> flask.Flask:
 
     @app.route("/<path:path>")
     def endpoint(path: str) -> typing.Any:
+        unloaded = UNLOADED_ENDPOINTS.get("/" + path)
+        if unloaded is not None:
+            return _flask_response(unloaded(_FlaskApi(), flask.request.args.to_dict()))
         endpoint = ENDPOINTS.get("/" + path)
         if endpoint is None:
             return "ok"
-        return flask.jsonify(endpoint(flask.session, _FlaskApi(), flask.request.args.to_dict()))
+        return _flask_response(endpoint(flask.session, _FlaskApi(), flask.request.args.to_dict()))
+
+    @app.route("/permanent")
+    def permanent() -> typing.Any:
+        """Flask only: makes the session permanent, and sets the parameters."""
+        flask.session.permanent = True
+        return _flask_response(_set(flask.session, _FlaskApi(), flask.request.args.to_dict()))
 
     flask_sessions.DualSessions(app, store=store, **options)
     return app
+
+
+def _flask_response(result: typing.Any) -> typing.Any:
+    if isinstance(result, Reply):
+        return flask.jsonify(result.body), result.status
+    return flask.jsonify(result)
 
 
 def flask_client(store: typing.Any, root_path: str = "", **options: typing.Any) -> httpx2.Client:
@@ -224,8 +324,43 @@ def flask_client(store: typing.Any, root_path: str = "", **options: typing.Any) 
     return _wsgi_client(flask_app(store, **options), root_path, options)
 
 
+def flask_default_client(store: typing.Any) -> httpx2.Client:
+    """Flask as it comes: ``DualSessions(app, store=store)`` with no option, so Flask's configuration
+    applies (browser sessions until made permanent, SESSION_REFRESH_EACH_REQUEST on, cookies not
+    Secure: over http)."""
+    return _wsgi_client(flask_app(store), "", {"cookie_https_only": False})
+
+
 FRONTENDS: dict[str, typing.Callable[..., typing.Any]] = {
     "asgi": asgi_client,
     "wsgi": wsgi_client,
     "flask": flask_client,
 }
+
+
+# -- unhandled exceptions, as servers answer them ------------------------------------------------------
+
+
+def _answering_errors(app: typing.Any) -> typing.Any:
+    """What a WSGI server does with an application's unhandled exception: a 500 page."""
+
+    def serve(environ: dict[str, typing.Any], start_response: typing.Any) -> typing.Iterable[bytes]:
+        try:
+            return typing.cast("typing.Iterable[bytes]", app(environ, start_response))
+        except Exception:
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+            return [b"Internal Server Error"]
+
+    return serve
+
+
+def client_answering_errors(frontend: str, store: typing.Any, **options: typing.Any) -> typing.Any:
+    """A client of ``FRONTENDS[frontend]`` whose server answers an unhandled exception with a 500 page
+    instead of raising it in the test: Starlette's ServerErrorMiddleware, a WSGI server's own page,
+    Flask's 500 handler."""
+    if frontend == "asgi":
+        app = asgi_app(store, **options)
+        return TestClient(app, base_url=f"{_scheme(options)}://testserver", raise_server_exceptions=False)
+    if frontend == "wsgi":
+        return _wsgi_client(_answering_errors(wsgi_app(store, **options)), "", options)
+    return flask_client(store, **options)  # Flask answers with its 500 handler by itself

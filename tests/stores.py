@@ -48,11 +48,16 @@ class AsyncDictStore(SessionStore):
         return session_id in self.records
 
 
-STORE_METHODS = ("read", "read_and_touch", "write", "remove")
+STORE_METHODS = ("read", "read_and_touch", "write", "remove", "replace", "take")
+#: What a call does to the record, whichever method does it: a conditional write is a write, taking a
+#: record away (to move it) is a removal.
+_EFFECT = {"replace": "write", "take": "remove"}
 
 
 def spy(store: typing.Any) -> list[tuple[str, str]]:
-    """Record ``(method, session_id)`` for every call the middleware makes to ``store``, either flavour.
+    """Record ``(effect, session_id)`` for every call the middleware makes to ``store``, either flavour:
+    ``read``, ``read_and_touch``, ``write`` (``write`` or ``replace``) or ``remove`` (``remove`` or
+    ``take``). A call a store method makes to another one of the same store is not recorded again.
 
     The methods are wrapped on the instance, so the store keeps its class and its capabilities.
     """
@@ -68,19 +73,35 @@ def spy(store: typing.Any) -> list[tuple[str, str]]:
     return calls
 
 
+class _Depth:
+    inside = 0
+
+
 def _recording(calls: list[tuple[str, str]], name: str, method: typing.Any) -> typing.Any:
     import inspect
+
+    effect = _EFFECT.get(name, name)
 
     if inspect.iscoroutinefunction(method):
 
         async def async_wrapper(session_id: str, *args: typing.Any) -> typing.Any:
-            calls.append((name, session_id))
-            return await method(session_id, *args)
+            if not _Depth.inside:
+                calls.append((effect, session_id))
+            _Depth.inside += 1
+            try:
+                return await method(session_id, *args)
+            finally:
+                _Depth.inside -= 1
 
         return async_wrapper
 
     def wrapper(session_id: str, *args: typing.Any) -> typing.Any:
-        calls.append((name, session_id))
-        return method(session_id, *args)
+        if not _Depth.inside:
+            calls.append((effect, session_id))
+        _Depth.inside += 1
+        try:
+            return method(session_id, *args)
+        finally:
+            _Depth.inside -= 1
 
     return wrapper

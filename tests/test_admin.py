@@ -687,13 +687,13 @@ def test_a_script_can_set_the_user(server_store: typing.Any, api: Api) -> None:
     if api.flavour == "sync":
         opened = admin.open_session(server_store, session_id)
         with opened:
-            opened.state.set_user("ada")
+            opened.set_user("ada")
     else:
 
         async def run() -> None:
             opened = admin.aopen_session(server_store, session_id)
             async with opened:
-                opened.state.set_user("ada")
+                opened.set_user("ada")
 
         asyncio.run(run())
 

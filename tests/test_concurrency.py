@@ -118,7 +118,7 @@ def test_merge_needs_a_store_and_serializer_that_can() -> None:
 def test_merges_count_equal_values_of_another_type_as_changes() -> None:
     from dualsessions.core import SessionConfig, SessionState
 
-    state = SessionState(SessionConfig.from_options(concurrency="merge"), "a" * 32)
+    state = SessionState(SessionConfig.from_options({"concurrency": "merge"}), "a" * 32)
     session = state.load({"flag": 1, "ratio": 1, "same": 1}, raw=b"x")
     session["flag"], session["ratio"], session["same"] = True, 1.0, 1
     assert state.changes_since({"flag": 1, "ratio": 1, "same": 1}) == ({"flag": True, "ratio": 1.0}, ())

@@ -1,13 +1,15 @@
 """The sans-I/O core driven directly: ``Session``, ``SessionState`` and ``SessionConfig``, without any I/O.
 
 Like h11's tests of its state machine, these feed the core what a front end would (a cookie value, the
-record a store returned) and assert what it decides: what to read, what to write or remove, and which
-headers to send. Time is moved with the ``clock`` fixture.
+record a store returned, the id the store wrote under) and assert what it decides: what to read, which
+row of ``RULES`` the request is in, what the store does, which headers to send, and that a call in the
+wrong phase is refused. Time is moved with the ``clock`` fixture.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import datetime
 import json
 import math
@@ -15,19 +17,37 @@ import pathlib
 import re
 import sys
 import typing
+from collections.abc import Iterable, Iterator
 
 import pytest
 
 import dualsessions
+from dualsessions import core
 from dualsessions.core import (
+    FAILED,
     METADATA_KEY,
-    SavePlan,
+    POSITIONAL_OPTIONS,
+    RULES,
+    Cookie,
+    Decision,
+    IndexChange,
+    Options,
+    Phase,
     Session,
     SessionConfig,
     SessionState,
+    Store,
+    deadline,
     generate_session_id,
+    options_from,
+    rolls,
 )
-from dualsessions.exceptions import ImproperlyConfigured, SessionNotLoaded
+from dualsessions.exceptions import (
+    ImproperlyConfigured,
+    SessionError,
+    SessionLifecycleError,
+    SessionNotLoaded,
+)
 
 from .conftest import Clock
 
@@ -35,6 +55,9 @@ T0 = 1_700_000_000.0
 LIFETIME = 3600
 ATTRS = "; httponly; samesite=lax; secure"
 VARY = ("Vary", "Cookie")
+DELETED = f"session=; path=/; max-age=0; expires=Thu, 01 Jan 1970 00:00:00 GMT{ATTRS}"
+ROLLING: dict[str, typing.Any] = {"rolling": True}
+ROLLING_TOUCHING: dict[str, typing.Any] = {"rolling": True, "store_touches": True}
 
 
 @pytest.fixture
@@ -44,24 +67,54 @@ def now(clock: Clock) -> float:
     return T0
 
 
-def make_config(**options: typing.Any) -> SessionConfig:
+def make_config(*, store_touches: bool = False, **options: typing.Any) -> SessionConfig:
+    """A config from middleware options (lifetime: an hour unless given) and what the store can do."""
     options.setdefault("lifetime", LIFETIME)
-    return SessionConfig.from_options(**options)
+    return SessionConfig.from_options(typing.cast(Options, options), store_touches=store_touches)
 
 
 def record(
-    data: dict[str, typing.Any], *, lifetime: int = LIFETIME, created: float = T0
+    data: dict[str, typing.Any], *, lifetime: int = LIFETIME, created: float = T0, **metadata: typing.Any
 ) -> dict[str, typing.Any]:
-    """What a store holds (deserialized): the data and its metadata."""
-    return {**data, METADATA_KEY: {"lifetime": lifetime, "created": created, "last_access": created}}
+    """What a store holds (deserialized): the data and its metadata (``user=``, ``rolling=``, ...)."""
+    stored = {"lifetime": lifetime, "created": created, "last_access": created, **metadata}
+    return {**data, METADATA_KEY: stored}
+
+
+def written_metadata(
+    *, created: float = T0, last_access: float = T0, rolling: bool = False, **extra: typing.Any
+) -> dict[str, typing.Any]:
+    """The metadata a write carries."""
+    return {"lifetime": LIFETIME, "created": created, "last_access": last_access, "rolling": rolling, **extra}
 
 
 def loaded(
     config: SessionConfig, cookie: str | None, data: object, touched: bool = False
 ) -> tuple[SessionState, Session]:
     state = SessionState(config, cookie)
-    session = state.load(data, touched)
+    session = state.load(data, touched=touched)
     return state, session
+
+
+_AS_ASKED = object()
+
+
+def finish(
+    state: SessionState, status: int | None = 200, written: object = _AS_ASKED, mount_point: str = ""
+) -> tuple[Decision, list[tuple[str, str]]]:
+    """Decide, report the store's work as an engine would (by default: it wrote under the id it was
+    asked to), and return the decision and the response headers."""
+    decision = state.decide(status)
+    state.stored(decision.session_id if written is _AS_ASKED else typing.cast("str | None", written))
+    return decision, state.response_headers(mount_point, True)
+
+
+def cookie_headers(
+    value: str | None, max_age: int | None = LIFETIME, path: str = "/"
+) -> list[tuple[str, str]]:
+    """The headers setting the default cookie to ``value``."""
+    age = "" if max_age is None else f"; max-age={max_age}"
+    return [("Set-Cookie", f"session={value}; path={path}{age}{ATTRS}"), VARY]
 
 
 def set_cookie(headers: list[tuple[str, str]]) -> str:
@@ -74,6 +127,86 @@ def set_cookie(headers: list[tuple[str, str]]) -> str:
 
 def is_new_id(value: str | None) -> bool:
     return value is not None and re.fullmatch(r"[A-Za-z0-9_-]{22,}", value) is not None
+
+
+# -- scenarios: a request in a few words ---------------------------------------------------------------
+
+Act = typing.Callable[[SessionState, Session], object]
+
+
+def change(state: SessionState, session: Session) -> None:
+    session["a"] = 2
+
+
+def add_data(state: SessionState, session: Session) -> None:
+    session["b"] = 2
+
+
+def empty(state: SessionState, session: Session) -> None:
+    session.clear()
+
+
+def regenerate(state: SessionState, session: Session) -> None:
+    state.regenerate()
+
+
+def as_user(user: str | None) -> Act:
+    def act(state: SessionState, session: Session) -> None:
+        state.set_user(user)
+
+    return act
+
+
+STORED = record({"a": 1})
+EXPIRED = record({"a": 1}, created=T0 - 2 * LIFETIME)
+ALICE = record({"a": 1}, user="alice")
+EXPIRED_ALICE = record({"a": 1}, created=T0 - 2 * LIFETIME, user="alice")
+
+
+class Scenario(typing.NamedTuple):
+    """The options, the cookie, the record the store holds, and what the application does."""
+
+    cookie: str | None = "abc"
+    stored: dict[str, typing.Any] = STORED
+    acts: tuple[Act, ...] = ()
+    options: typing.Mapping[str, typing.Any] = {}
+    load: bool = True
+    status: int = 200
+
+
+def build(scenario: Scenario) -> SessionState:
+    """The state of ``scenario``'s request just before its response, read as an engine reads."""
+    state = SessionState(make_config(**scenario.options), scenario.cookie)
+    if scenario.load:
+        plan = state.read_plan()
+        data = copy.deepcopy(scenario.stored) if plan is not None else None
+        raw = json.dumps(data).encode() if data is not None else b""
+        session = state.load(data, touched=plan is not None and plan[2] is not None, raw=raw)
+        for act in scenario.acts:
+            act(state, session)
+    return state
+
+
+#: A minimal request for each row of RULES.
+SITUATIONS: dict[str, Scenario] = {
+    "never loaded": Scenario(load=False),
+    FAILED: Scenario(acts=(change,), status=500),
+    "never had data": Scenario(cookie=None),
+    "emptied": Scenario(acts=(empty,)),
+    "new data": Scenario(cookie=None, acts=(add_data,)),
+    "regenerated": Scenario(acts=(regenerate,)),
+    "changed": Scenario(acts=(change,)),
+    "read, rolling, extended by the read": Scenario(options=ROLLING_TOUCHING),
+    "read, rolling": Scenario(options=ROLLING),
+    "read": Scenario(),
+}
+
+EXPECTED_HEADERS: dict[Cookie, typing.Callable[[str | None], list[tuple[str, str]]]] = {
+    Cookie.NONE: lambda _: [],
+    Cookie.KEEP: lambda _: [VARY],
+    Cookie.SET: cookie_headers,
+    Cookie.DELETE: lambda _: [("Set-Cookie", DELETED), VARY],
+}
 
 
 # -- Session ---------------------------------------------------------------------------------------------
@@ -182,95 +315,319 @@ def test_session_modified_can_be_set_by_hand() -> None:
     assert session.modified is True
 
 
-# -- read_plan ---------------------------------------------------------------------------------------------
-
-
-def test_read_plan_without_cookie_is_none() -> None:
-    assert SessionState(make_config(), None).read_plan() is None
-    assert SessionState(make_config(rolling=True, store_touches=True), None).read_plan() is None
-
-
-def test_read_plan_with_cookie() -> None:
-    assert SessionState(make_config(), "abc").read_plan() == ("abc", LIFETIME, None)
-    assert SessionState(make_config(rolling=True), "abc").read_plan() == ("abc", LIFETIME, None)
-    assert SessionState(make_config(store_touches=True), "abc").read_plan() == ("abc", LIFETIME, None)
-
-
-def test_read_plan_touches_when_rolling_and_the_store_can() -> None:
-    state = SessionState(make_config(rolling=True, store_touches=True), "abc")
-    assert state.read_plan() == ("abc", LIFETIME, LIFETIME)
-
-
-def test_read_plan_after_load_is_none(now: float) -> None:
-    state, _ = loaded(make_config(), "abc", record({"a": 1}))
-    assert state.read_plan() is None
-
-
-def test_load_twice_returns_the_same_session(now: float) -> None:
-    state, session = loaded(make_config(), "abc", record({"a": 1}))
-    assert state.loaded
-    assert state.load(record({"b": 2})) is session
-    assert session == {"a": 1}
+def test_update_with_nothing_is_not_a_change() -> None:
+    session = Session({"a": 1})
+    session.update({})
+    session |= {}
+    assert not session.modified
+    session.update(b=2)
+    assert session.modified
 
 
 # -- the rules table ---------------------------------------------------------------------------------------
 
 
-def test_no_cookie_never_loaded_does_nothing() -> None:
-    state = SessionState(make_config(), None)
-    assert state.read_plan() is None
-    assert not state.loaded
-    assert state.save_plan() == SavePlan(None, ())
-    assert state.response_headers(None, "", True) == []
+def test_every_row_of_the_rules_has_a_scenario() -> None:
+    assert set(SITUATIONS) == set(RULES)
 
 
-def test_no_cookie_loaded_but_unused_sends_only_vary(now: float) -> None:
-    state, _ = loaded(make_config(), None, None)
-    assert state.save_plan() == SavePlan(None, ())
-    assert state.response_headers(None, "", True) == [VARY]
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_each_rule_is_reached_and_obeyed(now: float, situation: str) -> None:
+    scenario = SITUATIONS[situation]
+    state = build(scenario)
+    decision, headers = finish(state, scenario.status)
+    assert decision.situation == situation
+    assert (decision.store, decision.cookie) == RULES[situation]
+    assert headers == EXPECTED_HEADERS[decision.cookie](state.session_id)
+    assert state.phase is Phase.DONE
 
 
-def test_no_cookie_data_set_writes_under_a_new_id(now: float) -> None:
-    state, session = loaded(make_config(), None, None)
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_decide_twice_returns_the_same_decision_and_makes_one_id(
+    now: float, situation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = SITUATIONS[situation]
+    state = build(scenario)
+    made: list[str] = []
+
+    def counting() -> str:
+        made.append(generate_session_id())
+        return made[-1]
+
+    monkeypatch.setattr(core, "generate_session_id", counting)
+    first = state.decide(scenario.status)
+    assert state.decide(scenario.status) is first
+    assert state.decide(500 if scenario.status < 500 else 200) is first
+    assert made == ([first.session_id] if first.store is Store.CREATE else [])
+
+
+FAILING = {
+    **{name: SITUATIONS[name] for name in SITUATIONS if name not in ("never loaded", FAILED)},
+    "expired record, new data": Scenario(stored=EXPIRED_ALICE, acts=(add_data,)),
+}
+
+
+@pytest.mark.parametrize("name", FAILING)
+def test_a_failed_response_stores_nothing_and_sends_only_vary(now: float, name: str) -> None:
+    """Status >= 500: nothing is written or removed (not even an expired record), no cookie is set."""
+    decision, headers = finish(build(FAILING[name]), 500)
+    assert decision == Decision(FAILED, Store.NOTHING, Cookie.KEEP)
+    assert headers == [VARY]
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "situation"),
+    [
+        ("changed", None, "changed"),
+        ("changed", 200, "changed"),
+        ("changed", 499, "changed"),
+        ("changed", 500, FAILED),
+        ("changed", 503, FAILED),
+        ("never loaded", 500, "never loaded"),
+    ],
+)
+def test_failed_means_a_status_from_500(now: float, name: str, status: int | None, situation: str) -> None:
+    assert build(SITUATIONS[name]).decide(status).situation == situation
+
+
+@pytest.mark.parametrize(
+    "situation", [name for name, (store, _) in RULES.items() if store in (Store.REPLACE, Store.MOVE)]
+)
+def test_a_conditional_write_that_found_no_record_sends_no_cookie(now: float, situation: str) -> None:
+    """The engine reports ``stored(None)`` when the session ended meanwhile: it is not brought back."""
+    state = build(SITUATIONS[situation])
+    decision, headers = finish(state, written=None)
+    assert decision.store in (Store.REPLACE, Store.MOVE)
+    assert headers == [VARY]
     assert state.session_id is None
-    session["user"] = "alice"
-    plan = state.save_plan()
-    assert plan.remove == ()
-    assert plan.write is not None
-    new_id = plan.write.session_id
-    assert is_new_id(new_id)
-    assert plan.write.data == {
-        "user": "alice",
-        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now, "rolling": False},
-    }
-    assert plan.write.lifetime == LIFETIME
-    assert plan.write.ttl == LIFETIME
-    headers = state.response_headers(new_id, "", True)
-    assert headers == [
-        ("Set-Cookie", f"session={new_id}; path=/; max-age={LIFETIME}{ATTRS}"),
-        VARY,
-    ]
+
+
+@pytest.mark.parametrize(
+    ("situation", "merge"),
+    [
+        ("changed", True),
+        ("regenerated", True),
+        ("read, rolling", True),
+        ("new data", False),
+        ("emptied", False),
+    ],
+)
+def test_merge_applies_to_writes_of_a_loaded_session(now: float, situation: str, merge: bool) -> None:
+    scenario = SITUATIONS[situation]
+    merging = scenario._replace(options={**scenario.options, "concurrency": "merge"})
+    assert build(merging).decide(200).merge is merge
+    assert build(scenario).decide(200).merge is False
+
+
+# -- phases ----------------------------------------------------------------------------------------------
+
+
+def at_phase(phase: Phase) -> SessionState:
+    """A session driven, in order, up to ``phase``."""
+    state = SessionState(make_config(), "abc")
+    if phase is not Phase.UNLOADED:
+        state.load(record({"a": 1}))
+    if phase in (Phase.DECIDED, Phase.DONE):
+        state.decide(200)
+    if phase is Phase.DONE:
+        state.stored(None)
+    return state
+
+
+OUT_OF_ORDER: dict[str, tuple[Phase, typing.Callable[[SessionState], object]]] = {
+    "read_plan-after-load": (Phase.LOADED, lambda state: state.read_plan()),
+    "read_plan-after-decide": (Phase.DECIDED, lambda state: state.read_plan()),
+    "load-twice": (Phase.LOADED, lambda state: state.load(record({"b": 2}))),
+    "load-after-decide": (Phase.DECIDED, lambda state: state.load(None)),
+    "stored-before-load": (Phase.UNLOADED, lambda state: state.stored(None)),
+    "stored-before-decide": (Phase.LOADED, lambda state: state.stored("abc")),
+    "stored-twice": (Phase.DONE, lambda state: state.stored("abc")),
+    "response_headers-before-decide": (Phase.LOADED, lambda state: state.response_headers()),
+    "response_headers-before-stored": (Phase.DECIDED, lambda state: state.response_headers()),
+    **{
+        f"{name}-after-{phase.name.lower()}": (phase, call)
+        for name, call in {
+            "regenerate": lambda state: state.regenerate(),
+            "set_lifetime": lambda state: state.set_lifetime(60),
+            "set_user": lambda state: state.set_user("alice"),
+        }.items()
+        for phase in (Phase.DECIDED, Phase.DONE)
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("phase", "call"),
+    [
+        *(pytest.param(*OUT_OF_ORDER[name], id=name) for name in OUT_OF_ORDER),
+        pytest.param(Phase.DONE, lambda state: state.decide(200), id="decide-after-stored"),
+    ],
+)
+def test_a_call_out_of_order_is_refused(
+    now: float, phase: Phase, call: typing.Callable[[SessionState], object]
+) -> None:
+    state = at_phase(phase)
+    with pytest.raises(SessionLifecycleError, match=f"a session that is {phase.value} "):
+        call(state)
+    assert state.phase is phase
+
+
+def test_a_session_never_loaded_can_be_decided_and_then_not_loaded() -> None:
+    state = SessionState(make_config(), "abc")
+    decision, headers = finish(state)
+    assert decision == Decision("never loaded", Store.NOTHING, Cookie.NONE)
+    assert headers == []
+    assert not state.loaded
+    with pytest.raises(SessionLifecycleError):
+        state.load(None)
+
+
+def test_the_session_id_through_the_phases(now: float) -> None:
+    state = SessionState(make_config(), "abc")
+    assert (state.session_id, state.is_new) == (None, True)  # a cookie's id counts once the store knows it
+    state.load(record({"a": 1}))
+    assert (state.session_id, state.is_new) == ("abc", False)
+    new_id = state.regenerate()
     assert state.session_id == new_id
+    state.decide(200)
+    assert state.session_id == new_id
+    state.stored("as-written")
+    assert state.session_id == "as-written"
+
+
+EARLY_CHANGES: dict[
+    str, tuple[typing.Callable[[SessionState], object], typing.Callable[[object], dict[str, typing.Any]]]
+] = {
+    "regenerate": (
+        lambda state: state.regenerate(),
+        lambda new_id: {
+            "situation": "regenerated",
+            "store": Store.MOVE,
+            "session_id": new_id,
+            "record_id": "abc",
+        },
+    ),
+    "set_lifetime": (
+        lambda state: state.set_lifetime(60),
+        lambda _: {"situation": "changed", "store": Store.REPLACE, "lifetime": 60, "ttl": 60, "max_age": 60},
+    ),
+    "set_user": (
+        lambda state: state.set_user("alice"),
+        lambda _: {
+            "situation": "changed",
+            "store": Store.REPLACE,
+            "users": (IndexChange(True, "alice", "abc"),),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("name", EARLY_CHANGES)
+def test_a_change_before_loading_is_recorded_and_applied_once_loaded(now: float, name: str) -> None:
+    change_early, expected = EARLY_CHANGES[name]
+    state = SessionState(make_config(), "abc")
+    assert not state.must_load_to_decide
+    result = change_early(state)
+    assert state.must_load_to_decide
+    assert state.phase is Phase.UNLOADED
+    state.load(record({"a": 1}))
+    assert not state.must_load_to_decide
+    decision = state.decide(200)
+    want = expected(result)
+    assert {field: getattr(decision, field) for field in want} == want
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", [{}, ROLLING_TOUCHING])
+def test_read_plan_without_cookie_is_none(options: dict[str, typing.Any]) -> None:
+    assert SessionState(make_config(**options), None).read_plan() is None
+
+
+@pytest.mark.parametrize(
+    ("options", "extend", "plan"),
+    [
+        ({}, True, ("abc", LIFETIME, None)),
+        (ROLLING, True, ("abc", LIFETIME, None)),
+        ({"store_touches": True}, True, ("abc", LIFETIME, None)),
+        (ROLLING_TOUCHING, True, ("abc", LIFETIME, LIFETIME)),  # read and extend in one command
+        (ROLLING_TOUCHING, False, ("abc", LIFETIME, None)),  # a look from outside a request
+        ({**ROLLING_TOUCHING, "lifetime": 0}, True, ("abc", 0, None)),  # a browser session never rolls
+    ],
+)
+def test_read_plan_with_cookie(
+    options: dict[str, typing.Any], extend: bool, plan: tuple[str, int, int | None]
+) -> None:
+    assert SessionState(make_config(**options), "abc", extend).read_plan() == plan
+
+
+def test_a_look_from_outside_a_request_never_extends(now: float) -> None:
+    state = SessionState(make_config(**ROLLING_TOUCHING), "abc", extend=False)
+    state.load(record({"a": 1}))
+    assert state.expiry_fix is None
+    decision, headers = finish(state, None)
+    assert decision == Decision("read", Store.NOTHING, Cookie.KEEP)
+    assert headers == [VARY]
+
+
+@pytest.mark.parametrize(
+    ("stored", "touched", "fix", "situation"),
+    [
+        (record({"a": 1}), True, None, "read, rolling, extended by the read"),
+        (record({"a": 1}, lifetime=60), True, 60, "read, rolling, extended by the read"),
+        (record({"a": 1}, lifetime=0), True, 0, "read"),  # its own browser-session lifetime: no expiry
+        (record({"a": 1}, created=T0 - 100, rolling=False), True, LIFETIME - 100, "read"),
+        (record({"a": 1}, rolling=False), True, LIFETIME, "read"),  # doesn't roll: fixed even if equal
+        (record({"a": 1}, lifetime=60), False, None, "read, rolling"),
+    ],
+    ids=["configured", "own-lifetime", "own-lifetime-0", "does-not-roll", "does-not-roll-new", "not-touched"],
+)
+def test_expiry_fix_corrects_a_touch_made_with_the_configured_lifetime(
+    now: float, stored: dict[str, typing.Any], touched: bool, fix: int | None, situation: str
+) -> None:
+    state, _ = loaded(make_config(**ROLLING_TOUCHING), "abc", stored, touched=touched)
+    assert state.expiry_fix == fix
+    assert state.decide(200).situation == situation
+
+
+def test_a_touched_session_with_its_own_lifetime_is_corrected_not_rewritten(now: float) -> None:
+    state, _ = loaded(make_config(**ROLLING_TOUCHING), "abc", record({"a": 1}, lifetime=60), touched=True)
+    assert state.expiry_fix == 60
+    decision, headers = finish(state)
+    assert (decision.store, decision.cookie, decision.max_age) == (Store.NOTHING, Cookie.SET, 60)
+    assert headers == cookie_headers("abc", 60)
+
+
+# -- writes, removals and cookies ------------------------------------------------------------------------
+
+
+def test_new_data_is_created_under_a_new_id(now: float) -> None:
+    state, session = loaded(make_config(), None, None)
+    assert (state.session_id, state.is_new) == (None, True)
+    session["user"] = "alice"
+    decision, headers = finish(state)
+    assert decision.store is Store.CREATE
+    assert is_new_id(decision.session_id)
+    assert decision.record_id is None
+    assert decision.data == {"user": "alice", METADATA_KEY: written_metadata()}
+    assert (decision.lifetime, decision.ttl, decision.max_age) == (LIFETIME, LIFETIME, LIFETIME)
+    assert headers == cookie_headers(decision.session_id)
+    assert state.session_id == decision.session_id
 
 
 def test_new_sessions_get_different_ids(now: float) -> None:
-    ids = set()
-    for _ in range(3):
-        state, session = loaded(make_config(), None, None)
-        session["a"] = 1
-        write = state.save_plan().write
-        assert write is not None
-        ids.add(write.session_id)
+    ids = {build(SITUATIONS["new data"]).decide(200).session_id for _ in range(3)}
     assert len(ids) == 3
+    assert all(is_new_id(value) for value in ids)
 
 
 def test_cookie_id_returned_by_the_store_goes_into_the_cookie(now: float) -> None:
     """A store may return another id than it was given (the cookie store returns the signed value)."""
     state, session = loaded(make_config(), "abc", record({"a": 1}))
     session["a"] = 2
-    assert state.save_plan().write is not None
-    headers = state.response_headers("from-the-store", "", True)
-    assert set_cookie(headers).startswith("session=from-the-store; ")
+    _, headers = finish(state, written="from-the-store")
+    assert headers == cookie_headers("from-the-store")
     assert state.session_id == "from-the-store"
 
 
@@ -280,90 +637,108 @@ def test_cookie_only_read_not_rolling_does_nothing(now: float, clock: Clock) -> 
     assert session["a"] == 1
     assert state.session_id == "abc"
     assert not state.initially_empty
-    assert state.save_plan() == SavePlan(None, ())
-    assert state.response_headers(None, "", True) == [VARY]
+    decision, headers = finish(state)
+    assert decision == Decision("read", Store.NOTHING, Cookie.KEEP)
+    assert headers == [VARY]
+    assert state.session_id == "abc"
 
 
 def test_cookie_only_read_rolling_store_touched_sends_cookie_only(now: float, clock: Clock) -> None:
-    config = make_config(rolling=True, store_touches=True)
     clock.advance(1000)
-    state = SessionState(config, "abc")
+    state = SessionState(make_config(**ROLLING_TOUCHING), "abc")
     assert state.read_plan() == ("abc", LIFETIME, LIFETIME)
     session = state.load(record({"a": 1}), touched=True)
     assert session["a"] == 1
-    assert state.save_plan() == SavePlan(None, ())
-    headers = state.response_headers(None, "", True)
-    assert headers == [("Set-Cookie", f"session=abc; path=/; max-age={LIFETIME}{ATTRS}"), VARY]
+    assert state.expiry_fix is None
+    decision, headers = finish(state)
+    assert decision == Decision(
+        "read, rolling, extended by the read", Store.NOTHING, Cookie.SET, max_age=LIFETIME
+    )
+    assert headers == cookie_headers("abc")
 
 
-def test_rolling_store_touched_session_only_lifetime_sends_no_cookie(now: float) -> None:
-    config = make_config(lifetime=0, rolling=True, store_touches=True)
-    state, _ = loaded(config, "abc", record({"a": 1}, lifetime=0), touched=True)
-    assert state.save_plan() == SavePlan(None, ())
-    assert state.response_headers(None, "", True) == [VARY]
-
-
-def test_rolling_touched_with_a_per_session_lifetime_still_writes(now: float) -> None:
-    """The touch used the configured lifetime: a session with its own lifetime must be rewritten."""
-    config = make_config(rolling=True, store_touches=True)
-    state, _ = loaded(config, "abc", record({"a": 1}, lifetime=60), touched=True)
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert (plan.write.session_id, plan.write.lifetime, plan.write.ttl) == ("abc", 60, 60)
-    assert plan.remove == ()
-    assert "max-age=60;" in set_cookie(state.response_headers("abc", "", True))
-
-
-def test_cookie_only_read_rolling_store_cannot_touch_rewrites_same_id(now: float, clock: Clock) -> None:
-    config = make_config(rolling=True)
-    clock.advance(1000)
+@pytest.mark.parametrize("store_touches", [False, True])
+@pytest.mark.parametrize("configured", [0, LIFETIME])
+def test_a_browser_session_never_rolls(now: float, configured: int, store_touches: bool) -> None:
+    """Lifetime 0 has no expiry to extend: a read-only request neither rewrites it nor re-sends it."""
+    config = make_config(lifetime=configured, rolling=True, store_touches=store_touches)
     state = SessionState(config, "abc")
+    plan = state.read_plan()
+    assert plan is not None
+    state.load(record({"a": 1}, lifetime=0), touched=plan[2] is not None)
+    decision, headers = finish(state)
+    assert decision == Decision("read", Store.NOTHING, Cookie.KEEP)
+    assert headers == [VARY]
+
+
+def test_cookie_only_read_rolling_store_cannot_touch_replaces_same_id(now: float, clock: Clock) -> None:
+    clock.advance(1000)
+    state = SessionState(make_config(**ROLLING), "abc")
     assert state.read_plan() == ("abc", LIFETIME, None)
     session = state.load(record({"a": 1}))
     assert session["a"] == 1
-    plan = state.save_plan()
-    assert plan.remove == ()
-    assert plan.write is not None
-    assert plan.write.session_id == "abc"
-    assert plan.write.ttl == LIFETIME
-    assert plan.write.data == {
-        "a": 1,
-        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now + 1000, "rolling": True},
-    }
-    headers = state.response_headers("abc", "", True)
-    assert headers == [("Set-Cookie", f"session=abc; path=/; max-age={LIFETIME}{ATTRS}"), VARY]
+    decision, headers = finish(state)
+    assert decision.situation == "read, rolling"
+    assert decision.store is Store.REPLACE
+    assert (decision.session_id, decision.record_id) == ("abc", "abc")
+    assert decision.ttl == LIFETIME
+    assert decision.data == {"a": 1, METADATA_KEY: written_metadata(last_access=now + 1000, rolling=True)}
+    assert headers == cookie_headers("abc")
 
 
-def test_rolling_store_touches_but_read_did_not_touch_rewrites(now: float) -> None:
-    config = make_config(rolling=True, store_touches=True)
-    state, _ = loaded(config, "abc", record({"a": 1}), touched=False)
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert plan.write.session_id == "abc"
+def test_rolling_store_touches_but_read_did_not_touch_replaces(now: float) -> None:
+    state, _ = loaded(make_config(**ROLLING_TOUCHING), "abc", record({"a": 1}), touched=False)
+    decision = state.decide(200)
+    assert (decision.situation, decision.store, decision.session_id) == (
+        "read, rolling",
+        Store.REPLACE,
+        "abc",
+    )
 
 
-def test_cookie_data_changed_writes_under_same_id(now: float) -> None:
+def test_cookie_data_changed_replaces_under_same_id(now: float) -> None:
     state, session = loaded(make_config(), "abc", record({"a": 1}))
     session["a"] = 2
-    plan = state.save_plan()
-    assert plan.remove == ()
-    assert plan.write is not None
-    assert plan.write.session_id == "abc"
-    assert plan.write.data == {
-        "a": 2,
-        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now, "rolling": False},
-    }
-    headers = state.response_headers("abc", "", True)
-    assert headers == [("Set-Cookie", f"session=abc; path=/; max-age={LIFETIME}{ATTRS}"), VARY]
+    decision, headers = finish(state)
+    assert decision.store is Store.REPLACE
+    assert (decision.session_id, decision.record_id) == ("abc", "abc")
+    assert decision.data == {"a": 2, METADATA_KEY: written_metadata()}
+    assert headers == cookie_headers("abc")
 
 
 def test_modified_flag_alone_forces_a_write(now: float) -> None:
     state, session = loaded(make_config(), "abc", record({"cart": []}))
     session["cart"].append(1)
     session.modified = True
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert plan.write.data["cart"] == [1]
+    decision = state.decide(200)
+    assert decision.store is Store.REPLACE
+    assert decision.data is not None
+    assert decision.data["cart"] == [1]
+
+
+def test_unchanged_record_reveals_a_change_made_in_place(now: float) -> None:
+    """The engine serializes ``unchanged_record()`` and compares it with ``raw`` to see nested changes."""
+    state = build(Scenario(stored=record({"cart": [1]})))
+    assert json.dumps(state.unchanged_record()).encode() == state.raw
+    typing.cast(Session, state.session)["cart"].append(2)
+    assert json.dumps(state.unchanged_record()).encode() != state.raw
+    state.decide(200)
+    assert state.unchanged_record() is None
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario(),  # only immutable values: nothing can have changed in place
+        Scenario(stored=record({"cart": [1]}), acts=(change,)),  # written anyway
+        Scenario(stored=record({"cart": [1]}), options=ROLLING),  # written anyway
+        Scenario(stored=record({"cart": [1]}), acts=(empty,)),
+        Scenario(cookie=None, acts=(add_data,)),
+    ],
+    ids=["immutable-values", "changed", "rolling", "emptied", "new"],
+)
+def test_unchanged_record_is_none_when_there_is_no_need_to_look(now: float, scenario: Scenario) -> None:
+    assert build(scenario).unchanged_record() is None
 
 
 def attributes(cookie: str) -> dict[str, str]:
@@ -390,17 +765,15 @@ def test_cookie_session_emptied_removes_record_and_deletes_cookie(
 ) -> None:
     config = make_config(**options)
     # The cookie that was sent when the session was written, to compare attributes with.
-    writer, data = loaded(config, "abc", None)
+    writer, data = loaded(config, None, None)
     data["a"] = 1
-    write = writer.save_plan().write
-    assert write is not None
-    set_value = set_cookie(writer.response_headers(write.session_id, mount_point, True))
+    set_value = set_cookie(finish(writer, mount_point=mount_point)[1])
 
     state, session = loaded(config, "abc", record({"a": 1}))
     session.clear()
-    assert state.save_plan() == SavePlan(None, ("abc",))
+    decision, headers = finish(state, mount_point=mount_point)
+    assert decision == Decision("emptied", Store.REMOVE, Cookie.DELETE, record_id="abc")
     assert state.session_id is None
-    headers = state.response_headers(None, mount_point, True)
     deleting = set_cookie(headers)
     name = config.cookie.name
     assert deleting.startswith(f"{name}=; path={path}; max-age=0; expires=Thu, 01 Jan 1970 00:00:00 GMT")
@@ -415,8 +788,9 @@ def test_cookie_session_emptied_exact_header(now: float) -> None:
     state, session = loaded(config, "abc", record({"a": 1, "b": 2}))
     del session["a"]
     session.pop("b")
-    assert state.save_plan() == SavePlan(None, ("abc",))
-    assert state.response_headers(None, "/ignored", True) == [
+    decision, headers = finish(state, mount_point="/ignored")
+    assert (decision.store, decision.record_id) == (Store.REMOVE, "abc")
+    assert headers == [
         (
             "Set-Cookie",
             "session=; path=/app; max-age=0; expires=Thu, 01 Jan 1970 00:00:00 GMT; domain=example.com"
@@ -433,26 +807,22 @@ def test_cookie_of_unknown_session_emptied_does_nothing(now: float, data: object
     session["a"] = 1
     session.clear()
     assert session.modified
-    assert state.save_plan() == SavePlan(None, ())
-    assert state.response_headers(None, "", True) == [VARY]
+    decision, headers = finish(state)
+    assert decision == Decision("never had data", Store.NOTHING, Cookie.KEEP)
+    assert headers == [VARY]
 
 
-def test_regenerate_moves_data_to_a_new_id_and_removes_the_old(now: float) -> None:
+def test_regenerate_moves_data_to_a_new_id(now: float) -> None:
     state, _ = loaded(make_config(), "abc", record({"a": 1}))
     new_id = state.regenerate()
     assert is_new_id(new_id)
     assert new_id != "abc"
     assert state.session_id == new_id
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert plan.write.session_id == new_id
-    assert plan.write.data == {
-        "a": 1,
-        METADATA_KEY: {"lifetime": LIFETIME, "created": now, "last_access": now, "rolling": False},
-    }
-    assert plan.remove == ("abc",)
-    headers = state.response_headers(new_id, "", True)
-    assert headers == [("Set-Cookie", f"session={new_id}; path=/; max-age={LIFETIME}{ATTRS}"), VARY]
+    decision, headers = finish(state)
+    assert decision.store is Store.MOVE
+    assert (decision.session_id, decision.record_id) == (new_id, "abc")
+    assert decision.data == {"a": 1, METADATA_KEY: written_metadata()}
+    assert headers == cookie_headers(new_id)
 
 
 def test_regenerate_twice_uses_the_last_id(now: float) -> None:
@@ -460,25 +830,27 @@ def test_regenerate_twice_uses_the_last_id(now: float) -> None:
     first = state.regenerate()
     second = state.regenerate()
     assert first != second
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert plan.write.session_id == second
-    assert plan.remove == ("abc",)
+    decision = state.decide(200)
+    assert (decision.store, decision.session_id, decision.record_id) == (Store.MOVE, second, "abc")
 
 
 def test_regenerate_then_emptied_removes_old_and_deletes_cookie(now: float) -> None:
     state, session = loaded(make_config(), "abc", record({"a": 1}))
     state.regenerate()
     session.clear()
-    assert state.save_plan() == SavePlan(None, ("abc",))
-    assert "max-age=0" in set_cookie(state.response_headers(None, "", True))
+    decision, headers = finish(state)
+    assert decision == Decision("emptied", Store.REMOVE, Cookie.DELETE, record_id="abc")
+    assert headers == [("Set-Cookie", DELETED), VARY]
 
 
-def test_regenerate_of_a_new_empty_session_does_nothing(now: float) -> None:
-    state, _ = loaded(make_config(), None, None)
-    state.regenerate()
-    assert state.save_plan() == SavePlan(None, ())
-    assert state.response_headers(None, "", True) == [VARY]
+@pytest.mark.parametrize("cookie", [None, "abc"])
+def test_regenerate_of_a_new_empty_session_does_nothing(now: float, cookie: str | None) -> None:
+    state = SessionState(make_config(), cookie)
+    state.regenerate()  # before loading, of a session the store doesn't have
+    state.load(None)
+    decision, headers = finish(state)
+    assert decision == Decision("never had data", Store.NOTHING, Cookie.KEEP)
+    assert headers == [VARY]
 
 
 @pytest.mark.parametrize("data", [None, {}, [], "garbage", b"", 42])
@@ -489,14 +861,50 @@ def test_unknown_id_is_never_adopted(now: float, data: object) -> None:
     assert state.session_id is None
     assert session == {}
     session["a"] = 1
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert is_new_id(plan.write.session_id)
-    assert plan.write.session_id != "client-chosen"
-    assert plan.remove == ()
-    cookie = set_cookie(state.response_headers(plan.write.session_id, "", True))
-    assert cookie.startswith(f"session={plan.write.session_id}; ")
-    assert "client-chosen" not in cookie
+    decision, headers = finish(state)
+    assert decision.store is Store.CREATE
+    assert is_new_id(decision.session_id)
+    assert decision.session_id != "client-chosen"
+    assert (decision.record_id, decision.stale) == (None, ())
+    assert headers == cookie_headers(decision.session_id)
+
+
+def test_cookie_path_follows_the_mount_point(now: float) -> None:
+    state, session = loaded(make_config(), None, None)
+    session["a"] = 1
+    decision, headers = finish(state, mount_point="/app")
+    assert headers == cookie_headers(decision.session_id, path="/app")
+
+
+# -- expiry ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rolling", "lifetime", "extend", "expected"),
+    [
+        (True, LIFETIME, True, True),
+        (False, LIFETIME, True, False),
+        (True, 0, True, False),  # a browser session has no expiry to extend
+        (True, LIFETIME, False, False),  # a look from outside a request
+    ],
+)
+def test_rolls(rolling: bool, lifetime: int, extend: bool, expected: bool) -> None:
+    assert rolls(rolling, lifetime, extend) is expected
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "rolling", "expected"),
+    [
+        (LIFETIME, True, T0 + 50 + LIFETIME),
+        (LIFETIME, False, T0 + LIFETIME),
+        (0, True, None),
+        (0, False, None),
+    ],
+)
+def test_deadline_counts_from_the_last_access_when_rolling_else_from_creation(
+    lifetime: int, rolling: bool, expected: float | None
+) -> None:
+    assert deadline(lifetime, rolling, created=T0, last_access=T0 + 50) == expected
 
 
 def test_non_rolling_expired_record_loads_as_new_session(now: float, clock: Clock) -> None:
@@ -505,25 +913,25 @@ def test_non_rolling_expired_record_loads_as_new_session(now: float, clock: Cloc
     assert session == {}
     assert state.initially_empty
     assert state.session_id is None
-    assert state.metadata == {"lifetime": LIFETIME, "created": now + LIFETIME, "last_access": now + LIFETIME}
+    later = now + LIFETIME
+    assert state.metadata == {"lifetime": LIFETIME, "created": later, "last_access": later}
     session["b"] = 2
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert is_new_id(plan.write.session_id)
-    assert plan.write.session_id != "abc"
-    assert plan.write.data == {"b": 2, METADATA_KEY: state.metadata}
-    assert "abc" in plan.remove
-    assert plan.write.ttl == LIFETIME
+    decision = state.decide(200)
+    assert decision.store is Store.CREATE
+    assert is_new_id(decision.session_id)
+    assert decision.session_id != "abc"
+    assert decision.data == {"b": 2, METADATA_KEY: written_metadata(created=later, last_access=later)}
+    assert decision.stale == ("abc",)
+    assert decision.ttl == LIFETIME
 
 
-def test_non_rolling_expired_record_left_empty_writes_nothing(now: float, clock: Clock) -> None:
+def test_non_rolling_expired_record_left_empty_is_removed(now: float, clock: Clock) -> None:
     clock.advance(LIFETIME + 1)
     state, session = loaded(make_config(), "abc", record({"a": 1}))
     assert session == {}
-    plan = state.save_plan()
-    assert plan.write is None
-    assert plan.remove == ("abc",)  # the expired record is cleaned up
-    assert state.response_headers(None, "", True) == [VARY]
+    decision, headers = finish(state)
+    assert decision == Decision("never had data", Store.NOTHING, Cookie.KEEP, stale=("abc",))
+    assert headers == [VARY]
 
 
 def test_non_rolling_record_one_second_before_expiry_is_live(now: float, clock: Clock) -> None:
@@ -554,8 +962,9 @@ def test_session_only_stored_lifetime_never_expires_in_the_core(now: float, cloc
 
 def test_rolling_session_on_a_touching_store_lives_by_the_store_expiry(now: float, clock: Clock) -> None:
     clock.advance(10 * LIFETIME)  # the store extends the record on every read: its TTL decides
-    config = make_config(rolling=True, store_touches=True)
-    state, session = loaded(config, "abc", record({"a": 1}, created=now), touched=True)
+    state, session = loaded(
+        make_config(**ROLLING_TOUCHING), "abc", record({"a": 1}, created=now), touched=True
+    )
     assert session == {"a": 1}
     assert state.session_id == "abc"
     assert state.metadata is not None
@@ -563,21 +972,45 @@ def test_rolling_session_on_a_touching_store_lives_by_the_store_expiry(now: floa
     assert state.remaining_seconds() == LIFETIME
 
 
+@pytest.mark.parametrize(("elapsed", "live"), [(LIFETIME - 1, True), (LIFETIME, False)])
 def test_rolling_session_on_a_store_without_touch_dies_a_lifetime_after_its_last_write(
-    now: float, clock: Clock
+    now: float, clock: Clock, elapsed: int, live: bool
 ) -> None:
-    """Such stores rewrite the record on every load, so its last_access is the last request."""
-    stored = record({"a": 1}, created=now - 5 * LIFETIME)
-    stored["__metadata__"]["last_access"] = now
-    clock.advance(LIFETIME - 1)
-    state, session = loaded(
-        make_config(rolling=True), "abc", dict(stored, __metadata__=dict(stored["__metadata__"]))
-    )
-    assert session == {"a": 1}
-    clock.advance(1)
-    state, session = loaded(make_config(rolling=True), "abc", stored)
-    assert session == {}
-    assert state.session_id is None
+    """Such stores rewrite the record on every read, so its last_access is the last request."""
+    stored = record({"a": 1}, created=now - 5 * LIFETIME, last_access=now)
+    clock.advance(elapsed)
+    state, session = loaded(make_config(**ROLLING), "abc", stored)
+    assert session == ({"a": 1} if live else {})
+    assert state.session_id == ("abc" if live else None)
+
+
+def test_non_rolling_write_after_time_passed_uses_remaining_seconds(now: float, clock: Clock) -> None:
+    clock.advance(10.5)
+    state, session = loaded(make_config(), "abc", record({"a": 1}, created=now))
+    assert state.remaining_seconds() == math.ceil(LIFETIME - 10.5) == 3590
+    session["a"] = 2
+    decision, headers = finish(state)
+    assert (decision.lifetime, decision.ttl) == (LIFETIME, 3590)
+    assert decision.data is not None
+    assert decision.data[METADATA_KEY] == written_metadata(last_access=now + 10.5)
+    assert headers == cookie_headers("abc", 3590)
+
+
+def test_session_only_config_sends_no_max_age(now: float) -> None:
+    state, session = loaded(make_config(lifetime=0), None, None)
+    session["a"] = 1
+    assert state.remaining_seconds() == 0
+    decision, headers = finish(state)
+    assert (decision.lifetime, decision.ttl, decision.max_age) == (0, 0, None)
+    assert headers == cookie_headers(decision.session_id, None)
+
+
+def test_remaining_seconds_needs_a_loaded_session() -> None:
+    with pytest.raises(SessionNotLoaded):
+        SessionState(make_config(), "abc").remaining_seconds()
+
+
+# -- lifetimes -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -591,110 +1024,78 @@ def test_set_lifetime_forces_a_write_and_sets_ttl_and_max_age(
     state.set_lifetime(lifetime)
     assert not session.modified
     assert state.remaining_seconds() == seconds
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert plan.write.session_id == "abc"
-    assert plan.write.lifetime == seconds
-    assert plan.write.ttl == seconds
-    assert plan.write.data[METADATA_KEY]["lifetime"] == seconds
-    assert plan.remove == ()
-    cookie = set_cookie(state.response_headers("abc", "", True))
-    assert cookie == f"session=abc; path=/; max-age={seconds}{ATTRS}"
+    decision, headers = finish(state)
+    assert (decision.situation, decision.store, decision.session_id) == ("changed", Store.REPLACE, "abc")
+    assert (decision.lifetime, decision.ttl) == (seconds, seconds)
+    assert decision.data is not None
+    assert decision.data[METADATA_KEY]["lifetime"] == seconds
+    assert headers == cookie_headers("abc", seconds)
 
 
 def test_set_lifetime_zero_makes_a_session_only_cookie(now: float) -> None:
     state, _ = loaded(make_config(), "abc", record({"a": 1}))
     state.set_lifetime(0)
     assert state.remaining_seconds() == 0
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert plan.write.lifetime == 0
-    assert plan.write.ttl == 0
-    cookie = set_cookie(state.response_headers("abc", "", True))
-    assert cookie == f"session=abc; path=/{ATTRS}"
-    assert "max-age" not in cookie
+    decision, headers = finish(state)
+    assert (decision.lifetime, decision.ttl, decision.max_age) == (0, 0, None)
+    assert headers == cookie_headers("abc", None)
+
+
+@pytest.mark.parametrize("before_load", [False, True])
+def test_setting_the_lifetime_a_session_has_is_not_a_change(now: float, before_load: bool) -> None:
+    state = SessionState(make_config(), "abc")
+    if before_load:
+        state.set_lifetime(datetime.timedelta(minutes=1))
+    state.load(record({"a": 1}, lifetime=60))
+    state.set_lifetime(60)
+    decision, headers = finish(state)
+    assert decision == Decision("read", Store.NOTHING, Cookie.KEEP)
+    assert headers == [VARY]
 
 
 def test_set_lifetime_on_a_rolling_touched_session_writes(now: float) -> None:
-    config = make_config(rolling=True, store_touches=True)
-    state, _ = loaded(config, "abc", record({"a": 1}), touched=True)
+    state, _ = loaded(make_config(**ROLLING_TOUCHING), "abc", record({"a": 1}), touched=True)
     state.set_lifetime(datetime.timedelta(hours=2))
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert (plan.write.lifetime, plan.write.ttl) == (7200, 7200)
-    assert "max-age=7200;" in set_cookie(state.response_headers("abc", "", True))
+    decision, headers = finish(state)
+    assert (decision.store, decision.lifetime, decision.ttl) == (Store.REPLACE, 7200, 7200)
+    assert headers == cookie_headers("abc", 7200)
 
 
 def test_set_lifetime_on_a_new_session_with_data(now: float) -> None:
     state, session = loaded(make_config(), None, None)
     session["a"] = 1
     state.set_lifetime(120)
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert is_new_id(plan.write.session_id)
-    assert (plan.write.lifetime, plan.write.ttl) == (120, 120)
-
-
-def test_non_rolling_write_after_time_passed_uses_remaining_seconds(now: float, clock: Clock) -> None:
-    clock.advance(10.5)
-    state, session = loaded(make_config(), "abc", record({"a": 1}, created=now))
-    assert state.remaining_seconds() == math.ceil(LIFETIME - 10.5) == 3590
-    session["a"] = 2
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert plan.write.lifetime == LIFETIME
-    assert plan.write.ttl == 3590
-    assert plan.write.data[METADATA_KEY] == {
-        "lifetime": LIFETIME,
-        "created": now,
-        "last_access": now + 10.5,
-        "rolling": False,
-    }
-    cookie = set_cookie(state.response_headers("abc", "", True))
-    assert cookie == f"session=abc; path=/; max-age=3590{ATTRS}"
+    decision = state.decide(200)
+    assert decision.store is Store.CREATE
+    assert is_new_id(decision.session_id)
+    assert (decision.lifetime, decision.ttl) == (120, 120)
 
 
 def test_non_rolling_set_lifetime_after_time_passed_counts_from_created(now: float, clock: Clock) -> None:
     clock.advance(100)
     state, _ = loaded(make_config(), "abc", record({"a": 1}, created=now))
     state.set_lifetime(1000)
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert (plan.write.lifetime, plan.write.ttl) == (1000, 900)
-    assert "max-age=900;" in set_cookie(state.response_headers("abc", "", True))
+    decision, headers = finish(state)
+    assert (decision.lifetime, decision.ttl) == (1000, 900)
+    assert headers == cookie_headers("abc", 900)
 
 
-def test_session_only_config_sends_no_max_age(now: float) -> None:
-    config = make_config(lifetime=0)
-    state, session = loaded(config, None, None)
-    session["a"] = 1
-    assert state.remaining_seconds() == 0
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert (plan.write.lifetime, plan.write.ttl) == (0, 0)
-    new_id = plan.write.session_id
-    assert state.response_headers(new_id, "", True) == [
-        ("Set-Cookie", f"session={new_id}; path=/{ATTRS}"),
-        VARY,
-    ]
-
-
-def test_session_only_config_rolling_rewrites_without_max_age(now: float) -> None:
-    config = make_config(lifetime=0, rolling=True)
-    state, _ = loaded(config, "abc", record({"a": 1}, lifetime=0))
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert (plan.write.session_id, plan.write.ttl) == ("abc", 0)
-    assert set_cookie(state.response_headers("abc", "", True)) == f"session=abc; path=/{ATTRS}"
-
-
-def test_cookie_path_follows_the_mount_point(now: float) -> None:
-    state, session = loaded(make_config(), None, None)
-    session["a"] = 1
-    write = state.save_plan().write
-    assert write is not None
-    cookie = set_cookie(state.response_headers(write.session_id, "/app", True))
-    assert cookie == f"session={write.session_id}; path=/app; max-age={LIFETIME}{ATTRS}"
+@pytest.mark.parametrize(
+    "bad", [-1, -3600, -0.5, "1h", "-60", True, None, float("inf"), datetime.timedelta(seconds=-5)]
+)
+@pytest.mark.parametrize("before_load", [False, True])
+def test_set_lifetime_rejects_bad_values(now: float, bad: object, before_load: bool) -> None:
+    state = SessionState(make_config(), "abc")
+    if not before_load:
+        state.load(record({"a": 1}))
+    with pytest.raises(ImproperlyConfigured, match="a number of seconds or a timedelta, not negative"):
+        state.set_lifetime(bad)  # type: ignore[arg-type]
+    assert not state.must_load_to_decide
+    if before_load:
+        state.load(record({"a": 1}))
+    assert state.metadata is not None
+    assert state.metadata["lifetime"] == LIFETIME
+    assert state.decide(200) == Decision("read", Store.NOTHING, Cookie.KEEP)
 
 
 # -- metadata ----------------------------------------------------------------------------------------------
@@ -705,20 +1106,16 @@ def test_metadata_is_in_the_write_but_not_in_the_session(now: float, clock: Cloc
     state, session = loaded(make_config(), "abc", record({"a": 1}, created=created))
     assert METADATA_KEY not in session
     assert state.metadata == {"lifetime": LIFETIME, "created": created, "last_access": now}
+    assert state.recorded_last_access == created
     session["b"] = 2
     clock.advance(5)
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert plan.write.data[METADATA_KEY] == {
-        "lifetime": LIFETIME,
-        "created": created,
-        "last_access": now + 5,
-        "rolling": False,
-    }
-    assert set(plan.write.data) == {"a", "b", METADATA_KEY}
+    decision = state.decide(200)
+    assert decision.data is not None
+    assert decision.data[METADATA_KEY] == written_metadata(created=created, last_access=now + 5)
+    assert set(decision.data) == {"a", "b", METADATA_KEY}
     assert METADATA_KEY not in session
     assert session == {"a": 1, "b": 2}
-    assert json.loads(json.dumps(plan.write.data)) == plan.write.data
+    assert json.loads(json.dumps(decision.data)) == decision.data
 
 
 LONG_AGO = T0 - 10**7
@@ -755,15 +1152,10 @@ def test_invalid_metadata_falls_back_to_fresh_metadata(now: float, metadata: obj
     assert state.metadata == {"lifetime": LIFETIME, "created": now, "last_access": now}
     assert state.remaining_seconds() == LIFETIME
     session["b"] = 2
-    plan = state.save_plan()
-    assert plan.write is not None
-    assert plan.write.session_id == "abc"
-    assert plan.write.data[METADATA_KEY] == {
-        "lifetime": LIFETIME,
-        "created": now,
-        "last_access": now,
-        "rolling": False,
-    }
+    decision = state.decide(200)
+    assert (decision.store, decision.session_id) == (Store.REPLACE, "abc")
+    assert decision.data is not None
+    assert decision.data[METADATA_KEY] == written_metadata()
 
 
 def test_valid_integer_created_is_accepted(now: float) -> None:
@@ -783,28 +1175,115 @@ def test_non_dict_or_empty_record_gives_an_empty_new_session(now: float, data: o
     assert state.metadata == {"lifetime": LIFETIME, "created": now, "last_access": now}
 
 
-def test_remaining_seconds_and_set_lifetime_need_a_loaded_session() -> None:
+def test_load_fills_a_given_session_without_marking_it_modified(now: float) -> None:
+    into = Session()
     state = SessionState(make_config(), "abc")
-    with pytest.raises(SessionNotLoaded):
-        state.remaining_seconds()
-    with pytest.raises(SessionNotLoaded):
-        state.set_lifetime(60)
+    assert state.load(record({"a": 1}), into=into) is into
+    assert state.session is into
+    assert into == {"a": 1}
+    assert not into.modified
+
+
+# -- users -------------------------------------------------------------------------------------------------
+
+
+def set_key(key: str, value: object) -> Act:
+    def act(state: SessionState, session: Session) -> None:
+        session[key] = value
+
+    return act
+
+
+def delete_key(key: str) -> Act:
+    def act(state: SessionState, session: Session) -> None:
+        del session[key]
+
+    return act
+
+
+NEW = "<the new id>"
+BY_KEY = {"user_key": "user_id"}
+INDEX_CHANGES: dict[str, tuple[Scenario, tuple[tuple[bool, str, str], ...]]] = {
+    "new-user": (Scenario(cookie=None, acts=(add_data, as_user("alice"))), ((True, "alice", NEW),)),
+    "new-user-by-key": (
+        Scenario(cookie=None, acts=(set_key("user_id", 42),), options=BY_KEY),
+        ((True, "42", NEW),),
+    ),
+    "user-of-an-existing-session": (Scenario(acts=(as_user("alice"),)), ((True, "alice", "abc"),)),
+    "changed-user": (
+        Scenario(stored=ALICE, acts=(as_user("bob"),)),
+        ((False, "alice", "abc"), (True, "bob", "abc")),
+    ),
+    "user-unset": (Scenario(stored=ALICE, acts=(as_user(None),)), ((False, "alice", "abc"),)),
+    "logged-out-by-key": (
+        Scenario(
+            stored=record({"user_id": "alice", "a": 1}, user="alice"),
+            acts=(delete_key("user_id"),),
+            options=BY_KEY,
+        ),
+        ((False, "alice", "abc"),),
+    ),
+    "same-user": (Scenario(stored=ALICE, acts=(as_user("alice"),)), ()),
+    "data-changed": (Scenario(stored=ALICE, acts=(change,)), ()),
+    "rolling-rewrite": (Scenario(stored=ALICE, options=ROLLING), ()),
+    "moved-session": (
+        Scenario(stored=ALICE, acts=(regenerate,)),
+        ((False, "alice", "abc"), (True, "alice", NEW)),
+    ),
+    "removed-session": (Scenario(stored=ALICE, acts=(empty,)), ((False, "alice", "abc"),)),
+}
+
+
+@pytest.mark.parametrize("name", INDEX_CHANGES)
+def test_index_changes(now: float, name: str) -> None:
+    scenario, expected = INDEX_CHANGES[name]
+    decision = build(scenario).decide(200)
+    assert decision.users == tuple(
+        IndexChange(add, user, typing.cast(str, decision.session_id) if session_id is NEW else session_id)
+        for add, user, session_id in expected
+    )
+    assert decision.stale_users == ()
 
 
 @pytest.mark.parametrize(
-    "bad", [-1, -3600, -0.5, "1h", "-60", True, None, float("inf"), datetime.timedelta(seconds=-5)]
+    ("act", "user"),
+    [(as_user("bob"), "bob"), (as_user(None), None), (change, "alice")],
+    ids=["bob", "none", "kept"],
 )
-def test_set_lifetime_rejects_bad_values(now: float, bad: object) -> None:
-    state, _ = loaded(make_config(), "abc", record({"a": 1}))
-    with pytest.raises(ImproperlyConfigured, match="a number of seconds or a timedelta, not negative"):
-        state.set_lifetime(bad)  # type: ignore[arg-type]
-    assert state.metadata is not None
-    assert state.metadata["lifetime"] == LIFETIME
-    assert state.save_plan() == SavePlan(None, ())
+def test_the_written_record_names_its_user(now: float, act: Act, user: str | None) -> None:
+    state = build(Scenario(stored=ALICE, acts=(act,)))
+    decision = state.decide(200)
+    assert decision.data is not None
+    assert decision.data[METADATA_KEY].get("user") == state.user == user
 
 
-def test_improperly_configured_is_a_value_error() -> None:
-    assert issubclass(ImproperlyConfigured, ValueError)
+STALE_CASES: dict[str, tuple[Scenario, tuple[str, ...], tuple[IndexChange, ...]]] = {
+    "expired-with-new-data": (
+        Scenario(stored=EXPIRED_ALICE, acts=(add_data,)),
+        ("abc",),
+        (IndexChange(False, "alice", "abc"),),
+    ),
+    "expired-left-empty": (Scenario(stored=EXPIRED_ALICE), ("abc",), (IndexChange(False, "alice", "abc"),)),
+    "expired-nobodys": (Scenario(stored=EXPIRED), ("abc",), ()),
+    "expired-failed": (Scenario(stored=EXPIRED_ALICE, acts=(add_data,), status=500), (), ()),
+    "live": (Scenario(stored=ALICE), (), ()),
+}
+
+
+@pytest.mark.parametrize("name", STALE_CASES)
+def test_a_stale_expired_record_is_removed_with_its_index_entry(now: float, name: str) -> None:
+    scenario, stale, stale_users = STALE_CASES[name]
+    decision = build(scenario).decide(scenario.status)
+    assert (decision.stale, decision.stale_users) == (stale, stale_users)
+    assert decision.users == ()  # the expired record's owner is not the new session's
+
+
+@pytest.mark.parametrize("bad", ["", 42, b"alice"])
+def test_set_user_refuses_what_is_not_a_user(bad: object) -> None:
+    state = SessionState(make_config(), "abc")
+    with pytest.raises(ValueError, match="a session's user is a non-empty string"):
+        state.set_user(bad)  # type: ignore[arg-type]
+    assert not state.must_load_to_decide
 
 
 # -- ids -----------------------------------------------------------------------------------------------------
@@ -816,6 +1295,7 @@ def test_generate_session_id_is_url_safe_long_and_unique() -> None:
     for value in ids:
         assert re.fullmatch(r"[A-Za-z0-9_-]+", value), value
         assert len(value) >= 22  # token_urlsafe: 4 characters per 3 bytes; 22 characters >= 128 bits
+        assert not value.startswith("-")  # a command line would take it for an option
     assert dualsessions.generate_session_id is generate_session_id
 
 
@@ -823,10 +1303,12 @@ def test_generate_session_id_is_url_safe_long_and_unique() -> None:
 
 
 def test_config_defaults() -> None:
-    config = SessionConfig.from_options()
+    config = SessionConfig.from_options({})
     assert config.lifetime == 0
     assert config.rolling is False
     assert config.store_touches is False
+    assert config.user_key is None
+    assert config.merge is False
     assert config.cookie.name == "session"
     assert config.cookie.same_site == "lax"
     assert config.cookie.secure is True
@@ -842,10 +1324,17 @@ def test_config_defaults() -> None:
         (datetime.timedelta(hours=1), 3600),
         (datetime.timedelta(days=14), 14 * 86400),
         (datetime.timedelta(0), 0),
+        (datetime.timedelta(milliseconds=500), 1),  # a part second counts as a whole one
+        # what starsessions accepted
+        (3600.0, 3600),
+        (1.5, 2),
+        ("3600", 3600),
+        (" 60 ", 60),
+        (0.0, 0),
     ],
 )
-def test_config_lifetime_in_seconds(lifetime: int | datetime.timedelta, seconds: int) -> None:
-    config = SessionConfig.from_options(lifetime=lifetime)
+def test_config_lifetime_in_seconds(lifetime: object, seconds: int) -> None:
+    config = SessionConfig.from_options(typing.cast(Options, {"lifetime": lifetime}))
     assert config.lifetime == seconds
     assert type(config.lifetime) is int
 
@@ -855,6 +1344,7 @@ def test_config_lifetime_in_seconds(lifetime: int | datetime.timedelta, seconds:
     [
         ({"lifetime": -1}, "lifetime must be 0 .* a number of seconds or a timedelta, not negative"),
         ({"lifetime": datetime.timedelta(seconds=-10)}, "not negative"),
+        ({"lifetime": datetime.timedelta(seconds=-0.5)}, "lifetime must be 0"),
         ({"lifetime": float("nan")}, "lifetime must be 0 .* not negative"),
         ({"lifetime": "an hour"}, "not negative, got 'an hour'"),
         ({"lifetime": True}, "not negative"),
@@ -874,27 +1364,35 @@ def test_config_lifetime_in_seconds(lifetime: int | datetime.timedelta, seconds:
         ({"cookie_domain": "example.com; secure"}, "cookie_domain .* without spaces, ';'"),
         ({"cookie_domain": "exa mple.com"}, "cookie_domain .* without spaces"),
         ({"cookie_domain": "example.com\n"}, "cookie_domain .* control characters"),
+        ({"user_key": ""}, "user_key must be the name of a session key"),
+        ({"user_key": 5}, "user_key must be the name of a session key, got 5"),
+        ({"concurrency": "optimistic"}, "concurrency must be 'last-writer-wins' or 'merge'"),
     ],
 )
 def test_config_validation_messages(options: dict[str, typing.Any], phrase: str) -> None:
     with pytest.raises(ImproperlyConfigured, match=phrase):
-        SessionConfig.from_options(**options)
+        SessionConfig.from_options(typing.cast(Options, options))
 
 
 def test_config_same_site_is_normalized_and_valid_options_pass() -> None:
     config = SessionConfig.from_options(
-        lifetime=datetime.timedelta(minutes=5),
-        rolling=True,
-        cookie_name="my.sid",
-        cookie_same_site="Strict",
-        cookie_https_only=False,
-        cookie_domain=".example.com",
-        cookie_path="/app",
+        {
+            "lifetime": datetime.timedelta(minutes=5),
+            "rolling": True,
+            "cookie_name": "my.sid",
+            "cookie_same_site": "Strict",
+            "cookie_https_only": False,
+            "cookie_domain": ".example.com",
+            "cookie_path": "/app",
+            "user_key": "user_id",
+            "concurrency": "merge",
+        },
         store_touches=True,
     )
     assert config.lifetime == 300
     assert config.rolling is True
     assert config.store_touches is True
+    assert (config.user_key, config.merge) == ("user_id", True)
     assert config.cookie.same_site == "strict"
     assert config.cookie.secure is False
     assert config.cookie.name == "my.sid"
@@ -903,11 +1401,83 @@ def test_config_same_site_is_normalized_and_valid_options_pass() -> None:
     )
 
 
+def test_empty_cookie_domain_and_path_mean_unset() -> None:
+    cookie = SessionConfig.from_options({"cookie_domain": "", "cookie_path": ""}).cookie
+    assert (cookie.domain, cookie.path) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("error", "bases"),
+    [
+        (ImproperlyConfigured, (SessionError, ValueError)),
+        (SessionLifecycleError, (SessionError, RuntimeError)),
+    ],
+)
+def test_error_classes(error: type[Exception], bases: tuple[type[Exception], ...]) -> None:
+    assert all(issubclass(error, base) for base in bases)
+
+
+# -- options_from: starsessions' positional options ----------------------------------------------------
+
+
+SERIALIZER = object()
+ALL_POSITIONAL = (60, True, "sid", "strict", False, "example.com", "/app", SERIALIZER)
+
+
+def test_positional_options_are_in_starsessions_order() -> None:
+    assert POSITIONAL_OPTIONS == (
+        "lifetime",
+        "rolling",
+        "cookie_name",
+        "cookie_same_site",
+        "cookie_https_only",
+        "cookie_domain",
+        "cookie_path",
+        "serializer",
+    )
+
+
+@pytest.mark.parametrize("count", range(len(ALL_POSITIONAL) + 1))
+def test_options_from_names_positional_args(count: int) -> None:
+    args = ALL_POSITIONAL[:count]
+    given: Options = {"user_key": "user_id"}
+    merged = options_from(args, given, "SessionMiddleware")
+    assert merged == {"user_key": "user_id", **dict(zip(POSITIONAL_OPTIONS, args, strict=False))}
+    assert given == {"user_key": "user_id"}  # the caller's dict is left alone
+
+
+@pytest.mark.parametrize(
+    ("args", "options", "message"),
+    [
+        ((60,), {"lifetime": 30}, "SessionMiddleware got 'lifetime' both by position and by name"),
+        ((60, True, "sid"), {"cookie_name": "other"}, "got 'cookie_name' both by position and by name"),
+        ((*ALL_POSITIONAL, "extra"), {}, "SessionMiddleware takes at most 8 options by position"),
+    ],
+    ids=["duplicate-first", "duplicate-third", "too-many"],
+)
+def test_options_from_refuses_duplicates_and_too_many(
+    args: tuple[object, ...], options: dict[str, typing.Any], message: str
+) -> None:
+    with pytest.raises(TypeError, match=re.escape(message)):
+        options_from(args, typing.cast(Options, options), "SessionMiddleware")
+
+
 # -- import purity -------------------------------------------------------------------------------------------
 
 PACKAGE = pathlib.Path(dualsessions.__file__).parent
 FORBIDDEN_STDLIB = {"asyncio", "threading", "socket"}
 ALLOWED_RELATIVE = {"_clock", "cookies", "exceptions", "types"}
+
+
+def runtime_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """``node`` and every node inside it that can run: not the body of an ``if TYPE_CHECKING:``."""
+    yield node
+    if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+        children: Iterable[ast.AST] = node.orelse
+    else:
+        children = ast.iter_child_nodes(node)
+    for child in children:
+        yield from runtime_nodes(child)
 
 
 def import_problems(source: str, filename: str = "<test>") -> tuple[list[str], set[str]]:
@@ -927,7 +1497,7 @@ def import_problems(source: str, filename: str = "<test>") -> tuple[list[str], s
         else:
             siblings.add(top)
 
-    for node in ast.walk(ast.parse(source, filename=filename)):
+    for node in runtime_nodes(ast.parse(source, filename=filename)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 absolute(alias.name)
@@ -983,6 +1553,8 @@ def test_sans_io_modules_import_only_the_standard_library(module: str) -> None:
         "from ..x import y",
         "def f():\n    import asyncio",
         "__import__('asyncio')",
+        "if typing.TYPE_CHECKING:\n    pass\nelse:\n    import asyncio",
+        "if not TYPE_CHECKING:\n    import asyncio",
     ],
 )
 def test_import_checker_catches_forbidden_imports(source: str) -> None:
@@ -995,32 +1567,6 @@ def test_import_checker_allows_the_permitted_imports() -> None:
         "from __future__ import annotations\nimport datetime, logging, math, secrets, typing, re\n"
         "from dataclasses import dataclass\nfrom . import _clock\nfrom .cookies import CookieRules\n"
         "from .exceptions import SessionError\nfrom .types import SessionMetadata\n"
+        "if typing.TYPE_CHECKING:\n    from .serializers import Serializer\n    import starlette\n"
     )
     assert import_problems(source) == ([], {"_clock", "cookies", "exceptions", "types"})
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"), [(3600.0, 3600), (1.5, 2), ("3600", 3600), (" 60 ", 60), (0.0, 0)]
-)
-def test_lifetimes_starsessions_accepted_still_work(value: object, seconds: int) -> None:
-    assert SessionConfig.from_options(lifetime=value).lifetime == seconds  # type: ignore[arg-type]
-
-
-def test_update_with_nothing_is_not_a_change() -> None:
-    session = Session({"a": 1})
-    session.update({})
-    session |= {}
-    assert not session.modified
-    session.update(b=2)
-    assert session.modified
-
-
-def test_part_seconds_still_count_and_negative_timedeltas_are_refused() -> None:
-    assert SessionConfig.from_options(lifetime=datetime.timedelta(milliseconds=500)).lifetime == 1
-    with pytest.raises(ImproperlyConfigured, match="lifetime must be 0"):
-        SessionConfig.from_options(lifetime=datetime.timedelta(seconds=-0.5))
-
-
-def test_empty_cookie_domain_and_path_mean_unset() -> None:
-    cookie = SessionConfig.from_options(cookie_domain="", cookie_path="").cookie
-    assert (cookie.domain, cookie.path) == (None, None)

@@ -1,0 +1,426 @@
+"""A session's life and its end, on every front end: ended stays ended (a paused request can't bring
+back a session that was logged out, regenerated, revoked or deleted meanwhile), regenerating before
+loading, failed requests changing nothing (a rolling session's own lifetime included), Flask's refresh
+rule, and an unloaded ASGI session refusing every use.
+
+Each scenario is written once and parametrized over the front ends, and where it matters over the
+stores and the concurrency modes; only combinations that exist are generated.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+import dualsessions
+from dualsessions import admin
+from dualsessions.stores.redis import RedisStore
+
+from . import apps
+from .conftest import Clock
+from .stores import AsyncDictStore, SyncDictStore, spy
+
+HTTP = ("asgi", "wsgi", "flask")
+SERVER_SIDE = ("memory", "redis", "redis-cluster", "sync-custom", "async-custom")
+#: Stores with a per-user index: sessions there are logged in with ``user_key="user"``, and revocable.
+INDEXED = ("memory", "redis", "redis-cluster")
+#: Stores that accept ``concurrency="merge"``.
+MERGING = ("memory", "redis")
+LOGIN = {"user": "ada", "theme": "dark"}
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class App:
+    """One front end over one store, with the options every client (and script) of a scenario uses.
+
+    The "script" front end has no HTTP side of its own: its logins and other requests go through the
+    WSGI front end, over the same store with the same options.
+    """
+
+    front: str
+    store: typing.Any
+    options: dict[str, typing.Any] = field(default_factory=dict)
+
+    def client(self, cookie: str | None = None, answering_errors: bool = False) -> typing.Any:
+        """A new client; with ``cookie``, one that presents that session id."""
+        http = "wsgi" if self.front == "script" else self.front
+        if answering_errors:
+            client = apps.client_answering_errors(http, self.store, **self.options)
+        else:
+            client = apps.FRONTENDS[http](self.store, **self.options)
+        if cookie is not None:
+            client.headers["cookie"] = f"session={cookie}"
+        return client
+
+    def read(self, session_id: str) -> typing.Any:
+        """The session's data as a request presenting ``session_id`` sees it."""
+        return self.client(session_id).get("/read").json()
+
+
+def set_cookies(response: typing.Any) -> list[str]:
+    return typing.cast("list[str]", response.headers.get_list("set-cookie"))
+
+
+def cookie_value(response: typing.Any) -> str:
+    """The session id the response's one ``Set-Cookie`` gives."""
+    cookies = set_cookies(response)
+    assert len(cookies) == 1, f"expected one Set-Cookie, got {cookies}"
+    return cookies[0].partition(";")[0].partition("=")[2]
+
+
+def log_in(app: App, **login: str) -> tuple[typing.Any, str]:
+    """A client logged in with ``login`` (ada by default), and its session id."""
+    client = app.client()
+    query = "&".join(f"{key}={value}" for key, value in (login or LOGIN).items())
+    return client, cookie_value(client.get(f"/set?{query}"))
+
+
+def has_record(store: typing.Any, session_id: str) -> bool:
+    """Whether the store still keeps a live record for ``session_id``."""
+    if isinstance(store, (SyncDictStore, AsyncDictStore)):
+        return session_id in store.records
+    return bool(store.sync.exists(session_id))
+
+
+def changes(calls: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The store calls that write or remove something."""
+    return [(method, session_id) for method, session_id in calls if method in ("write", "remove")]
+
+
+# -- 1. ended stays ended ------------------------------------------------------------------------------
+
+ENDINGS = ("logout", "regenerate", "revoke", "delete")
+#: What the paused request does once the session has ended: change a key, or also regenerate its id.
+AFTERWARDS = ("change", "regenerate")
+
+
+def _ended_meanwhile_cases() -> Iterator[typing.Any]:
+    for front in (*HTTP, "script"):
+        for store_kind in SERVER_SIDE:
+            # concurrency is an option of the middlewares; scripts have none
+            modes = ["last-writer-wins", "merge"] if store_kind in MERGING and front != "script" else []
+            for mode in modes or ["last-writer-wins"]:
+                for ending in ENDINGS:
+                    if ending == "revoke" and store_kind not in INDEXED:
+                        continue  # the custom stores keep no per-user index
+                    for then in AFTERWARDS:
+                        case_id = f"{front}-{store_kind}-{mode}-{ending}-then-{then}"
+                        yield pytest.param(front, store_kind, mode, ending, then, id=case_id)
+
+
+class Ending:
+    """Ends a session the way another request (logout, regeneration) or an operator (revocation,
+    deletion) does; called in the middle of a paused request."""
+
+    def __init__(self, app: App, how: str, session_id: str) -> None:
+        self.app, self.how, self.session_id = app, how, session_id
+        self.regenerated_id: str | None = None
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.how == "logout":
+            response = self.app.client(self.session_id).get("/clear")
+            assert response.status_code == 200
+        elif self.how == "regenerate":
+            response = self.app.client(self.session_id).get("/regenerate")
+            self.regenerated_id = response.json()["id"]
+            assert cookie_value(response) == self.regenerated_id
+        elif self.how == "revoke":
+            assert dualsessions.revoke_user_sessions(self.app.store, "ada") == 1
+        else:
+            assert admin.delete_session(self.app.store, self.session_id)
+        self.done = True
+
+
+def change_while_ending(
+    app: App, session_id: str, ending: Ending, then: str
+) -> tuple[typing.Any, str | None]:
+    """Request A loads the session, ``ending`` ends it, A sets ``late`` (and with ``then="regenerate"``
+    moves the session to a new id); A's response (None for a script, which has none) and that new id."""
+    if app.front == "script":
+        opened = dualsessions.open_session(app.store, session_id, **app.options)
+        with opened as session:
+            ending()
+            new_id = opened.regenerate() if then == "regenerate" else None
+            session["late"] = "1"
+        assert opened.session_id is None  # nothing was saved
+        return None, new_id
+    with apps.interleaving(ending):
+        response = app.client(session_id).get(f"/interleave?late=1&then={then}")
+    return response, response.json().get("new_id")
+
+
+def assert_live_sessions_of_ada_are_indexed(store: typing.Any, session_ids: list[str]) -> None:
+    """A session of ada's that lives is in her index, so revoking her sessions would end it."""
+    indexed = store.sync.user_sessions("ada")
+    for session_id in session_ids:
+        with dualsessions.open_session(store, session_id) as session:
+            if session.get("user") == "ada":
+                assert session_id in indexed
+
+
+@pytest.mark.parametrize(
+    ("front", "store_kind", "concurrency", "ending", "then"), list(_ended_meanwhile_cases())
+)
+def test_a_paused_request_cannot_bring_back_a_session_ended_meanwhile(
+    front: str, store: typing.Any, store_kind: str, concurrency: str, ending: str, then: str
+) -> None:
+    options: dict[str, typing.Any] = {"user_key": "user"} if store_kind in INDEXED else {}
+    if concurrency == "merge":
+        options["concurrency"] = "merge"
+    app = App(front, store, options)
+    _, session_id = log_in(app)
+    end = Ending(app, ending, session_id)
+
+    response, new_id = change_while_ending(app, session_id, end, then)
+
+    assert end.done
+    if response is not None:  # the rules table: nothing stored, no Set-Cookie at all
+        assert response.status_code == 200
+        assert set_cookies(response) == []
+    assert not has_record(store, session_id), "the ended session's record is back"
+    if new_id is not None:
+        assert not has_record(store, new_id), "the ended session came back under a new id"
+    assert app.read(session_id) == {}
+    if end.regenerated_id is not None:
+        assert app.read(end.regenerated_id) == LOGIN  # without A's "late"
+    if store_kind in INDEXED:
+        live = [session_id] + ([end.regenerated_id] if end.regenerated_id else [])
+        assert_live_sessions_of_ada_are_indexed(store, live)
+    if ending == "revoke":  # a revoked session can be revoked again if it ever reappears
+        assert dualsessions.revoke_user_sessions(store, "ada") == 0
+        assert not has_record(store, session_id), "a revoked session's record is back"
+
+
+# -- 2. regenerating before loading --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("store_kind", SERVER_SIDE)
+@pytest.mark.parametrize("front", HTTP)
+def test_regenerating_a_session_not_loaded_yet_ends_its_old_record(front: str, store: typing.Any) -> None:
+    app = App(front, store)
+    client, old_id = log_in(app)
+
+    response = client.get("/regenerate-unloaded")
+
+    new_id = response.json()["id"]
+    assert new_id != old_id
+    assert cookie_value(response) == new_id
+    assert app.read(new_id) == LOGIN
+    assert not has_record(store, old_id), "the old record is still there"
+    assert app.read(old_id) == {}
+
+
+# -- 3. a failed request changes nothing ---------------------------------------------------------------
+
+#: How a request fails: the path that fails it (to which the session's changes are added), and the
+#: status the client sees.
+FAILURES = {
+    "status-500": ("/fail?status=500&", 500),
+    "status-503": ("/fail?status=503&", 503),
+    "exception": ("/raise?", 500),
+}
+FAILING_STORES = ("memory", "redis", "sync-custom", "async-custom")
+
+
+def fail(app: App, failure: str, cookie: str | None = None, query: str = "") -> typing.Any:
+    """A request that changes the session as ``query`` says (or only reads it), then fails."""
+    path, status = FAILURES[failure]
+    response = app.client(cookie, answering_errors=True).get(path + query)
+    assert response.status_code == status
+    return response
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+@pytest.mark.parametrize("store_kind", FAILING_STORES)
+@pytest.mark.parametrize("front", HTTP)
+def test_a_failed_request_changes_nothing(front: str, store: typing.Any, failure: str) -> None:
+    app = App(front, store)
+    _, session_id = log_in(app)
+    calls = spy(store)
+
+    response = fail(app, failure, session_id, "theme=light&late=1")
+
+    assert set_cookies(response) == []
+    assert changes(calls) == []
+    assert app.read(session_id) == LOGIN
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+@pytest.mark.parametrize("store_kind", FAILING_STORES)
+@pytest.mark.parametrize("front", HTTP)
+def test_a_new_visitor_whose_first_request_fails_gets_no_session(
+    front: str, store: typing.Any, failure: str
+) -> None:
+    app = App(front, store)
+    calls = spy(store)
+
+    response = fail(app, failure, query="user=ada")
+
+    assert set_cookies(response) == []
+    assert changes(calls) == []
+
+
+def change_then_fail_in_a_script(store: typing.Any, session_id: str) -> None:
+    with dualsessions.open_session(store, session_id) as session:
+        session["theme"] = "light"
+        raise apps.Boom("the script failed after changing the session")
+
+
+@pytest.mark.parametrize("store_kind", FAILING_STORES)
+def test_a_script_that_fails_changes_nothing(store: typing.Any) -> None:
+    app = App("script", store)
+    _, session_id = log_in(app)
+    calls = spy(store)
+
+    with pytest.raises(apps.Boom):
+        change_then_fail_in_a_script(store, session_id)
+
+    assert changes(calls) == []
+    assert app.read(session_id) == LOGIN
+
+
+# -- 4. a rolling session's own lifetime survives a failed request -------------------------------------
+
+ROLLING = {"lifetime": 3600, "rolling": True}
+
+
+def shorten_then_fail_a_read(app: App, failure: str) -> str:
+    """Log in to a rolling session, give it its own 60 s lifetime, then make a request that only
+    reads the session and fails; the session's id."""
+    client, session_id = log_in(app)
+    response = client.get("/lifetime?seconds=60")
+    assert "max-age=60;" in set_cookies(response)[0]
+    fail(app, failure, session_id)
+    return session_id
+
+
+@pytest.mark.parametrize("failure", ["status-500", "exception"])
+@pytest.mark.parametrize("front", HTTP)
+def test_a_failed_read_keeps_a_rolling_sessions_own_lifetime_in_redis(
+    front: str, failure: str, redis_url: str
+) -> None:
+    store = RedisStore(url=redis_url)
+    session_id = shorten_then_fail_a_read(App(front, store, ROLLING), failure)
+
+    ttl = store.sync_client().pttl(store.record_key(session_id))
+    assert 0 < ttl <= 60_000
+
+
+@pytest.mark.parametrize("failure", ["status-500", "exception"])
+@pytest.mark.parametrize("front", HTTP)
+def test_a_failed_read_keeps_a_rolling_sessions_own_lifetime_in_memory(
+    front: str, failure: str, clock: Clock
+) -> None:
+    app = App(front, dualsessions.InMemoryStore(), ROLLING)
+    session_id = shorten_then_fail_a_read(app, failure)
+
+    clock.advance(61)
+
+    assert app.read(session_id) == {}
+
+
+# -- 5. Flask's refresh rule, with Flask's default configuration ----------------------------------------
+
+
+def test_flask_by_default_sends_no_cookie_for_a_read_only_request(store: typing.Any) -> None:
+    client = apps.flask_default_client(store)
+    client.get("/set?user=ada&theme=dark")
+
+    response = client.get("/read")
+
+    assert response.json() == LOGIN
+    assert set_cookies(response) == []
+
+
+def test_flask_by_default_resends_a_permanent_sessions_cookie_on_a_read(store: typing.Any) -> None:
+    client = apps.flask_default_client(store)
+    client.get("/permanent?user=ada")
+
+    response = client.get("/read")
+
+    assert response.json() == {"user": "ada"}
+    cookies = set_cookies(response)
+    assert len(cookies) == 1 and f"max-age={31 * 86400};" in cookies[0]
+
+
+# -- 6. an unloaded ASGI session refuses every use -----------------------------------------------------
+
+USES: dict[str, typing.Callable[[typing.Any], object]] = {
+    "getitem": lambda session: session["x"],
+    "setitem": lambda session: operator.setitem(session, "x", 1),
+    "contains": lambda session: "x" in session,
+    "len": len,
+    "bool": bool,
+    "list": list,
+    "iter": iter,
+    "dict": dict,
+    "json.dumps": json.dumps,
+    "JSONResponse": JSONResponse,
+    "get": lambda session: session.get("x"),
+    "items": lambda session: session.items(),
+}
+
+
+@pytest.mark.parametrize("use", USES.values(), ids=USES.keys())
+def test_using_an_unloaded_asgi_session_raises_session_not_loaded(
+    use: typing.Callable[[typing.Any], object],
+) -> None:
+    async def log_in(request: Request) -> Response:
+        await dualsessions.load_session(request)
+        request.session["user"] = "ada"
+        return PlainTextResponse("ok")
+
+    async def use_unloaded(request: Request) -> Response:
+        use(request.session)
+        return PlainTextResponse("used")
+
+    store = dualsessions.InMemoryStore()
+    app = Starlette(
+        routes=[Route("/login", log_in), Route("/use", use_unloaded)],
+        middleware=[Middleware(dualsessions.SessionMiddleware, store=store)],
+    )
+    client = TestClient(app, base_url="https://testserver")
+    assert client.get("/login").status_code == 200
+
+    with pytest.raises(dualsessions.SessionNotLoaded):
+        client.get("/use")
+
+
+# -- the rules table ------------------------------------------------------------------------------------
+
+
+def test_the_readmes_rules_table_is_the_cores() -> None:
+    """The README's table of rules names the core's situations, in the core's order, with the core's
+    store action for each."""
+    import pathlib
+    import re
+
+    from dualsessions.core import RULES, Store
+
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## What is written, and when", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| situation")
+    ]
+    cells = [
+        [cell.strip() for cell in row.strip("|").split("|")] for row in rows if not set(row) <= set("|- ")
+    ]
+    situations = [re.sub(r" \(.*\)$", "", first) for first, *_ in cells]
+    assert situations == list(RULES)
+    for (_, store, _), (action, _) in zip(cells, RULES.values(), strict=True):
+        assert store.strip("*").startswith("nothing") == (action is Store.NOTHING), store
