@@ -19,6 +19,7 @@ from .exceptions import CookieTooLarge as CookieTooLarge
 from .exceptions import ImproperlyConfigured as ImproperlyConfigured
 from .exceptions import SerializationError as SerializationError
 from .exceptions import SessionError as SessionError
+from .exceptions import SessionLifecycleError as SessionLifecycleError
 from .exceptions import SessionNotLoaded as SessionNotLoaded
 from .exceptions import SessionStoreError as SessionStoreError
 from .serializers import AsyncSerializer as AsyncSerializer
@@ -61,7 +62,13 @@ _LAZY: dict[str, str] = {
 }
 
 
+#: The ASGI submodules, reachable as attributes as they were before they loaded lazily.
+_LAZY_MODULES = frozenset({"middleware", "session"})
+
+
 def __getattr__(name: str) -> typing.Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)  # the import sets the attribute
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -90,6 +97,7 @@ __all__ = [
     "Session",
     "SessionAutoloadMiddleware",
     "SessionError",
+    "SessionLifecycleError",
     "SessionMetadata",
     "SessionMiddleware",
     "SessionNotLoaded",

@@ -120,7 +120,7 @@ class AsyncEngine:
 
     async def save(self, state: SessionState, status: int | None = None) -> None:
         """Decide (``status``: the response's, None outside a request) and carry the decision out."""
-        if state.phase is Phase.UNLOADED and state.must_load_to_decide:
+        if state.needs_load(status):
             await self.load(state)
         unchanged = state.unchanged_record()
         if unchanged is not None and await self._serialize(unchanged) != state.raw:
@@ -160,18 +160,18 @@ class AsyncEngine:
                 check_cookie_value(self.store_name, self.config.cookie.name, written)
             for session_id in decision.stale:
                 await store.remove(session_id)
-            if self.indexes_users:
-                done = written is not None or action is Store.REMOVE
-                for add, user, session_id in decision.stale_users + (decision.users if done else ()):
-                    if add:
-                        await store.add_user_session(user, session_id)
-                    else:
-                        await store.remove_user_session(user, session_id)
+            changes = state.stored(written)
+            # After the write: a session that lives is always in its user's index (a revocation
+            # that missed it finds it the next time).
+            for add, user, session_id in changes if self.indexes_users else ():
+                if add:
+                    await store.add_user_session(user, session_id)
+                else:
+                    await store.remove_user_session(user, session_id)
         except SessionError:
             raise
         except Exception as exc:
             raise SessionStoreError(self.store_name, "save a session", exc) from exc
-        state.stored(written)
 
     async def _store_call(
         self, action: str, method: typing.Callable[..., typing.Any], *args: typing.Any

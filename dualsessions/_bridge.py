@@ -82,6 +82,30 @@ def _method(store: object, name: str, contract: type[AnyStore]) -> typing.Callab
     return typing.cast(typing.Callable[..., typing.Any], getattr(contract, name).__get__(store))
 
 
+class _Completed:
+    """A duck-typed store (one that doesn't subclass a contract) with the contract's default for each
+    optional method it lacks; everything else is the store's own."""
+
+    def __init__(self, store: object, contract: type[AnyStore]) -> None:
+        self._store = store
+        self._contract = contract
+        self.description = describe(store)
+
+    def __getattr__(self, name: str) -> typing.Any:
+        method = getattr(self._store, name, None)
+        if method is None and callable(getattr(self._contract, name, None)):
+            return getattr(self._contract, name).__get__(self)  # the default, calling our methods
+        if method is None:
+            raise AttributeError(name)
+        return method
+
+
+def _completed(store: T, contract: type[AnyStore]) -> T:
+    if isinstance(store, (SessionStore, SyncSessionStore)):
+        return store
+    return typing.cast(T, _Completed(store, contract))
+
+
 class _ThreadedStore(SessionStore):
     """A sync store driven from an event loop: every call runs on a worker thread."""
 
@@ -171,7 +195,7 @@ class _InlineSerializer(AsyncSerializer):
 def async_store(store: AnyStore) -> tuple[SessionStore, bool]:
     """``store`` in the async flavour, and whether it can touch a record while reading it."""
     if _is_async_store(store):
-        return typing.cast(SessionStore, store), touches(typing.cast(SessionStore, store))
+        return _completed(typing.cast(SessionStore, store), SessionStore), touches(store)
     sync = typing.cast(SyncSessionStore, store)
     return _ThreadedStore(sync), touches(sync)
 
@@ -394,7 +418,7 @@ def sync_store(store: AnyStore) -> tuple[SyncSessionStore, bool]:
         return store.sync, touches(store)
     if _is_async_store(store):
         return _PortalStore(typing.cast(SessionStore, store)), touches(store)
-    return typing.cast(SyncSessionStore, store), touches(store)
+    return _completed(typing.cast(SyncSessionStore, store), SyncSessionStore), touches(store)
 
 
 def sync_serializer(serializer: AnySerializer) -> Serializer:

@@ -120,7 +120,7 @@ class SyncEngine:
 
     def save(self, state: SessionState, status: int | None = None) -> None:
         """Decide (``status``: the response's, None outside a request) and carry the decision out."""
-        if state.phase is Phase.UNLOADED and state.must_load_to_decide:
+        if state.needs_load(status):
             self.load(state)
         unchanged = state.unchanged_record()
         if unchanged is not None and self._serialize(unchanged) != state.raw:
@@ -160,18 +160,18 @@ class SyncEngine:
                 check_cookie_value(self.store_name, self.config.cookie.name, written)
             for session_id in decision.stale:
                 store.remove(session_id)
-            if self.indexes_users:
-                done = written is not None or action is Store.REMOVE
-                for add, user, session_id in decision.stale_users + (decision.users if done else ()):
-                    if add:
-                        store.add_user_session(user, session_id)
-                    else:
-                        store.remove_user_session(user, session_id)
+            changes = state.stored(written)
+            # After the write: a session that lives is always in its user's index (a revocation
+            # that missed it finds it the next time).
+            for add, user, session_id in changes if self.indexes_users else ():
+                if add:
+                    store.add_user_session(user, session_id)
+                else:
+                    store.remove_user_session(user, session_id)
         except SessionError:
             raise
         except Exception as exc:
             raise SessionStoreError(self.store_name, "save a session", exc) from exc
-        state.stored(written)
 
     def _store_call(
         self, action: str, method: typing.Callable[..., typing.Any], *args: typing.Any

@@ -242,6 +242,12 @@ class SessionConfig:
     def from_options(cls, options: Options, *, store_touches: bool = False) -> SessionConfig:
         """The defaults and the validation of every option (``serializer`` and ``encryptor`` are the
         engine's, and are not looked at here)."""
+        unknown = sorted(set(options) - set(Options.__annotations__))
+        if unknown:
+            raise TypeError(
+                f"unknown session option(s) {', '.join(map(repr, unknown))}; the options are "
+                f"{', '.join(Options.__annotations__)}"
+            )
         cookie: dict[str, typing.Any] = {
             name: options[option]  # type: ignore[literal-required]
             for option, name in _COOKIE_OPTIONS.items()
@@ -447,6 +453,11 @@ class SessionState:
             self._new_id is not None or self._pending_lifetime is not None or self._user is not _UNSET
         )
 
+    def needs_load(self, status: int | None) -> bool:
+        """Whether the engine must load the session before deciding: a change was asked for before
+        loading, and the request did not fail (a failed one changes nothing, so reads nothing)."""
+        return self.must_load_to_decide and not _failed(status)
+
     # -- 1. reading ----------------------------------------------------------------------------------
 
     def read_plan(self) -> tuple[str, int, int | None] | None:
@@ -612,7 +623,7 @@ class SessionState:
         session = self.session
         if session is None:
             return "never loaded"
-        if status is not None and status >= 500:
+        if _failed(status):
             return FAILED
         if not session:
             return "emptied" if self._record_id is not None else "never had data"
@@ -629,7 +640,8 @@ class SessionState:
 
     def decide(self, status: int | None = None) -> Decision:
         """What the store and the cookie do at the end of the request (``status``: the response's, None
-        outside a request). Decided once: later calls return the same decision."""
+        outside a request). Decided once: until the store reports back, later calls return the same
+        decision."""
         if self._decision is not None and self.phase is Phase.DECIDED:
             return self._decision
         self._require("decide about", Phase.UNLOADED, Phase.LOADED)
@@ -691,15 +703,22 @@ class SessionState:
 
     # -- 4. after the store --------------------------------------------------------------------------
 
-    def stored(self, written: str | None) -> None:
-        """The store carried the decision out: ``written`` is the id it wrote under (the cookie's value),
-        or None when nothing was written (a conditional write found the session ended meanwhile)."""
+    def stored(self, written: str | None) -> tuple[IndexChange, ...]:
+        """The store carried the decision's action out: ``written`` is the id it wrote under (the
+        cookie's value), or None when nothing was written (a conditional write found the session ended
+        meanwhile). Returns the per-user index changes to make now: those of the stale record always,
+        the session's own only if its record was written or removed (a refused write changes no index).
+        """
         self._require("report the store's work on", Phase.DECIDED)
-        action = typing.cast(Decision, self._decision).store
+        decision = typing.cast(Decision, self._decision)
+        action = decision.store
         if action is Store.NOTHING:
             written = self._record_id  # the session keeps its id (if it has one)
         self._written = written
         self.phase = Phase.DONE
+        if written is not None or action is Store.REMOVE:
+            return decision.stale_users + decision.users
+        return decision.stale_users
 
     def response_headers(self, mount_point: str = "", https: bool = True) -> list[tuple[str, str]]:
         """The headers to add to the response.
@@ -761,6 +780,10 @@ def _warn_insecure_once(cookie_name: str) -> None:
             "for local development.",
             cookie_name,
         )
+
+
+def _failed(status: int | None) -> bool:
+    return status is not None and status >= 500
 
 
 def merge_record(

@@ -49,5 +49,7 @@ class SerializationError(SessionError):
 
 
 class SessionLifecycleError(SessionError, RuntimeError):
-    """A session was driven out of order: loaded twice, changed after its response was decided, asked
-    for response headers before the store was written. A bug in a front end, never in an app's use."""
+    """A session was driven out of order. An app sees it when it regenerates the id, sets the
+    lifetime or the user after the response started (in a background task, say), when no response is
+    left to carry the change; data changes made then are not saved either. Within a front end, it
+    marks a bug: loading twice, deciding after the store was written, headers before that."""

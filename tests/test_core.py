@@ -529,6 +529,8 @@ def test_a_change_before_loading_is_recorded_and_applied_once_loaded(now: float,
     assert not state.must_load_to_decide
     result = change_early(state)
     assert state.must_load_to_decide
+    assert state.needs_load(200) and state.needs_load(None)
+    assert not state.needs_load(500)  # a failed request changes nothing, so reads nothing
     assert state.phase is Phase.UNLOADED
     state.load(record({"a": 1}))
     assert not state.must_load_to_decide

@@ -108,6 +108,13 @@ def test_asgi_names_are_reachable_from_the_top_level() -> None:
     assert dualsessions.generate_session_id is dualsessions.session.generate_session_id
 
 
+def test_the_asgi_submodules_are_attributes_after_importing_the_package() -> None:
+    """``dualsessions.session.regenerate_session_id`` works after a bare ``import dualsessions``."""
+    script = "import dualsessions; print(dualsessions.session.regenerate_session_id.__module__)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "dualsessions.session"
+
+
 def _imported_top_level_modules() -> set[str]:
     found: set[str] = set()
     for path in PACKAGE_DIR.rglob("*.py"):

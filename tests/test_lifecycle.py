@@ -424,3 +424,115 @@ def test_the_readmes_rules_table_is_the_cores() -> None:
     assert situations == list(RULES)
     for (_, store, _), (action, _) in zip(cells, RULES.values(), strict=True):
         assert store.strip("*").startswith("nothing") == (action is Store.NOTHING), store
+
+
+# -- revocation racing a login -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("store_kind", INDEXED)
+def test_a_session_indexed_while_a_revocation_runs_stays_revocable(store: typing.Any) -> None:
+    """A login that lands while ada's sessions are being revoked is not lost from her index: the
+    revocation removes only the entries it read, so the next one ends that session too."""
+    app = App("wsgi", store, {"user_key": "user"})
+    _, first = log_in(app)
+    later: list[str] = []
+    sync = store.sync
+    read_index = sync.user_sessions
+
+    def user_sessions_then_a_login(user: str) -> list[str]:
+        ids = read_index(user)
+        later.append(log_in(app)[1])  # lands after the revocation read the index
+        return ids
+
+    sync.user_sessions = user_sessions_then_a_login
+    try:
+        assert dualsessions.revoke_user_sessions(store, "ada") == 1
+    finally:
+        del sync.user_sessions
+    (second,) = later
+    assert not has_record(store, first)
+    assert app.read(second) == LOGIN and second in sync.user_sessions("ada")
+    assert dualsessions.revoke_user_sessions(store, "ada") == 1
+    assert app.read(second) == {}
+
+
+# -- stores that subclass no contract ------------------------------------------------------------------
+
+
+class DuckSyncStore:
+    """A sync store that only has the four required methods, and no base class."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, bytes] = {}
+
+    def read(self, session_id: str, lifetime: int) -> bytes:
+        return self.records.get(session_id, b"")
+
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        self.records[session_id] = data
+        return session_id
+
+    def remove(self, session_id: str) -> None:
+        self.records.pop(session_id, None)
+
+    def exists(self, session_id: str) -> bool:
+        return session_id in self.records
+
+
+class DuckAsyncStore:
+    """The same in the async flavour."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, bytes] = {}
+
+    async def read(self, session_id: str, lifetime: int) -> bytes:
+        return self.records.get(session_id, b"")
+
+    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        self.records[session_id] = data
+        return session_id
+
+    async def remove(self, session_id: str) -> None:
+        self.records.pop(session_id, None)
+
+    async def exists(self, session_id: str) -> bool:
+        return session_id in self.records
+
+
+@pytest.mark.parametrize("store_class", [DuckSyncStore, DuckAsyncStore])
+@pytest.mark.parametrize("front", HTTP)
+def test_a_store_without_a_base_class_changes_and_moves_sessions(front: str, store_class: type) -> None:
+    store = store_class()
+    app = App(front, store)
+    client, session_id = log_in(app)
+    assert client.get("/set?theme=light").status_code == 200  # a conditional write (replace)
+    new_id = client.get("/regenerate").json()["id"]  # a move (take, then write)
+    assert list(store.records) == [new_id]
+    assert app.read(new_id) == {**LOGIN, "theme": "light"}
+    assert app.read(session_id) == {}
+
+
+# -- options ---------------------------------------------------------------------------------------------
+
+
+def _serve(front: str, store: typing.Any, **options: typing.Any) -> typing.Any:
+    """A front end built with ``options`` (Starlette builds its middleware at the first request)."""
+    if front == "script":
+        return dualsessions.open_session(store, "a" * 32, **options)
+    return apps.FRONTENDS[front](store, **options).get("/noop")
+
+
+@pytest.mark.parametrize("front", [*HTTP, "script"])
+def test_a_misspelled_option_is_refused(front: str) -> None:
+    with pytest.raises(TypeError, match=r"unknown session option\(s\) 'https_only'"):
+        _serve(front, dualsessions.InMemoryStore(), https_only=False)
+
+
+def test_starsessions_positional_options_still_work() -> None:
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
+    middleware = dualsessions.SessionMiddleware(app, dualsessions.InMemoryStore(), 60, True, "sid")
+    assert (middleware.lifetime, middleware.rolling, middleware.cookie_name) == (60, True, "sid")
+    with pytest.raises(TypeError, match="both by position and by name"):
+        dualsessions.SessionMiddleware(app, dualsessions.InMemoryStore(), 60, lifetime=60)  # type: ignore[misc]
+    with pytest.raises(TypeError, match="at most 8 options by position"):
+        dualsessions.SessionMiddleware(app, dualsessions.InMemoryStore(), *range(9))

@@ -39,7 +39,8 @@ class SessionStore(abc.ABC):
         """Whether there is a record for ``session_id``."""
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
-        """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions).
+        """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions);
+        ``ttl`` 0 means as long as ``write`` keeps a record whose ttl is 0 (the store's choice).
 
         Stores that don't override it get a plain read followed by a write when a rolling session is
         only read, which costs one more store call.
@@ -118,7 +119,8 @@ class SyncSessionStore(abc.ABC):
         """Whether there is a record for ``session_id``."""
 
     def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
-        """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions)."""
+        """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions);
+        ``ttl`` 0 means as long as ``write`` keeps a record whose ttl is 0 (the store's choice)."""
         raise NotImplementedError
 
     def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:

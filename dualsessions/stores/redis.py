@@ -181,7 +181,8 @@ class _SyncRedisStore(SyncSessionStore):
         names = self.user_sessions(user)
         for name in names:
             self._command(_REMOVE, "delete", store.key(name))
-        self._command(_INDEX, "delete", store.user_key(user))
+        if names:  # only those read: a session indexed meanwhile stays in the index, revocable
+            self._command(_INDEX, "srem", store.user_key(user), *names)
         return len(names)
 
     def purge_expired(self) -> int:
@@ -542,7 +543,8 @@ class RedisStore(DualSessionStore):
         names = await self.user_sessions(user)
         for name in names:
             await self._command(_REMOVE, "delete", self.key(name))
-        await self._command(_INDEX, "delete", self.user_key(user))
+        if names:  # only those read: a session indexed meanwhile stays in the index, revocable
+            await self._command(_INDEX, "srem", self.user_key(user), *names)
         return len(names)
 
     async def purge_expired(self) -> int:
