@@ -2,8 +2,10 @@
 
 No HTTP server: ASGI apps are called with a synthetic scope, receive and send; WSGI apps with a
 prepared environ. Every measured request carries a real session cookie captured from a priming
-request. Stacks are measured in short blocks, interleaved round after round, and the median block is
-reported, so the ratios hold on a noisy machine. Run it with ``scripts/bench``.
+request. Stacks are measured in short blocks, interleaved round after round. Each stack's fastest
+block is what it costs when nothing else gets in the way: the table and the targets compare those
+(the ratios of medians are shown beside, and move more from run to run on a shared machine). Run it
+with ``scripts/bench``.
 
 Scenarios: ``bare`` (the framework alone), ``read`` (read one key of an existing session), ``write``
 (change one key of an existing session), ``new`` (a visitor without a cookie sets one key). For Redis
@@ -533,7 +535,7 @@ async def commands_per_request(runner: Runner, server: RedisServer, scenario: st
 
 async def measure(
     selected: list[Stack], url: str | None, rounds: int, block_seconds: float
-) -> tuple[dict[tuple[str, str], float], dict[str, Runner]]:
+) -> tuple[dict[tuple[str, str], list[float]], dict[str, Runner]]:
     runners = {stack.name: Runner(stack, url) for stack in selected}
     for runner in runners.values():
         await runner.prime()
@@ -550,7 +552,7 @@ async def measure(
         for name, runner in order:
             for scenario in SCENARIOS:
                 samples[name, scenario].append(await runner.block(scenario, sizes[name, scenario]))
-    return {key: statistics.median(values) for key, values in samples.items()}, runners
+    return samples, runners
 
 
 def memory_write_cost(live: int, writes: int) -> float:
@@ -606,7 +608,7 @@ def sync_store_concurrency(requests: int = 50, latency: float = 0.01) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--block", type=float, default=0.02, help="seconds per measured block")
     parser.add_argument("--no-peers", action="store_true", help="only dualsessions and the floors")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
@@ -621,13 +623,15 @@ def main(argv: list[str] | None = None) -> int:
     server = RedisServer()
     try:
         selected = stacks(with_peers)
-        timings, runners = asyncio.run(_all(selected, server, args.rounds, args.block))
+        samples, commands = asyncio.run(_all(selected, server, args.rounds, args.block))
     finally:
         server.close()
+    fastest = {key: min(values) for key, values in samples.items()} | commands
+    medians = {key: statistics.median(values) for key, values in samples.items()} | commands
     memory = {live: memory_write_cost(live, 2000 if args.smoke else 20000) for live in (100, 100_000)}
     concurrency = sync_store_concurrency()
-    report(selected, timings, runners, memory, concurrency, args.json)
-    return check_command_counts(selected, timings)
+    report(selected, fastest, medians, memory, concurrency, args.json)
+    return check_command_counts(selected, fastest)
 
 
 #: The most Redis commands a request may cost, by scenario (deterministic, so CI can hold us to it).
@@ -649,18 +653,20 @@ def check_command_counts(selected: list[Stack], timings: dict[tuple[str, str], f
 
 async def _all(
     selected: list[Stack], server: RedisServer, rounds: int, block: float
-) -> tuple[dict[tuple[str, str], typing.Any], dict[str, Runner]]:
+) -> tuple[dict[tuple[str, str], list[float]], dict[tuple[str, str], float]]:
+    """Every block's seconds per request, by stack and scenario; Redis commands per request."""
+    commands: dict[tuple[str, str], float] = {}
     try:
-        timings, runners = await measure(selected, server.url, rounds, block)
+        samples, runners = await measure(selected, server.url, rounds, block)
         for stack in selected:
             if stack.redis:
                 for scenario in SCENARIOS:
-                    timings[stack.name, scenario + ":commands"] = await commands_per_request(
+                    commands[stack.name, scenario + ":commands"] = await commands_per_request(
                         runners[stack.name], server, scenario
                     )
     finally:
         await close_opened()
-    return timings, runners
+    return samples, commands
 
 
 def _peers_installed() -> bool:
@@ -676,7 +682,7 @@ def _peers_installed() -> bool:
 def report(
     selected: list[Stack],
     timings: dict[tuple[str, str], float],
-    runners: dict[str, Runner],
+    medians: dict[tuple[str, str], float],
     memory: dict[int, float],
     concurrency: float,
     json_path: str | None,
@@ -686,7 +692,7 @@ def report(
         f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"
     )
-    print("µs per request (median of interleaved rounds), and × the same framework's bare app\n")
+    print("µs per request (each stack's fastest block of interleaved rounds), × the framework's bare app\n")
     print("| stack | read | write | new visitor | Redis commands (read / write / new) |")
     print("|---|---|---|---|---|")
     for stack in selected:
@@ -711,98 +717,115 @@ def report(
         f"Sync store with 10 ms latency under ASGI: 50 concurrent requests took {concurrency:.2f}× "
         "the time of 50 sequential store calls"
     )
-    targets(timings, memory, concurrency)
+    targets(timings, medians, memory, concurrency)
     if json_path:
         with open(json_path, "w") as out:
-            json.dump({f"{k[0]} | {k[1]}": v for k, v in timings.items()}, out, indent=2)
+            results = {"fastest": timings, "median": medians}
+            json.dump(
+                {
+                    kind: {f"{k[0]} | {k[1]}": v for k, v in values.items()}
+                    for kind, values in results.items()
+                },
+                out,
+                indent=2,
+            )
 
 
-def targets(timings: dict[tuple[str, str], float], memory: dict[int, float], concurrency: float) -> None:
-    t = timings
-    checks: list[tuple[str, float | None, float]] = []
+#: The targets: (what, the ratio's numerator and denominator, the limit). A numerator of three parts
+#: (stack, peer, framework) is an overhead ratio: (stack - framework) / (peer - framework), read requests.
+TARGETS: list[tuple[str, tuple[str, ...], tuple[str, str] | None, float]] = [
+    (
+        "ASGI cookie read: overhead ≤ Starlette SessionMiddleware's",
+        (
+            "dualsessions ASGI, CookieStore",
+            "Starlette SessionMiddleware (signed cookie)",
+            "Starlette bare app",
+        ),
+        None,
+        1.0,
+    ),
+    (
+        "ASGI cookie read ≤ 0.5× starsessions CookieStore",
+        ("dualsessions ASGI, CookieStore", "read"),
+        ("starsessions, CookieStore", "read"),
+        0.5,
+    ),
+    (
+        "Flask cookie read ≤ Flask's signed-cookie session",
+        ("dualsessions Flask, CookieStore", "read"),
+        ("Flask signed-cookie session", "read"),
+        1.0,
+    ),
+    (
+        "ASGI Redis read ≤ 1.15× the floor",
+        ("dualsessions ASGI, RedisStore", "read"),
+        ("floor: Starlette + one Redis GET (+SET)", "read"),
+        1.15,
+    ),
+    (
+        "ASGI Redis read ≤ 0.6× starsessions RedisStore",
+        ("dualsessions ASGI, RedisStore", "read"),
+        ("starsessions, RedisStore", "read"),
+        0.6,
+    ),
+    (
+        "ASGI Redis write ≤ 1.15× the floor",
+        ("dualsessions ASGI, RedisStore", "write"),
+        ("floor: Starlette + one Redis GET (+SET)", "write"),
+        1.15,
+    ),
+    (
+        "WSGI Redis read ≤ 1.15× the Werkzeug floor",
+        ("dualsessions WSGI (Werkzeug), RedisStore", "read"),
+        ("floor: Werkzeug + one Redis GET (+SET)", "read"),
+        1.15,
+    ),
+    (
+        "Flask Redis read ≤ 1.15× the Flask floor",
+        ("dualsessions Flask, RedisStore", "read"),
+        ("floor: Flask + one Redis GET (+SET)", "read"),
+        1.15,
+    ),
+    (
+        "Flask Redis read ≤ 0.7× Flask-Session",
+        ("dualsessions Flask, RedisStore", "read"),
+        ("Flask-Session 0.8, Redis", "read"),
+        0.7,
+    ),
+]
 
-    def ratio(a: tuple[str, str], b: tuple[str, str]) -> float | None:
-        return t[a] / t[b] if a in t and b in t else None
 
-    def overhead_ratio(stack: str, peer: str, framework: str) -> float | None:
+def _ratio(t: dict[tuple[str, str], float], a: tuple[str, ...], b: tuple[str, str] | None) -> float | None:
+    if b is None:  # an overhead ratio
+        stack, peer, framework = a
         if (peer, "read") not in t:
             return None
         return (t[stack, "read"] - t[framework, "read"]) / (t[peer, "read"] - t[framework, "read"])
+    return t[a[0], a[1]] / t[b] if (a[0], a[1]) in t and b in t else None
 
-    checks.append(
-        (
-            "ASGI cookie read: overhead ≤ Starlette SessionMiddleware's",
-            overhead_ratio(
-                "dualsessions ASGI, CookieStore",
-                "Starlette SessionMiddleware (signed cookie)",
-                "Starlette bare app",
-            ),
-            1.0,
-        )
-    )
-    checks.append(
-        (
-            "ASGI cookie read ≤ 0.5× starsessions CookieStore",
-            ratio(("dualsessions ASGI, CookieStore", "read"), ("starsessions, CookieStore", "read")),
-            0.5,
-        )
-    )
-    floor = "floor: Starlette + one Redis GET (+SET)"
-    checks.append(
-        (
-            "ASGI Redis read ≤ 1.15× the floor",
-            ratio(("dualsessions ASGI, RedisStore", "read"), (floor, "read")),
-            1.15,
-        )
-    )
-    checks.append(
-        (
-            "ASGI Redis read ≤ 0.6× starsessions RedisStore",
-            ratio(("dualsessions ASGI, RedisStore", "read"), ("starsessions, RedisStore", "read")),
-            0.6,
-        )
-    )
-    checks.append(
-        (
-            "ASGI Redis write ≤ 1.15× the floor",
-            ratio(("dualsessions ASGI, RedisStore", "write"), (floor, "write")),
-            1.15,
-        )
-    )
-    checks.append(
-        (
-            "WSGI Redis read ≤ 1.15× the Werkzeug floor",
-            ratio(
-                ("dualsessions WSGI (Werkzeug), RedisStore", "read"),
-                ("floor: Werkzeug + one Redis GET (+SET)", "read"),
-            ),
-            1.15,
-        )
-    )
-    checks.append(
-        (
-            "Flask Redis read ≤ 1.15× the Flask floor",
-            ratio(
-                ("dualsessions Flask, RedisStore", "read"), ("floor: Flask + one Redis GET (+SET)", "read")
-            ),
-            1.15,
-        )
-    )
-    checks.append(
-        (
-            "Flask Redis read ≤ 0.7× Flask-Session",
-            ratio(("dualsessions Flask, RedisStore", "read"), ("Flask-Session 0.8, Redis", "read")),
-            0.7,
-        )
-    )
-    checks.append(("InMemoryStore write at 100k ≤ 1.5× at 100", memory[100_000] / memory[100], 1.5))
-    checks.append(("sync store, 50 concurrent ≤ 0.25× sequential", concurrency, 0.25))
-    print("\n| target | measured | limit | |\n|---|---|---|---|")
-    for name, value, limit in checks:
-        if value is None:
-            print(f"| {name} | (peer not installed) | {limit} | |")
+
+def targets(
+    timings: dict[tuple[str, str], float],
+    medians: dict[tuple[str, str], float],
+    memory: dict[int, float],
+    concurrency: float,
+) -> None:
+    """The targets, judged on the fastest blocks; the ratio of medians is shown beside."""
+    print("\n| target | fastest blocks | medians | limit | |\n|---|---|---|---|---|")
+    for name, a, b, limit in TARGETS:
+        fast, median = _ratio(timings, a, b), _ratio(medians, a, b)
+        if fast is None or median is None:
+            print(f"| {name} | (peer not installed) | | {limit} | |")
         else:
-            print(f"| {name} | {value:.2f} | {limit} | {'met' if value <= limit else 'MISSED'} |")
+            print(
+                f"| {name} | {fast:.2f} | {median:.2f} | {limit} | {'met' if fast <= limit else 'MISSED'} |"
+            )
+    others = [
+        ("InMemoryStore write at 100k ≤ 1.5× at 100", memory[100_000] / memory[100], 1.5),
+        ("sync store, 50 concurrent ≤ 0.25× sequential", concurrency, 0.25),
+    ]
+    for name, value, limit in others:
+        print(f"| {name} | {value:.2f} | | {limit} | {'met' if value <= limit else 'MISSED'} |")
 
 
 if __name__ == "__main__":

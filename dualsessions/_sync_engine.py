@@ -20,7 +20,6 @@ from .core import (
     Decision,
     Lifetime,
     Options,
-    Phase,
     Session,
     SessionConfig,
     SessionState,
@@ -47,9 +46,11 @@ class SyncEngine:
             raise ImproperlyConfigured("encryptor must have encrypt(bytes) and decrypt(bytes) methods")
         self.store, touches = _bridge.sync_store(store)
         self.serializer = _bridge.sync_serializer(serializer)
-        # Stores and serializers that never wait are called directly: no coroutine per call.
-        self.direct_store = _bridge.direct_store(store)
+        # A serializer that only computes is called directly: no coroutine per call.
         self.direct_serializer = _bridge.direct_serializer(serializer)
+        #: Neither the store nor the serializer ever waits (memory, cookie; a sync serializer): the
+        #: ASGI front end then drives the sync engine, with no coroutine at all.
+        self.never_waits = _bridge.direct_store(store) is not None and self.direct_serializer is not None
         self.config = SessionConfig.from_options(options, store_touches=touches)
         self.store_name = describe(store)
         #: The store keeps the per-user index (``user_key``, ``set_session_user``, revocation).
@@ -79,15 +80,8 @@ class SyncEngine:
             return state.load(None, into=into)
         session_id, lifetime, touch_ttl = plan
         try:
-            direct = self.direct_store
             if touch_ttl is None:
-                raw = (
-                    direct.read(session_id, lifetime)
-                    if direct
-                    else self.store.read(session_id, lifetime)
-                )
-            elif direct is not None:
-                raw = direct.read_and_touch(session_id, lifetime, touch_ttl)
+                raw = self.store.read(session_id, lifetime)
             else:
                 raw = self.store.read_and_touch(session_id, lifetime, touch_ttl)
         except SessionError:
@@ -126,6 +120,9 @@ class SyncEngine:
         if unchanged is not None and self._serialize(unchanged) != state.raw:
             typing.cast(Session, state.session).modified = True  # changed inside a nested value
         decision = state.decide(status)
+        if decision.store is Store.NOTHING and not decision.stale and not decision.stale_users:
+            state.stored(None)  # most requests: nothing to write, remove or index
+            return
         store = self.store
         written = None
         try:
@@ -243,8 +240,7 @@ class SyncSessionHandle:
     @property
     def in_play(self) -> bool:
         """Whether the session was used, so that the end of the request has something to decide."""
-        state = self.state
-        return state.phase is not Phase.UNLOADED or state.must_load_to_decide
+        return self.state.in_play
 
     def load(self) -> Session:
         """The session, read from the store on first use."""

@@ -68,7 +68,7 @@ def find_cookie(header: str, name: str) -> str | None:
         key, sep, value = chunk.partition("=")
         if sep and key.strip(_OWS) == name:
             value = value.strip(_OWS)
-            if is_valid_cookie_value(value):
+            if len(value) <= MAX_COOKIE_SIZE and _COOKIE_VALUE.fullmatch(value) is not None:
                 return value
     return None
 
@@ -89,10 +89,11 @@ def with_session_headers(
     """``headers`` (str pairs, or latin-1 bytes pairs as ASGI has them) plus the session's ``added``
     ones, ``Vary`` merged into the application's own; the application's list is not changed."""
     result = list(headers)
+    vary: typing.Any = b"vary" if as_bytes else "vary"
     for name, value in added:
         if name == "Vary":
             for index, (key, existing) in enumerate(result):
-                if (key.decode("latin-1") if as_bytes else key).lower() == "vary":
+                if key.lower() == vary:
                     merged = add_vary_cookie(existing.decode("latin-1") if as_bytes else existing)
                     result[index] = (key, merged.encode("latin-1") if as_bytes else merged)
                     break

@@ -30,7 +30,7 @@ import logging
 import math
 import secrets
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import _clock
 from .cookies import CookieRules
@@ -168,7 +168,7 @@ class Session(dict[str, typing.Any]):
 
     def __init__(self, data: typing.Mapping[str, typing.Any] | None = None, /) -> None:
         if data:
-            super().__init__(data)
+            dict.update(self, data)
         self.modified = False
 
     def __setitem__(self, key: str, value: typing.Any) -> None:
@@ -237,6 +237,12 @@ class SessionConfig:
     #: ``concurrency="merge"``: a change to an existing session is merged key by key into the record
     #: as it is when written, so concurrent requests changing different keys lose nothing.
     merge: bool
+    #: The TTL a read gives the record as it reads it (rolling sessions on stores that can), else None.
+    touch_ttl: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        touch = rolls(self.rolling, self.lifetime) and self.store_touches
+        object.__setattr__(self, "touch_ttl", self.lifetime if touch else None)
 
     @classmethod
     def from_options(cls, options: Options, *, store_touches: bool = False) -> SessionConfig:
@@ -283,6 +289,9 @@ class Phase(enum.Enum):
     LOADED = "loaded"
     DECIDED = "decided"
     DONE = "done"
+
+
+_UNLOADED, _LOADED, _DECIDED, _DONE = Phase.UNLOADED, Phase.LOADED, Phase.DECIDED, Phase.DONE
 
 
 class Store(enum.Enum):
@@ -355,6 +364,14 @@ class Decision(typing.NamedTuple):
 
 
 _UNSET = object()
+_UNDECIDED = Decision("not decided yet", Store.NOTHING, Cookie.NONE)
+#: The decisions that carry nothing but their row, made once.
+_PLAIN = {
+    situation: Decision(situation, store, cookie)
+    for situation, (store, cookie) in RULES.items()
+    if store is Store.NOTHING and cookie is not Cookie.SET
+}
+_VARY = ("Vary", "Cookie")
 
 
 class SessionState:
@@ -365,62 +382,43 @@ class SessionState:
     the id the store wrote under once done.
     """
 
-    __slots__ = (
-        "_cookie_id",
-        "_decision",
-        "_extend",
-        "_lifetime_set",
-        "_new_id",
-        "_owner",
-        "_pending_lifetime",
-        "_raw",
-        "_record_id",
-        "_rolling",
-        "_stale",
-        "_stored_metadata",
-        "_touched",
-        "_user",
-        "_written",
-        "config",
-        "expiry_fix",
-        "initially_empty",
-        "metadata",
-        "phase",
-        "session",
-    )
+    # The defaults, as class attributes: a request writes only what it changes, since most requests
+    # change nothing.
+    phase: Phase = _UNLOADED
+    #: The session was loaded, or a change was asked for: the end of the request has a decision to
+    #: make (a request that never used its session costs nothing more).
+    in_play = False
+    session: Session | None = None
+    metadata: SessionMetadata | None = None
+    initially_empty = True
+    #: After loading: the TTL to give the record at once, when the read extended it by the configured
+    #: lifetime and the session has another (its own lifetime, or it doesn't roll).
+    expiry_fix: int | None = None
+    _record_id: str | None = None  # the live record that was loaded, if any
+    _owner: str | None = None  # the loaded record's user
+    _stale: tuple[str, str | None] | None = None  # an expired record found on load, and its user
+    _raw = b""  # the record's bytes as read, to see changes made inside nested values
+    _stored_metadata: object = _MISSING
+    _touched = False  # the read extended the record's expiry
+    _new_id: str | None = None  # set by regenerate()
+    _pending_lifetime: int | None = None  # set_lifetime() before loading
+    _lifetime_set = False
+    _user: object = _UNSET  # set_user()'s user, else derived from the data at decision time
+    _decision: Decision = _UNDECIDED
+    _written: str | None = None
 
     def __init__(self, config: SessionConfig, cookie_value: str | None, extend: bool = True) -> None:
         """``extend=False`` for a look from outside a request: reading never extends a session."""
         self.config = config
-        self.phase = Phase.UNLOADED
         self._cookie_id = cookie_value
         self._extend = extend
         self._rolling = config.rolling  # the loaded record's own rule, once loaded
-        self._record_id: str | None = None  # the live record that was loaded, if any
-        self._owner: str | None = None  # the loaded record's user
-        self._stale: tuple[str, str | None] | None = None  # an expired record found on load, its user
-        self._raw = b""  # the record's bytes as read, to see changes made inside nested values
-        self._stored_metadata: object = _MISSING
-        self._touched = False  # the read extended the record's expiry
-        self._new_id: str | None = None  # set by regenerate()
-        self._pending_lifetime: int | None = None  # set_lifetime() before loading
-        self._lifetime_set = False
-        self._user: object = _UNSET  # set_user()'s user, else derived from the data at decision time
-        self._decision: Decision | None = None
-        self._written: str | None = None
-        self.session: Session | None = None
-        self.metadata: SessionMetadata | None = None
-        self.initially_empty = True
-        #: After loading: the TTL to give the record at once, when the read extended it by the
-        #: configured lifetime and the session has another (its own lifetime, or it doesn't roll).
-        self.expiry_fix: int | None = None
 
-    def _require(self, operation: str, *phases: Phase) -> None:
-        if self.phase not in phases:
-            raise SessionLifecycleError(
-                f"can't {operation} a session that is {self.phase.value} "
-                f"(only when {' or '.join(phase.value for phase in phases)})"
-            )
+    def _refuse(self, operation: str, *phases: Phase) -> typing.NoReturn:
+        raise SessionLifecycleError(
+            f"can't {operation} a session that is {self.phase.value} "
+            f"(only when {' or '.join(phase.value for phase in phases)})"
+        )
 
     @property
     def loaded(self) -> bool:
@@ -428,7 +426,7 @@ class SessionState:
 
     @property
     def session_id(self) -> str | None:
-        if self.phase is Phase.DONE:
+        if self.phase is _DONE:
             return self._written
         if self._new_id is not None:
             return self._new_id
@@ -449,14 +447,12 @@ class SessionState:
     @property
     def must_load_to_decide(self) -> bool:
         """A change was asked for before loading (a regeneration, a lifetime): load, then decide."""
-        return self.phase is Phase.UNLOADED and (
-            self._new_id is not None or self._pending_lifetime is not None or self._user is not _UNSET
-        )
+        return self.in_play and self.phase is _UNLOADED
 
     def needs_load(self, status: int | None) -> bool:
         """Whether the engine must load the session before deciding: a change was asked for before
         loading, and the request did not fail (a failed one changes nothing, so reads nothing)."""
-        return self.must_load_to_decide and not _failed(status)
+        return self.phase is _UNLOADED and self.in_play and not _failed(status)
 
     # -- 1. reading ----------------------------------------------------------------------------------
 
@@ -466,12 +462,12 @@ class SessionState:
         ``touch_ttl`` is set when the read should also extend the record's expiry (a rolling session on a
         store that can do both at once). It assumes the configured lifetime; ``expiry_fix`` corrects it.
         """
-        self._require("read", Phase.UNLOADED)
+        if self.phase is not _UNLOADED:
+            self._refuse("read", _UNLOADED)
         if self._cookie_id is None:
             return None
         config = self.config
-        touch = rolls(config.rolling, config.lifetime, self._extend) and config.store_touches
-        return self._cookie_id, config.lifetime, config.lifetime if touch else None
+        return self._cookie_id, config.lifetime, config.touch_ttl if self._extend else None
 
     def load(
         self, data: object, touched: bool = False, raw: bytes = b"", into: Session | None = None
@@ -483,37 +479,59 @@ class SessionState:
         A record that is missing, undecodable, not a mapping, or past its expiry gives a new empty
         session that will get a new id if it is ever saved.
         """
-        self._require("load", Phase.UNLOADED)
+        if self.phase is not _UNLOADED:
+            self._refuse("load", _UNLOADED)
         now = _clock.now()
         config = self.config
-        metadata: SessionMetadata = {"lifetime": config.lifetime, "created": now, "last_access": now}
+        lifetime, created = config.lifetime, now
         values: dict[str, typing.Any] = {}
         if isinstance(data, dict) and data:
             stored = data.pop(METADATA_KEY, _MISSING)
             rolling, owner, last_access = config.rolling, None, now
-            if _valid_metadata(stored):
-                metadata["lifetime"] = stored["lifetime"]
-                metadata["created"] = stored["created"]
-                last_access = stored.get("last_access", now)
-                owner = stored.get("user") if isinstance(stored.get("user"), str) else None
-                if isinstance(stored.get("rolling"), bool):  # the session's own rule, like its lifetime
-                    rolling = stored["rolling"]
-            if self._expired(metadata, rolling, last_access, now):
+            if type(stored) is dict:
+                stored_lifetime, stored_created = stored.get("lifetime"), stored.get("created")
+                if (
+                    type(stored_lifetime) is int
+                    and stored_lifetime >= 0
+                    and (
+                        (type(stored_created) is float and math.isfinite(stored_created))
+                        or type(stored_created) is int
+                    )
+                ):
+                    lifetime, created = stored_lifetime, stored_created
+                    last_access = stored.get("last_access", now)
+                    finite = type(last_access) is float and math.isfinite(last_access)
+                    if not finite and type(last_access) is not int:  # _is_time, inline: every request
+                        last_access = now
+                    user = stored.get("user")
+                    owner = user if type(user) is str else None
+                    own_rule = stored.get("rolling")
+                    if type(own_rule) is bool:  # the session's own rule, like its lifetime
+                        rolling = own_rule
+            # A rolling session on a store that extends records as they are read lives by the store's
+            # expiry (its stored last_access is that of its last write); any other by its deadline.
+            end = (
+                None
+                if rolling and config.store_touches
+                else deadline(lifetime, rolling, created, last_access)
+            )
+            if end is not None and now >= end:
                 self._stale = (typing.cast(str, self._cookie_id), owner)
-                metadata = {"lifetime": config.lifetime, "created": now, "last_access": now}
+                lifetime, created = config.lifetime, now
             else:
-                if owner is not None:
-                    metadata["user"] = self._owner = owner
                 values = data
                 self._record_id = self._cookie_id
+                self._owner = owner
                 self._rolling = rolling
                 self._raw, self._stored_metadata = raw, stored
                 self._touched = touched
                 if touched:
-                    end = deadline(metadata["lifetime"], rolling, metadata["created"], now)
-                    ttl = _seconds_until(end, now, 1)
-                    if ttl != config.lifetime or not rolls(rolling, metadata["lifetime"]):
+                    ttl = _seconds_until(deadline(lifetime, rolling, created, now), now, 1)
+                    if ttl != config.lifetime or not rolls(rolling, lifetime):
                         self.expiry_fix = ttl
+        metadata: SessionMetadata = {"lifetime": lifetime, "created": created, "last_access": now}
+        if self._owner is not None:
+            metadata["user"] = self._owner
         self.metadata = metadata
         if into is None:
             into = Session(values)
@@ -522,34 +540,30 @@ class SessionState:
             into.modified = False
         self.session = into
         self.initially_empty = not values
-        self.phase = Phase.LOADED
+        self.phase = _LOADED
+        self.in_play = True
         if self._pending_lifetime is not None:
             self.set_lifetime(self._pending_lifetime)
         return into
-
-    def _expired(self, metadata: SessionMetadata, rolling: bool, last_access: object, now: float) -> bool:
-        """Past its deadline. A rolling session on a store that extends records as they are read lives
-        by the store's expiry (its stored ``last_access`` is that of its last write)."""
-        if rolling and self.config.store_touches:
-            return False
-        since = typing.cast(float, last_access) if _is_time(last_access) else now
-        end = deadline(metadata["lifetime"], rolling, metadata["created"], since)
-        return end is not None and now >= end
 
     # -- 2. what the application may change besides data ---------------------------------------------
 
     def regenerate(self) -> str:
         """Move the session to a fresh id; the old record ends when the new one is written. Before
         loading too: the engine then loads the session to move it."""
-        self._require("regenerate", Phase.UNLOADED, Phase.LOADED)
+        if self.phase is not _UNLOADED and self.phase is not _LOADED:
+            self._refuse("regenerate", _UNLOADED, _LOADED)
+        self.in_play = True
         self._new_id = generate_session_id()
         return self._new_id
 
     def set_lifetime(self, lifetime: Lifetime) -> None:
         """Give this session its own lifetime ("remember me"), obeyed by the cookie and the store.
         Setting the lifetime it has already is not a change."""
-        self._require("set the lifetime of", Phase.UNLOADED, Phase.LOADED)
+        if self.phase is not _UNLOADED and self.phase is not _LOADED:
+            self._refuse("set the lifetime of", _UNLOADED, _LOADED)
         seconds = lifetime_seconds(lifetime)
+        self.in_play = True
         if self.metadata is None:
             self._pending_lifetime = seconds
         elif self.metadata["lifetime"] != seconds:
@@ -558,10 +572,12 @@ class SessionState:
 
     def set_user(self, user: str | None) -> None:
         """Mark whose session this is (None: nobody's), for revoking a user's sessions everywhere."""
-        self._require("set the user of", Phase.UNLOADED, Phase.LOADED)
+        if self.phase is not _UNLOADED and self.phase is not _LOADED:
+            self._refuse("set the user of", _UNLOADED, _LOADED)
         if user is not None and (not isinstance(user, str) or not user):
             raise ValueError(f"a session's user is a non-empty string, got {user!r}")
         self._user = user
+        self.in_play = True
 
     @property
     def user(self) -> str | None:
@@ -602,12 +618,12 @@ class SessionState:
         """
         session = self.session
         if (
-            self.phase is not Phase.LOADED
+            self.phase is not _LOADED
             or not session
             or session.modified
-            or all(type(value) in _IMMUTABLE for value in session.values())  # nothing to change in place
             or self._record_id is None
             or not self._raw
+            or _IMMUTABLE.issuperset(map(type, session.values()))  # nothing to change in place
         ):
             return None
         situation = self._situation(None)
@@ -623,7 +639,7 @@ class SessionState:
         session = self.session
         if session is None:
             return "never loaded"
-        if _failed(status):
+        if status is not None and status >= 500:
             return FAILED
         if not session:
             return "emptied" if self._record_id is not None else "never had data"
@@ -631,9 +647,14 @@ class SessionState:
             return "new data"
         if self._new_id is not None:
             return "regenerated"
-        if session.modified or self._lifetime_set or self.user != self._owner:
+        if (
+            session.modified
+            or self._lifetime_set
+            # a user was set, or the data names it (user_key): it may differ from the loaded one
+            or ((self._user is not _UNSET or self.config.user_key is not None) and self.user != self._owner)
+        ):
             return "changed"
-        metadata = typing.cast(SessionMetadata, self.metadata)
+        metadata: SessionMetadata = self.metadata  # type: ignore[assignment]  # loaded
         if not rolls(self._rolling, metadata["lifetime"], self._extend):
             return "read"
         return "read, rolling, extended by the read" if self._touched else "read, rolling"
@@ -642,10 +663,17 @@ class SessionState:
         """What the store and the cookie do at the end of the request (``status``: the response's, None
         outside a request). Decided once: until the store reports back, later calls return the same
         decision."""
-        if self._decision is not None and self.phase is Phase.DECIDED:
+        phase = self.phase
+        if phase is _DECIDED:
             return self._decision
-        self._require("decide about", Phase.UNLOADED, Phase.LOADED)
+        if phase is not _LOADED and phase is not _UNLOADED:
+            self._refuse("decide about", _UNLOADED, _LOADED)
         situation = self._situation(status)
+        self.phase = _DECIDED
+        plain = _PLAIN.get(situation)
+        if plain is not None and (self._stale is None or situation == FAILED):
+            self._decision = plain
+            return plain
         store, cookie = RULES[situation]
         stale: tuple[str, ...] = ()
         stale_users: tuple[IndexChange, ...] = ()
@@ -664,7 +692,6 @@ class SessionState:
         elif cookie is Cookie.SET:  # extended by the read: the cookie says so too
             decision = decision._replace(max_age=self._max_age())
         self._decision = decision
-        self.phase = Phase.DECIDED
         return decision
 
     def _max_age(self) -> int | None:
@@ -709,13 +736,14 @@ class SessionState:
         meanwhile). Returns the per-user index changes to make now: those of the stale record always,
         the session's own only if its record was written or removed (a refused write changes no index).
         """
-        self._require("report the store's work on", Phase.DECIDED)
-        decision = typing.cast(Decision, self._decision)
+        if self.phase is not _DECIDED:
+            self._refuse("report the store's work on", _DECIDED)
+        decision = self._decision
         action = decision.store
         if action is Store.NOTHING:
             written = self._record_id  # the session keeps its id (if it has one)
         self._written = written
-        self.phase = Phase.DONE
+        self.phase = _DONE
         if written is not None or action is Store.REMOVE:
             return decision.stale_users + decision.users
         return decision.stale_users
@@ -726,23 +754,21 @@ class SessionState:
         ``mount_point`` is where the app is mounted (the default cookie path); ``https`` whether the
         request came over TLS, to warn once when a Secure cookie is sent where it won't come back.
         """
-        self._require("give the response headers of", Phase.DONE)
-        decision = typing.cast(Decision, self._decision)
+        if self.phase is not _DONE:
+            self._refuse("give the response headers of", _DONE)
+        decision = self._decision
         cookie = decision.cookie
+        value = self._written
+        if cookie is Cookie.KEEP or (cookie is Cookie.SET and value is None):  # the session ended meanwhile
+            return [_VARY]
         if cookie is Cookie.NONE:
             return []
         rules = self.config.cookie
-        if cookie is Cookie.DELETE:
-            return [("Set-Cookie", rules.delete_cookie(rules.path_for(mount_point))), ("Vary", "Cookie")]
-        value = self._written
-        if cookie is Cookie.KEEP or value is None:  # nothing to send, or the session ended meanwhile
-            return [("Vary", "Cookie")]
+        if cookie is Cookie.DELETE or value is None:
+            return [("Set-Cookie", rules.delete_cookie(rules.path_for(mount_point))), _VARY]
         if not https and rules.secure:
             _warn_insecure_once(rules.name)
-        return [
-            ("Set-Cookie", rules.set_cookie(value, decision.max_age, rules.path_for(mount_point))),
-            ("Vary", "Cookie"),
-        ]
+        return [("Set-Cookie", rules.set_cookie(value, decision.max_age, rules.path_for(mount_point))), _VARY]
 
     # -- merging (concurrency="merge") ------------------------------------------------------------------
 
@@ -815,13 +841,5 @@ def _differ(before: object, after: object) -> bool:
     return type(before) is not type(after) or before != after
 
 
-def _valid_metadata(value: object) -> typing.TypeGuard[SessionMetadata]:
-    if type(value) is not dict:
-        return False
-    lifetime = value.get("lifetime")
-    return type(lifetime) is int and lifetime >= 0 and _is_time(value.get("created"))
-
-
 def _is_time(value: object) -> bool:
-    kind = type(value)
-    return (kind is float and math.isfinite(typing.cast(float, value))) or kind is int
+    return type(value) is int or (type(value) is float and math.isfinite(value))

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._async_engine import AsyncEngine
 from ._bridge import AnyStore
+from ._sync_engine import SyncEngine
 from .cookies import find_cookie, with_session_headers
 from .core import Options, options_from
 from .exceptions import ImproperlyConfigured, SessionNotLoaded
@@ -66,6 +67,10 @@ class SessionMiddleware:
         self.store = store
         options = options_from(args, options, "SessionMiddleware")
         self.engine = AsyncEngine(store, options)
+        # A store and serializer that never wait (memory, cookie) are driven without coroutines.
+        self._engine: AsyncEngine | SyncEngine = (
+            SyncEngine(store, options) if self.engine.never_waits else self.engine
+        )
         config = self.engine.config
         # The starsessions attributes, read-only in effect: the validated values.
         self.serializer = options.get("serializer") or JsonSerializer()
@@ -78,19 +83,26 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
 
-        cookie = None
-        cookie_headers = [value for name, value in scope["headers"] if name == b"cookie"]
-        if cookie_headers:
-            cookie = find_cookie(b"; ".join(cookie_headers).decode("latin-1"), self.cookie_name)
-        handle = self.engine.begin(cookie)
+        cookie = header = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":  # HTTP/2 may split the cookies over several headers
+                header = value if header is None else header + b"; " + value
+        if header is not None:
+            cookie = find_cookie(header.decode("latin-1"), self.cookie_name)
+        engine = self._engine
+        handle = engine.begin(cookie)
+        state = handle.state
         scope["session"] = NOT_LOADED
         scope["session_handler"] = SessionHandler(handle, scope)
 
         async def send_with_session(message: Message) -> None:
-            if message["type"] in _SAVE_ON and handle.in_play:
-                await handle.save(message.get("status"))
+            if message["type"] in _SAVE_ON and state.in_play:
+                if isinstance(engine, SyncEngine):
+                    engine.save(state, message.get("status"))
+                else:
+                    await engine.save(state, message.get("status"))
                 https = scope.get("scheme") in ("https", "wss")
-                added = handle.headers(scope.get("root_path", ""), https)
+                added = state.response_headers(scope.get("root_path", ""), https)
                 message["headers"] = with_session_headers(message.get("headers", ()), added, as_bytes=True)
             await send(message)
 

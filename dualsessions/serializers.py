@@ -45,6 +45,13 @@ class JsonSerializer(Serializer):
         # Strict JSON: NaN and Infinity are not JSON, and frameworks' JSON responses refuse them.
         self._encoder = json_encoder(separators=(",", ":"), allow_nan=False)
         self._decoder = json_decoder(parse_constant=_not_json)
+        # The scanner json's decode() runs, called without decode()'s Python layers, unless a decoder
+        # class of the caller's changes decode() itself.
+        self._scan_once: typing.Callable[[str, int], tuple[typing.Any, int]] | None = (
+            self._decoder.scan_once  # type: ignore[attr-defined]
+            if type(self._decoder).decode is json.JSONDecoder.decode
+            else None
+        )
 
     def serialize(self, data: typing.Any) -> bytes:
         try:
@@ -56,7 +63,14 @@ class JsonSerializer(Serializer):
         if not data:
             return {}
         text = data if isinstance(data, str) else data.decode("utf-8")  # str: decode_responses clients
-        return self._decoder.decode(text)  # type: ignore[no-any-return]
+        if self._scan_once is not None:
+            try:  # a record as we write it: one JSON value, no white space around it
+                value, end = self._scan_once(text, 0)
+                if end == len(text):
+                    return value  # type: ignore[no-any-return]
+            except StopIteration:
+                pass
+        return self._decoder.decode(text)  # type: ignore[no-any-return]  # anything else, as json does
 
 
 def _not_json(constant: str) -> typing.NoReturn:

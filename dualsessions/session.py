@@ -19,6 +19,7 @@ from .types import SessionMetadata
 
 if typing.TYPE_CHECKING:
     from ._async_engine import AsyncSessionHandle
+    from ._sync_engine import SyncSessionHandle
 
 __all__ = [
     "SessionHandler",
@@ -41,7 +42,7 @@ class SessionHandler:
 
     __slots__ = ("handle", "scope")
 
-    def __init__(self, handle: AsyncSessionHandle, scope: Scope) -> None:
+    def __init__(self, handle: AsyncSessionHandle | SyncSessionHandle, scope: Scope) -> None:
         self.handle = handle
         self.scope = scope
 
@@ -67,9 +68,13 @@ class SessionHandler:
 
     async def load(self) -> Session:
         """Read the session from the store, once; later calls return the loaded session."""
-        session = self.handle.state.session
+        handle = self.handle
+        state = handle.state
+        session = state.session
         if session is None:
-            session = self.scope["session"] = await self.handle.load()
+            # A store that never waits is driven by the sync engine: no coroutine to await.
+            loaded = handle.engine.load(state, handle.into)
+            session = self.scope["session"] = loaded if isinstance(loaded, Session) else await loaded
         return session
 
     def regenerate_id(self) -> str:
@@ -92,7 +97,8 @@ def get_session_handler(connection: HTTPConnection) -> SessionHandler:
 
 async def load_session(connection: HTTPConnection) -> None:
     """Load the session; ``connection.session`` is usable afterwards. Loading twice is harmless."""
-    await get_session_handler(connection).load()
+    handler = connection.scope.get("session_handler")
+    await (handler if handler is not None else get_session_handler(connection)).load()
 
 
 def is_loaded(connection: HTTPConnection) -> bool:

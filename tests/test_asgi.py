@@ -479,3 +479,35 @@ def test_nan_and_infinity_are_not_stored_and_not_read() -> None:
         client_for(app_with(Route("/", handler))).get("/")
     with pytest.raises(ValueError, match="NaN is not JSON"):
         JsonSerializer().deserialize(b'{"a": NaN}')
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"a":[1,{"b":null}]}', {"a": [1, {"b": None}]}),  # as written: the C scanner alone
+        (b' {"a": 1} \n', {"a": 1}),  # white space around it: json's own decode()
+        ('{"é":"ü"}'.encode(), {"é": "ü"}),
+        ('{"a":1}', {"a": 1}),  # str, from clients with decode_responses=True
+        (b"", {}),
+    ],
+)
+def test_json_deserializes_what_json_reads(raw: bytes, expected: object) -> None:
+    assert JsonSerializer().deserialize(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [b'{"a":1}x', b'{"a":1', b"nope", b'{"a":1}{"b":2}'])
+def test_json_refuses_what_json_refuses(raw: bytes) -> None:
+    import json
+
+    with pytest.raises(json.JSONDecodeError):
+        JsonSerializer().deserialize(raw)
+
+
+def test_json_keeps_a_decoder_class_that_changes_decode() -> None:
+    import json
+
+    class Tagged(json.JSONDecoder):
+        def decode(self, s: str, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+            return {"decoded by": "Tagged", **super().decode(s)}
+
+    assert JsonSerializer(json_decoder=Tagged).deserialize(b'{"a":1}') == {"decoded by": "Tagged", "a": 1}

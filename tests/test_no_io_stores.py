@@ -433,3 +433,20 @@ def test_a_missing_secret_is_refused_not_signed_with_none() -> None:
         CookieStore(None)
     with pytest.raises(ImproperlyConfigured, match="secret_key is None"):
         CookieStore(["new", None])
+
+
+@pytest.mark.parametrize("keys", [[b"k"], [b"x" * 200], [b"old key", b"new key"]])
+@pytest.mark.parametrize("value", [b"", b"payload.1799999999", b"\xff" * 300])
+def test_the_cookie_signer_signs_as_itsdangerous_does(keys: list[bytes], value: bytes) -> None:
+    """The prepared HMAC gives itsdangerous' signatures, for short and long keys, with rotation."""
+    from itsdangerous import Signer
+
+    from dualsessions.stores.cookie import _Signer
+
+    ours = _Signer(keys, salt="salt")
+    theirs = Signer(keys, salt="salt")
+    assert ours.get_signature(value) == theirs.get_signature(value)
+    for key in keys:  # every key's signature verifies
+        assert ours.verify(value, Signer([key], salt="salt").get_signature(value))
+    assert not ours.verify(value, Signer([b"another"], salt="salt").get_signature(value))
+    assert not ours.verify(value, theirs.get_signature(value) + b"A")  # one spelling only
