@@ -55,7 +55,9 @@ def check_cookie_value(store_name: str, cookie_name: str, value: object) -> None
         raise CookieTooLarge(size, MAX_COOKIE_SIZE)
 
 
-def find_cookie(header: str, name: str) -> str | None:
+def find_cookie(
+    header: str, name: str, accepts: typing.Callable[[str], bool] = is_valid_cookie_value
+) -> str | None:
     """The first well-formed value of cookie ``name`` in a ``Cookie`` header, or None.
 
     A malformed value (quotes, spaces inside, control characters, oversized) is skipped rather than
@@ -68,7 +70,7 @@ def find_cookie(header: str, name: str) -> str | None:
         key, sep, value = chunk.partition("=")
         if sep and key.strip(_OWS) == name:
             value = value.strip(_OWS)
-            if len(value) <= MAX_COOKIE_SIZE and _COOKIE_VALUE.fullmatch(value) is not None:
+            if accepts(value):
                 return value
     return None
 

@@ -485,9 +485,10 @@ class SessionState:
         config = self.config
         lifetime, created = config.lifetime, now
         values: dict[str, typing.Any] = {}
+        owner = None
         if isinstance(data, dict) and data:
             stored = data.pop(METADATA_KEY, _MISSING)
-            rolling, owner, last_access = config.rolling, None, now
+            rolling, last_access = config.rolling, now
             if type(stored) is dict:
                 stored_lifetime, stored_created = stored.get("lifetime"), stored.get("created")
                 if (
@@ -518,20 +519,20 @@ class SessionState:
             if end is not None and now >= end:
                 self._stale = (typing.cast(str, self._cookie_id), owner)
                 lifetime, created = config.lifetime, now
-            else:
+            else:  # (what is left at its class default is not written: this runs on every request)
                 values = data
                 self._record_id = self._cookie_id
-                self._owner = owner
-                self._rolling = rolling
                 self._raw, self._stored_metadata = raw, stored
-                self._touched = touched
+                if rolling is not config.rolling:
+                    self._rolling = rolling
                 if touched:
+                    self._touched = True
                     ttl = _seconds_until(deadline(lifetime, rolling, created, now), now, 1)
                     if ttl != config.lifetime or not rolls(rolling, lifetime):
                         self.expiry_fix = ttl
         metadata: SessionMetadata = {"lifetime": lifetime, "created": created, "last_access": now}
-        if self._owner is not None:
-            metadata["user"] = self._owner
+        if owner is not None and values:
+            metadata["user"] = self._owner = owner
         self.metadata = metadata
         if into is None:
             into = Session(values)
@@ -539,7 +540,8 @@ class SessionState:
             dict.update(into, values)  # filling, not changing: don't mark it modified
             into.modified = False
         self.session = into
-        self.initially_empty = not values
+        if values:
+            self.initially_empty = False
         self.phase = _LOADED
         self.in_play = True
         if self._pending_lifetime is not None:

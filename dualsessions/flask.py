@@ -132,7 +132,10 @@ class _Interface(SessionInterface):
         self.permanent_lifetime = permanent_lifetime
 
     def open_session(self, app: flask.Flask, request: flask.Request) -> FlaskSession:
-        cookie = find_cookie(request.environ.get("HTTP_COOKIE", ""), self.engine.config.cookie.name)
+        engine = self.engine
+        cookie = find_cookie(
+            request.environ.get("HTTP_COOKIE", ""), engine.config.cookie.name, engine.accepts_id
+        )
         handle = self.engine.begin(cookie)
         return FlaskSession(handle, self.permanent_lifetime, request.script_root, request.is_secure)
 

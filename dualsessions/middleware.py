@@ -88,7 +88,7 @@ class SessionMiddleware:
             if name == b"cookie":  # HTTP/2 may split the cookies over several headers
                 header = value if header is None else header + b"; " + value
         if header is not None:
-            cookie = find_cookie(header.decode("latin-1"), self.cookie_name)
+            cookie = find_cookie(header.decode("latin-1"), self.cookie_name, self._engine.accepts_id)
         engine = self._engine
         handle = engine.begin(cookie)
         state = handle.state

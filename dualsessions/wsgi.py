@@ -78,7 +78,10 @@ class SessionMiddleware:
         self.cookie_name = self.engine.config.cookie.name
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> typing.Iterable[bytes]:
-        handle = self.engine.begin(find_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name))
+        engine = self.engine
+        handle = engine.begin(
+            find_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name, engine.accepts_id)
+        )
         environ[ENVIRON_KEY] = handle
         response = _Response(environ, start_response, handle)
         result = self.app(environ, response.start_response)

@@ -536,3 +536,33 @@ def test_starsessions_positional_options_still_work() -> None:
         dualsessions.SessionMiddleware(app, dualsessions.InMemoryStore(), 60, lifetime=60)  # type: ignore[misc]
     with pytest.raises(TypeError, match="at most 8 options by position"):
         dualsessions.SessionMiddleware(app, dualsessions.InMemoryStore(), *range(9))
+
+
+# -- what a cookie may name ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("store_kind", INDEXED)
+@pytest.mark.parametrize("front", HTTP)
+def test_a_cookie_naming_another_kind_of_key_is_a_new_session(front: str, store: typing.Any) -> None:
+    """A value that isn't an id the store issues (a per-user index's key, say) never reaches the store:
+    whether ada has sessions or not, the answer is the same new, empty session."""
+    app = App(front, store, {"user_key": "user"})
+    log_in(app)
+    calls = spy(store)
+    for forged in ("user:ada", "user:nobody", "a" * 200):
+        response = app.client(forged).get("/read")
+        assert (response.status_code, response.json()) == (200, {})
+    assert calls == []
+
+
+def test_a_store_says_which_ids_it_accepts() -> None:
+    class NumberedStore(SyncDictStore):
+        def accepts_id(self, session_id: str) -> bool:
+            return session_id.isdigit()
+
+    store = NumberedStore()
+    store.records["12345"] = json.dumps({"user": "ada"}).encode()
+    store.records["abcde"] = json.dumps({"user": "eve"}).encode()
+    app = App("wsgi", store)
+    assert app.read("12345") == {"user": "ada"}
+    assert app.read("abcde") == {}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import abc
 import typing
 
+from ..cookies import is_valid_cookie_value
+
 
 class SessionStore(abc.ABC):
     """Base class of async session stores.
@@ -37,6 +39,13 @@ class SessionStore(abc.ABC):
     @abc.abstractmethod
     async def exists(self, session_id: str) -> bool:
         """Whether there is a record for ``session_id``."""
+
+    def accepts_id(self, session_id: str) -> bool:
+        """Optional: whether a cookie's value may name one of this store's records, checked before the
+        store is asked (a value it refuses is a new session). The default takes any well-formed cookie
+        value; a store that knows the shape of its ids (the built-in ones do) takes only those, so a
+        forged value (another kind of key, say) never reaches it. Computes only: not ``async``."""
+        return is_valid_cookie_value(session_id)
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions);
@@ -118,6 +127,10 @@ class SyncSessionStore(abc.ABC):
     def exists(self, session_id: str) -> bool:
         """Whether there is a record for ``session_id``."""
 
+    def accepts_id(self, session_id: str) -> bool:
+        """Optional: as :meth:`SessionStore.accepts_id`."""
+        return is_valid_cookie_value(session_id)
+
     def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions);
         ``ttl`` 0 means as long as ``write`` keeps a record whose ttl is 0 (the store's choice)."""
@@ -196,6 +209,9 @@ class NoIOStore(DualSessionStore):
     async def exists(self, session_id: str) -> bool:
         return self.sync.exists(session_id)
 
+    def accepts_id(self, session_id: str) -> bool:
+        return self.sync.accepts_id(session_id)
+
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         return self.sync.read_and_touch(session_id, lifetime, ttl)
 
@@ -244,6 +260,12 @@ def touches(store: object) -> bool:
 def indexes_users(store: object) -> bool:
     """Whether ``store`` keeps the per-user index that revoking a user's sessions needs."""
     return all(implements(store, m) for m in ("add_user_session", "remove_user_session", "user_sessions"))
+
+
+def id_check(store: object) -> typing.Callable[[str], bool]:
+    """The store's ``accepts_id`` (a duck-typed store without one: any well-formed cookie value)."""
+    check = getattr(store, "accepts_id", None)
+    return check if callable(check) else is_valid_cookie_value
 
 
 def describe(store: object) -> str:

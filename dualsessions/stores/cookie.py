@@ -100,6 +100,10 @@ class _CookieCodec(SyncSessionStore):
         except (ValueError, binascii.Error):
             return b""
 
+    def accepts_id(self, session_id: str) -> bool:
+        """Any value of a size it writes: the signature, checked on reading, is what tells ours."""
+        return 0 < len(session_id) <= self.max_cookie_size and session_id.isascii()
+
     def _read_legacy(self, value: str, lifetime: int) -> bytes:
         """A cookie signed by starsessions' CookieStore with the same key: read once, re-signed on write."""
         try:

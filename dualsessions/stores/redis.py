@@ -78,6 +78,9 @@ class _SyncRedisStore(SyncSessionStore):
         except _StoreError as exc:
             raise SessionStoreError(store.description, action, exc) from exc
 
+    def accepts_id(self, session_id: str) -> bool:
+        return is_session_id(session_id)  # so a cookie can never name another kind of key
+
     def read(self, session_id: str, lifetime: int) -> bytes:
         store = self._store
         if store.legacy_ids:
@@ -247,6 +250,7 @@ class RedisStore(DualSessionStore):
             functools.partial(_prefixed, prefix) if isinstance(prefix, str) else prefix
         )
         self._prefix = prefix if isinstance(prefix, str) else None
+        self._plain_prefix = self._prefix if hash_ids is None else None
         self._topology = _topology(url) if url is not None else None
         self._url = url
         self._timeout = timeout
@@ -307,6 +311,8 @@ class RedisStore(DualSessionStore):
         return hmac.new(self._id_key, session_id.encode(), hashlib.sha256).hexdigest()
 
     def record_key(self, session_id: str) -> str:
+        if self._plain_prefix is not None:  # the common case, without two calls on every request
+            return self._plain_prefix + session_id
         return self.key(self.name(session_id))
 
     def all_keys(self, session_id: str) -> list[str]:
@@ -439,6 +445,9 @@ class RedisStore(DualSessionStore):
 
     # -- the async contract ----------------------------------------------------------------------------
 
+    def accepts_id(self, session_id: str) -> bool:
+        return is_session_id(session_id)  # so a cookie can never name another kind of key
+
     async def read(self, session_id: str, lifetime: int) -> bytes:
         # The hot path of every request that loads a session: _command, without its indirection.
         loop = asyncio.get_running_loop()
@@ -447,7 +456,11 @@ class RedisStore(DualSessionStore):
             client = entry[0] if entry is not None else await self._client_for(loop)
             if self.legacy_ids:
                 return await self.migrate(client, session_id)
-            return _as_bytes(await client.get(self.record_key(session_id)))
+            prefix = self._plain_prefix
+            value = await client.get(
+                prefix + session_id if prefix is not None else self.record_key(session_id)
+            )
+            return value if type(value) is bytes else _as_bytes(value)
         except _StoreError as exc:
             raise SessionStoreError(self.description, _READ, exc) from exc
 
