@@ -684,15 +684,17 @@ class SessionState:
             stale = (stale_id,)
             if stale_owner is not None:
                 stale_users = (IndexChange(False, stale_owner, stale_id),)
-        decision = Decision(situation, store, cookie, stale=stale, stale_users=stale_users)
         if store is Store.REMOVE:
             record_id = typing.cast(str, self._record_id)
             index = (IndexChange(False, self._owner, record_id),) if self._owner is not None else ()
-            decision = decision._replace(record_id=record_id, users=index)
+            decision = Decision(situation, store, cookie, record_id=record_id, stale=stale, users=index)
         elif store is not Store.NOTHING:
-            decision = self._write_decision(decision)
-        elif cookie is Cookie.SET:  # extended by the read: the cookie says so too
-            decision = decision._replace(max_age=self._max_age())
+            decision = self._write_decision(situation, store, cookie, stale)
+        else:  # a cookie set here was extended by the read: it says so too
+            max_age = self._max_age() if cookie is Cookie.SET else None
+            decision = Decision(situation, store, cookie, stale=stale, max_age=max_age)
+        if stale_users:
+            decision = decision._replace(stale_users=stale_users)
         self._decision = decision
         return decision
 
@@ -700,7 +702,9 @@ class SessionState:
         metadata = typing.cast(SessionMetadata, self.metadata)
         return self._ttl() if metadata["lifetime"] > 0 else None
 
-    def _write_decision(self, decision: Decision) -> Decision:
+    def _write_decision(
+        self, situation: str, store: Store, cookie: Cookie, stale: tuple[str, ...]
+    ) -> Decision:
         metadata = typing.cast(SessionMetadata, self.metadata)
         metadata["last_access"] = _clock.now()
         record_id, owner, user = self._record_id, self._owner, self.user
@@ -719,13 +723,17 @@ class SessionState:
         data = dict(typing.cast(Session, self.session))
         data[METADATA_KEY] = metadata
         ttl = self._ttl()
-        return decision._replace(
+        return Decision(
+            situation,
+            store,
+            cookie,
             session_id=session_id,
             record_id=record_id,
             data=data,
             lifetime=metadata["lifetime"],
             ttl=ttl,
-            merge=self.config.merge and decision.store in (Store.REPLACE, Store.MOVE),
+            merge=self.config.merge and store is not Store.CREATE,
+            stale=stale,
             users=tuple(index),
             max_age=ttl if metadata["lifetime"] > 0 else None,
         )

@@ -44,6 +44,7 @@ class JsonSerializer(Serializer):
     ) -> None:
         # Strict JSON: NaN and Infinity are not JSON, and frameworks' JSON responses refuse them.
         self._encoder = json_encoder(separators=(",", ":"), allow_nan=False)
+        self._encode = _c_encoder(self._encoder) or self._encoder.encode
         self._decoder = json_decoder(parse_constant=_not_json)
         # The scanner json's decode() runs, called without decode()'s Python layers, unless a decoder
         # class of the caller's changes decode() itself.
@@ -55,9 +56,11 @@ class JsonSerializer(Serializer):
 
     def serialize(self, data: typing.Any) -> bytes:
         try:
-            return self._encoder.encode(data).encode("utf-8")
+            return self._encode(data).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise SerializationError(_explain(self._encoder, data, exc)) from exc
+        except RecursionError as exc:  # a value that contains itself, or nests past any sense
+            raise SerializationError(f"the session cannot be stored as JSON: {exc}") from exc
 
     def deserialize(self, data: bytes | str) -> dict[str, typing.Any]:
         if not data:
@@ -71,6 +74,39 @@ class JsonSerializer(Serializer):
             except StopIteration:
                 pass
         return self._decoder.decode(text)  # type: ignore[no-any-return]  # anything else, as json does
+
+
+def _c_encoder(encoder: json.JSONEncoder) -> typing.Callable[[typing.Any], str] | None:
+    """json's C encoder for ``encoder``'s settings, made once: ``encode()`` makes one on every call.
+    None when there is no C encoder, or the encoder's class changes how it encodes."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    kind = type(encoder)
+    if (
+        make is None
+        or kind.encode is not json.JSONEncoder.encode
+        or kind.iterencode is not json.JSONEncoder.iterencode
+        or encoder.indent is not None
+    ):
+        return None
+    as_text = json.encoder.encode_basestring_ascii if encoder.ensure_ascii else json.encoder.encode_basestring
+    chunks = make(
+        None,  # no circular-reference markers: a value containing itself ends in a RecursionError
+        encoder.default,
+        as_text,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+
+    def encode(data: typing.Any) -> str:
+        if isinstance(data, str):
+            return as_text(data)
+        return "".join(chunks(data, 0))
+
+    return encode
 
 
 def _not_json(constant: str) -> typing.NoReturn:

@@ -511,3 +511,35 @@ def test_json_keeps_a_decoder_class_that_changes_decode() -> None:
             return {"decoded by": "Tagged", **super().decode(s)}
 
     assert JsonSerializer(json_decoder=Tagged).deserialize(b'{"a":1}') == {"decoded by": "Tagged", "a": 1}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"a": [1, 2.5, {"b": None}], "é": "ü", "t": True},
+        {},
+        {"nested": {"deep": [[[]]]}},
+        {"s": "\u2028\x00"},
+    ],
+)
+def test_json_writes_what_json_dumps_writes(data: dict[str, typing.Any]) -> None:
+    import json
+
+    assert JsonSerializer().serialize(data) == json.dumps(data, separators=(",", ":")).encode()
+
+
+def test_json_refuses_a_value_that_contains_itself() -> None:
+    looped: list[typing.Any] = []
+    looped.append(looped)
+    with pytest.raises(SerializationError, match="cannot be stored as JSON"):
+        JsonSerializer().serialize({"looped": looped})
+
+
+def test_json_keeps_an_encoder_class_with_its_own_default() -> None:
+    import json
+
+    class Sets(json.JSONEncoder):
+        def default(self, o: typing.Any) -> typing.Any:
+            return sorted(o) if isinstance(o, set) else super().default(o)
+
+    assert JsonSerializer(json_encoder=Sets).serialize({"s": {2, 1}}) == b'{"s":[1,2]}'

@@ -483,8 +483,15 @@ class RedisStore(DualSessionStore):
         return session_id
 
     async def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
-        key, seconds = self.record_key(session_id), self.expiry(ttl)
-        written = await self._command(_WRITE, "set", key, data, ex=seconds, xx=True)  # SET XX: one command
+        # The hot path of every request that changes a session: _command, without its indirection.
+        loop = asyncio.get_running_loop()
+        entry = self._clients.get(loop)
+        try:
+            client = entry[0] if entry is not None else await self._client_for(loop)
+            key, seconds = self.record_key(session_id), self.expiry(ttl)
+            written = await client.set(key, data, ex=seconds, xx=True)  # SET XX: one command
+        except _StoreError as exc:
+            raise SessionStoreError(self.description, _WRITE, exc) from exc
         return session_id if written else None
 
     async def take(self, session_id: str) -> bytes:
