@@ -536,8 +536,9 @@ class SessionState:
         self.metadata = metadata
         if into is None:
             into = Session(values)
-        else:
-            dict.update(into, values)  # filling, not changing: don't mark it modified
+        else:  # a framework's lazy session: emptied, then filled; filling is not a change
+            dict.clear(into)
+            dict.update(into, values)
             into.modified = False
         self.session = into
         if values:

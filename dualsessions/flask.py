@@ -59,6 +59,10 @@ class FlaskSession(Session, SessionMixin):
 
     def __init__(self, handle: SyncSessionHandle, permanent_lifetime: int, mount: str, https: bool) -> None:
         super().__init__()
+        # Not empty underneath until loaded: C code that looks at a dict's size before anything else
+        # (json's encoder writes "{}" for an empty one, as jsonify(session) does before Flask 3.1.3)
+        # goes on to items(), which loads. Loading empties the dict, then fills it.
+        dict.__setitem__(self, "<not loaded>", None)
         self.handle = handle
         handle.into = self  # whoever loads the session fills this dict
         self.permanent_lifetime = permanent_lifetime

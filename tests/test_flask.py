@@ -414,6 +414,24 @@ def test_jsonify_of_the_session_gives_its_data() -> None:
     assert client.get("/jsonify").json() == {"user": "alice", "theme": "dark"}
 
 
+@pytest.mark.parametrize("cookie", [True, False])
+def test_json_of_the_unloaded_session_object_gives_its_data(cookie: bool) -> None:
+    """The session object itself, not the proxy (Flask before 3.1.3 doesn't load it on use), to json's
+    C encoder: its data (or nothing, for a new visitor), never the placeholder of the unloaded dict."""
+    import json
+
+    app = with_sessions()
+
+    @app.route("/dumps")
+    def dumps_session() -> typing.Any:
+        session = flask.session._get_current_object()  # type: ignore[attr-defined]
+        return app.response_class(json.dumps(session), mimetype="application/json")
+
+    client = client_for(app)
+    client.get("/set?user=alice" if cookie else "/noop")
+    assert client.get("/dumps").json() == ({"user": "alice"} if cookie else {})
+
+
 def test_dict_of_the_session_gives_its_data() -> None:
     app = with_sessions()
 
