@@ -46,7 +46,12 @@ async def close_opened() -> None:
         resource = _opened.pop()
         if hasattr(resource, "aclose"):
             await resource.aclose()
-        if hasattr(resource, "close") and not inspect.iscoroutinefunction(resource.close):
+        async_client = type(resource).__module__.startswith("redis.asyncio")  # close() is its old aclose()
+        if (
+            hasattr(resource, "close")
+            and not async_client
+            and not inspect.iscoroutinefunction(resource.close)
+        ):
             resource.close()
         connection = getattr(resource, "_connection", None)  # starsessions' RedisStore
         if connection is not None:
