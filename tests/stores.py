@@ -48,6 +48,46 @@ class AsyncDictStore(SessionStore):
         return session_id in self.records
 
 
+class DuckSyncStore:
+    """A store of the sync flavour that subclasses nothing and has only the four basic methods."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, bytes] = {}
+
+    def read(self, session_id: str, lifetime: int) -> bytes:
+        return self.records.get(session_id, b"")
+
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        self.records[session_id] = data
+        return session_id
+
+    def remove(self, session_id: str) -> None:
+        self.records.pop(session_id, None)
+
+    def exists(self, session_id: str) -> bool:
+        return session_id in self.records
+
+
+class DuckAsyncStore:
+    """The same, async."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, bytes] = {}
+
+    async def read(self, session_id: str, lifetime: int) -> bytes:
+        return self.records.get(session_id, b"")
+
+    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        self.records[session_id] = data
+        return session_id
+
+    async def remove(self, session_id: str) -> None:
+        self.records.pop(session_id, None)
+
+    async def exists(self, session_id: str) -> bool:
+        return session_id in self.records
+
+
 STORE_METHODS = ("read", "read_and_touch", "write", "remove", "replace", "take")
 #: What a call does to the record, whichever method does it: a conditional write is a write, taking a
 #: record away (to move it) is a removal.

@@ -29,7 +29,7 @@ from dualsessions.stores.redis import RedisStore
 
 from . import apps
 from .conftest import Clock
-from .stores import AsyncDictStore, SyncDictStore, spy
+from .stores import AsyncDictStore, DuckAsyncStore, DuckSyncStore, SyncDictStore, spy
 
 HTTP = ("asgi", "wsgi", "flask")
 SERVER_SIDE = ("memory", "redis", "redis-cluster", "sync-custom", "async-custom")
@@ -457,46 +457,6 @@ def test_a_session_indexed_while_a_revocation_runs_stays_revocable(store: typing
 
 
 # -- stores that subclass no contract ------------------------------------------------------------------
-
-
-class DuckSyncStore:
-    """A sync store that only has the four required methods, and no base class."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, bytes] = {}
-
-    def read(self, session_id: str, lifetime: int) -> bytes:
-        return self.records.get(session_id, b"")
-
-    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
-        self.records[session_id] = data
-        return session_id
-
-    def remove(self, session_id: str) -> None:
-        self.records.pop(session_id, None)
-
-    def exists(self, session_id: str) -> bool:
-        return session_id in self.records
-
-
-class DuckAsyncStore:
-    """The same in the async flavour."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, bytes] = {}
-
-    async def read(self, session_id: str, lifetime: int) -> bytes:
-        return self.records.get(session_id, b"")
-
-    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
-        self.records[session_id] = data
-        return session_id
-
-    async def remove(self, session_id: str) -> None:
-        self.records.pop(session_id, None)
-
-    async def exists(self, session_id: str) -> bool:
-        return session_id in self.records
 
 
 @pytest.mark.parametrize("store_class", [DuckSyncStore, DuckAsyncStore])

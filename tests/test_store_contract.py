@@ -20,7 +20,7 @@ from dualsessions.stores.redis import RedisStore
 
 from .conftest import STORE_KINDS, Clock
 from .redis_server import RedisServer, running_redis
-from .stores import AsyncDictStore, SyncDictStore
+from .stores import AsyncDictStore, DuckAsyncStore, DuckSyncStore, SyncDictStore
 
 DATA = b'{"user":"alice"}'
 NEW = b'{"user":"alice","theme":"dark"}'
@@ -312,46 +312,6 @@ def test_redis_failures_of_replace_and_take_are_session_store_errors() -> None:
 
 
 # -- the bridge ------------------------------------------------------------------------------------------
-
-
-class DuckSyncStore:
-    """A store of the sync flavour that subclasses nothing and has only the four basic methods."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, bytes] = {}
-
-    def read(self, session_id: str, lifetime: int) -> bytes:
-        return self.records.get(session_id, b"")
-
-    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
-        self.records[session_id] = data
-        return session_id
-
-    def remove(self, session_id: str) -> None:
-        self.records.pop(session_id, None)
-
-    def exists(self, session_id: str) -> bool:
-        return session_id in self.records
-
-
-class DuckAsyncStore:
-    """The same, async."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, bytes] = {}
-
-    async def read(self, session_id: str, lifetime: int) -> bytes:
-        return self.records.get(session_id, b"")
-
-    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
-        self.records[session_id] = data
-        return session_id
-
-    async def remove(self, session_id: str) -> None:
-        self.records.pop(session_id, None)
-
-    async def exists(self, session_id: str) -> bool:
-        return session_id in self.records
 
 
 class CountingSyncStore(SyncDictStore):
