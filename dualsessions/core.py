@@ -102,6 +102,13 @@ def options_from(args: tuple[typing.Any, ...], options: Options, owner: str) -> 
     return typing.cast(Options, merged)
 
 
+#: The longest lifetime a session may have (a hundred years): beyond it no store keeps a TTL, and a
+#: record claiming more was not written by us.
+MAX_LIFETIME = 100 * 365 * 24 * 3600
+#: How far in the future a record's creation time may lie (clocks of servers sharing a store differ).
+_CLOCK_SKEW = 24 * 3600
+
+
 def generate_session_id() -> str:
     """A new session id: 192 bits from :mod:`secrets`, URL-safe (32 characters), never starting with
     ``-`` (which command lines would take for an option)."""
@@ -124,6 +131,10 @@ def lifetime_seconds(value: Lifetime | float | str, option: str = "lifetime") ->
         raise ImproperlyConfigured(
             f"{option} must be 0 (a session-only cookie), a number of seconds or a timedelta, "
             f"not negative, got {value!r}"
+        )
+    if seconds > MAX_LIFETIME:
+        raise ImproperlyConfigured(
+            f"{option} must be at most {MAX_LIFETIME} seconds (100 years), got {value!r}"
         )
     return math.ceil(seconds)
 
@@ -151,9 +162,9 @@ def _seconds_until(end: float | None, now: float, least: int) -> int:
     if end is None:
         return 0
     try:
-        return max(least, math.ceil(end - now))
-    except (OverflowError, ValueError):  # a deadline beyond any clock: as far as a TTL can say
-        return 2**31 - 1
+        return min(max(least, math.ceil(end - now)), MAX_LIFETIME)
+    except (OverflowError, ValueError):  # a deadline beyond any clock: as far as a TTL may go
+        return MAX_LIFETIME
 
 
 class Session(dict[str, typing.Any]):
@@ -493,11 +504,12 @@ class SessionState:
                 stored_lifetime, stored_created = stored.get("lifetime"), stored.get("created")
                 if (
                     type(stored_lifetime) is int
-                    and stored_lifetime >= 0
+                    and 0 <= stored_lifetime <= MAX_LIFETIME
                     and (
                         (type(stored_created) is float and math.isfinite(stored_created))
                         or type(stored_created) is int
                     )
+                    and stored_created <= now + _CLOCK_SKEW  # made in the future: not ours
                 ):
                     lifetime, created = stored_lifetime, stored_created
                     last_access = stored.get("last_access", now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import json
+import math
 import typing
 
 from .exceptions import SerializationError
@@ -45,7 +46,8 @@ class JsonSerializer(Serializer):
         # Strict JSON: NaN and Infinity are not JSON, and frameworks' JSON responses refuse them.
         self._encoder = json_encoder(separators=(",", ":"), allow_nan=False)
         self._encode = _c_encoder(self._encoder) or self._encoder.encode
-        self._decoder = json_decoder(parse_constant=_not_json)
+        # A number beyond the float range (1e999999) would read as inf, which no later save can write.
+        self._decoder = json_decoder(parse_constant=_not_json, parse_float=_finite_float)
         # The scanner json's decode() runs, called without decode()'s Python layers, unless a decoder
         # class of the caller's changes decode() itself.
         self._scan_once: typing.Callable[[str, int], tuple[typing.Any, int]] | None = (
@@ -107,6 +109,13 @@ def _c_encoder(encoder: json.JSONEncoder) -> typing.Callable[[typing.Any], str] 
         return "".join(chunks(data, 0))
 
     return encode
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a float")
+    return value
 
 
 def _not_json(constant: str) -> typing.NoReturn:

@@ -526,3 +526,43 @@ def test_a_store_says_which_ids_it_accepts() -> None:
     app = App("wsgi", store)
     assert app.read("12345") == {"user": "ada"}
     assert app.read("abcde") == {}
+
+
+# -- someone else's bytes in the store -----------------------------------------------------------------
+
+
+HOSTILE_RECORDS = {
+    # a number beyond the float range reads as inf, which no later save could write
+    "a number beyond floats": b'{"user":"ada","n":1e999999,"__metadata__":{"lifetime":60,"created":%d}}',
+    # a lifetime beyond any float: the expiry arithmetic overflowed
+    "an endless lifetime": b'{"user":"ada","__metadata__":{"lifetime":' + b"9" * 400 + b',"created":%d}}',
+    # created far in the future: a non-rolling session that would never end
+    "a creation time in the future": b'{"user":"ada","__metadata__":{"lifetime":60,"created":1e300}}',
+}
+
+
+@pytest.mark.parametrize("record", list(HOSTILE_RECORDS))
+@pytest.mark.parametrize("front", HTTP)
+def test_a_hostile_record_is_never_a_500_and_never_endless(front: str, record: str, clock: Clock) -> None:
+    store = dualsessions.InMemoryStore()
+    session_id = dualsessions.generate_session_id()
+    raw = HOSTILE_RECORDS[record]
+    store.sync.write(session_id, raw % int(clock.now) if b"%d" in raw else raw, 0, 0)
+    app = App(front, store, {"lifetime": 60})
+
+    client = app.client(session_id)
+    assert client.get("/read").status_code == 200
+    response = client.get("/set?theme=dark")  # a save works: no value it can't write
+    assert response.status_code == 200
+    saved_under = cookie_value(response)
+    assert app.read(saved_under)["theme"] == "dark"
+    clock.advance(61)
+    assert app.read(saved_under) == {}  # it ends, as a session of the app's own lifetime
+
+
+@pytest.mark.parametrize("front", [*HTTP, "script"])
+def test_a_lifetime_beyond_a_hundred_years_is_refused(front: str) -> None:
+    from dualsessions.core import MAX_LIFETIME
+
+    with pytest.raises(dualsessions.ImproperlyConfigured, match=r"at most \d+ seconds \(100 years\)"):
+        _serve(front, dualsessions.InMemoryStore(), lifetime=MAX_LIFETIME + 1)
