@@ -67,12 +67,10 @@ class SyncEngine:
                 f"sync serializer; {self.store_name} with {type(self.serializer).__name__} can't"
             )
 
-    def begin(
-        self, session_id: str | None, *, extend: bool = True, into: Session | None = None
-    ) -> SyncSessionHandle:
-        """A handle on the session named by ``session_id`` (a cookie's value; None: no cookie).
-        ``extend=False`` for a look from outside a request; ``into``, a framework's own lazy session."""
-        return SyncSessionHandle(self, SessionState(self.config, session_id, extend), into)
+    def begin(self, session_id: str | None, *, extend: bool = True) -> SyncSessionHandle:
+        """A handle on the session named by ``session_id`` (a cookie's value; None: no cookie);
+        ``extend=False`` for a look from outside a request."""
+        return SyncSessionHandle(self, SessionState(self.config, session_id, extend))
 
     def load(self, state: SessionState, into: Session | None = None) -> Session:
         """Read the session's record (if the request named one) and hand it to the core, which fills

@@ -448,7 +448,7 @@ class SessionState:
         """When the record was last written (``metadata`` shows this request's time instead)."""
         stored = self._stored_metadata
         value = stored.get("last_access") if isinstance(stored, dict) else None
-        return typing.cast(float, value) if _is_time(value) else None
+        return value if _is_time(value) else None
 
     @property
     def is_new(self) -> bool:
@@ -463,7 +463,7 @@ class SessionState:
     def needs_load(self, status: int | None) -> bool:
         """Whether the engine must load the session before deciding: a change was asked for before
         loading, and the request did not fail (a failed one changes nothing, so reads nothing)."""
-        return self.phase is _UNLOADED and self.in_play and not _failed(status)
+        return self.must_load_to_decide and not _failed(status)
 
     # -- 1. reading ----------------------------------------------------------------------------------
 
@@ -505,16 +505,12 @@ class SessionState:
                 if (
                     type(stored_lifetime) is int
                     and 0 <= stored_lifetime <= MAX_LIFETIME
-                    and (
-                        (type(stored_created) is float and math.isfinite(stored_created))
-                        or type(stored_created) is int
-                    )
+                    and _is_time(stored_created)
                     and stored_created <= now + _CLOCK_SKEW  # made in the future: not ours
                 ):
                     lifetime, created = stored_lifetime, stored_created
                     last_access = stored.get("last_access", now)
-                    finite = type(last_access) is float and math.isfinite(last_access)
-                    if not finite and type(last_access) is not int:  # _is_time, inline: every request
+                    if not _is_time(last_access):
                         last_access = now
                     user = stored.get("user")
                     owner = user if type(user) is str else None
@@ -654,7 +650,7 @@ class SessionState:
         session = self.session
         if session is None:
             return "never loaded"
-        if status is not None and status >= 500:
+        if _failed(status):
             return FAILED
         if not session:
             return "emptied" if self._record_id is not None else "never had data"
@@ -864,5 +860,5 @@ def _differ(before: object, after: object) -> bool:
     return type(before) is not type(after) or before != after
 
 
-def _is_time(value: object) -> bool:
+def _is_time(value: object) -> typing.TypeGuard[float]:
     return type(value) is int or (type(value) is float and math.isfinite(value))

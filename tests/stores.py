@@ -8,48 +8,8 @@ from dualsessions import SessionStore, SyncSessionStore
 from dualsessions.stores.base import NoIOStore
 
 
-class SyncDictStore(SyncSessionStore):
-    """A sync-only custom store with no TTL support (like a small SQL table)."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, bytes] = {}
-
-    def read(self, session_id: str, lifetime: int) -> bytes:
-        return self.records.get(session_id, b"")
-
-    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
-        self.records[session_id] = data
-        return session_id
-
-    def remove(self, session_id: str) -> None:
-        self.records.pop(session_id, None)
-
-    def exists(self, session_id: str) -> bool:
-        return session_id in self.records
-
-
-class AsyncDictStore(SessionStore):
-    """An async-only custom store, written exactly as the starsessions README shows."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, bytes] = {}
-
-    async def read(self, session_id: str, lifetime: int) -> bytes:
-        return self.records.get(session_id, b"")
-
-    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
-        self.records[session_id] = data
-        return session_id
-
-    async def remove(self, session_id: str) -> None:
-        self.records.pop(session_id, None)
-
-    async def exists(self, session_id: str) -> bool:
-        return session_id in self.records
-
-
 class DuckSyncStore:
-    """A store of the sync flavour that subclasses nothing and has only the four basic methods."""
+    """A sync store with only the four required methods, that subclasses nothing (duck-typed)."""
 
     def __init__(self) -> None:
         self.records: dict[str, bytes] = {}
@@ -69,7 +29,7 @@ class DuckSyncStore:
 
 
 class DuckAsyncStore:
-    """The same, async."""
+    """The same in the async flavour: the store the starsessions README shows, without its base."""
 
     def __init__(self) -> None:
         self.records: dict[str, bytes] = {}
@@ -86,6 +46,14 @@ class DuckAsyncStore:
 
     async def exists(self, session_id: str) -> bool:
         return session_id in self.records
+
+
+class SyncDictStore(DuckSyncStore, SyncSessionStore):
+    """A sync-only custom store with no TTL support (like a small SQL table), on the sync contract."""
+
+
+class AsyncDictStore(DuckAsyncStore, SessionStore):
+    """An async-only custom store, written exactly as the starsessions README shows."""
 
 
 STORE_METHODS = ("read", "read_and_touch", "write", "remove", "replace", "take")
