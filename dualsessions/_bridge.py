@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
-import functools
 import inspect
 import logging
 import os
@@ -74,14 +73,6 @@ def _is_async_store(store: object) -> bool:
     return inspect.iscoroutinefunction(read)
 
 
-def _method(store: object, name: str, contract: type[AnyStore]) -> typing.Callable[..., typing.Any]:
-    """``store``'s method ``name``, or the contract's default bound to ``store`` when it has none."""
-    method = getattr(store, name, None)
-    if callable(method):
-        return typing.cast(typing.Callable[..., typing.Any], method)
-    return typing.cast(typing.Callable[..., typing.Any], getattr(contract, name).__get__(store))
-
-
 class _Completed:
     """A duck-typed store (one that doesn't subclass a contract) with the contract's default for each
     optional method it lacks; everything else is the store's own."""
@@ -101,6 +92,8 @@ class _Completed:
 
 
 def _completed(store: T, contract: type[AnyStore]) -> T:
+    """``store``, completed with the contract's defaults if it is duck-typed (done once, here, for
+    both flavours and the adapters alike)."""
     if isinstance(store, (SessionStore, SyncSessionStore)):
         return store
     return typing.cast(T, _Completed(store, contract))
@@ -118,17 +111,14 @@ class _ThreadedStore(SessionStore):
         self._write = run(store.write)
         self._remove = run(store.remove)
         self._exists = run(store.exists)
-        # A duck-typed store may lack the optional methods: the contract's defaults then, which either
-        # build on its four basic ones (replace, take) or raise NotImplementedError as for any store.
-        optional = functools.partial(_method, store, contract=SyncSessionStore)
-        self._read_and_touch = run(optional("read_and_touch"))
-        self._replace = run(optional("replace"))
-        self._take = run(optional("take"))
-        self._add_user_session = run(optional("add_user_session"))
-        self._remove_user_session = run(optional("remove_user_session"))
-        self._user_sessions = run(optional("user_sessions"))
-        self._purge_expired = run(optional("purge_expired"))
-        self._update = run(optional("update"))
+        self._read_and_touch = run(store.read_and_touch)
+        self._replace = run(store.replace)
+        self._take = run(store.take)
+        self._add_user_session = run(store.add_user_session)
+        self._remove_user_session = run(store.remove_user_session)
+        self._user_sessions = run(store.user_sessions)
+        self._purge_expired = run(store.purge_expired)
+        self._update = run(store.update)
         self._next = run(next)
         self._store = store
         self.description = describe(store)
@@ -197,7 +187,7 @@ def async_store(store: AnyStore) -> tuple[SessionStore, bool]:
     if _is_async_store(store):
         return _completed(typing.cast(SessionStore, store), SessionStore), touches(store)
     sync = typing.cast(SyncSessionStore, store)
-    return _ThreadedStore(sync), touches(sync)
+    return _ThreadedStore(_completed(sync, SyncSessionStore)), touches(sync)
 
 
 def async_serializer(serializer: AnySerializer) -> AsyncSerializer:
@@ -322,8 +312,6 @@ class _PortalStore(SyncSessionStore):
 
     def __init__(self, store: SessionStore) -> None:
         self._store = store
-        self._replace = _method(store, "replace", contract=SessionStore)
-        self._take = _method(store, "take", contract=SessionStore)
         self.description = describe(store)
 
     def read(self, session_id: str, lifetime: int) -> bytes:
@@ -342,10 +330,10 @@ class _PortalStore(SyncSessionStore):
         return portal.run(self._store.read_and_touch(session_id, lifetime, ttl))
 
     def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
-        return typing.cast("str | None", portal.run(self._replace(session_id, data, lifetime, ttl)))
+        return portal.run(self._store.replace(session_id, data, lifetime, ttl))
 
     def take(self, session_id: str) -> bytes:
-        return typing.cast(bytes, portal.run(self._take(session_id)))
+        return portal.run(self._store.take(session_id))
 
     def session_ids(self) -> typing.Iterator[str]:
         ids = self._store.session_ids()
@@ -417,7 +405,7 @@ def sync_store(store: AnyStore) -> tuple[SyncSessionStore, bool]:
     if isinstance(store, DualSessionStore):
         return store.sync, touches(store)
     if _is_async_store(store):
-        return _PortalStore(typing.cast(SessionStore, store)), touches(store)
+        return _PortalStore(_completed(typing.cast(SessionStore, store), SessionStore)), touches(store)
     return _completed(typing.cast(SyncSessionStore, store), SyncSessionStore), touches(store)
 
 
