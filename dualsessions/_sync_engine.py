@@ -18,17 +18,21 @@ from .cookies import check_cookie_value
 from .core import (
     METADATA_KEY,
     Decision,
+    Encryptor,
     Lifetime,
     Options,
     Session,
     SessionConfig,
     SessionState,
     Store,
+    UnboundRecord,
+    bind,
     merge_record,
+    unbind,
 )
 from .exceptions import ImproperlyConfigured, SerializationError, SessionError, SessionStoreError
 from .serializers import JsonSerializer, Serializer
-from .stores.base import describe, id_check, implements, indexes_users
+from .stores.base import describe, id_check, implements, indexes_users, is_stateless
 
 logger = logging.getLogger("dualsessions")
 
@@ -44,6 +48,11 @@ class SyncEngine:
             callable(getattr(self.encryptor, method, None)) for method in ("encrypt", "decrypt")
         ):
             raise ImproperlyConfigured("encryptor must have encrypt(bytes) and decrypt(bytes) methods")
+        #: Encrypted records carry their session id, so a ciphertext copied under another id is refused
+        #: (not with CookieStore: its cookie *is* the record, and copying it is copying the session).
+        self.binds_ids = self.encryptor is not None and not is_stateless(store)
+        #: Records encrypted before ids were bound are still read (and bound when the request ends).
+        self.accept_unbound = bool(options.get("accept_unbound_records", True))
         self.store, touches = _bridge.sync_store(store)
         self.serializer = _bridge.sync_serializer(serializer)
         # A serializer that only computes is called directly: no coroutine per call.
@@ -89,19 +98,27 @@ class SyncEngine:
         except Exception as exc:
             raise SessionStoreError(self.store_name, "read a session", exc) from exc
         data = None
+        rebind = False
         if raw:
             try:
                 if self.encryptor is not None:  # what changes are compared with is the plaintext
-                    raw = self.encryptor.decrypt(raw)
+                    raw, rebind = self._decrypt(raw, session_id)
                 if self.direct_serializer is not None:
                     data = self.direct_serializer.deserialize(raw)
                 else:
                     data = self.serializer.deserialize(raw)
-            except Exception:  # undecodable record: a new session, never a 500
-                logger.warning(
-                    "dualsessions: %s held an undecodable session record", self.store_name, exc_info=True
+            except Exception as exc:  # undecodable record: a new session, never a 500
+                # (the reason, never the contents)
+                state.rejected = (
+                    str(exc) if isinstance(exc, UnboundRecord) else f"undecodable: {type(exc).__name__}"
                 )
         session = state.load(data, touched=touch_ttl is not None, raw=raw, into=into)
+        if state.rejected is not None:
+            logger.warning(
+                "dualsessions: %s held a session record that was refused: %s", self.store_name, state.rejected
+            )
+        elif rebind and not state.is_new:  # written before ids were bound: bound when saved
+            session.modified = True
         if state.expiry_fix is not None:  # the read guessed the expiry wrong: put it right at once
             self._store_call(
                 "correct a session's expiry",
@@ -137,20 +154,22 @@ class SyncEngine:
             elif action is Store.REPLACE:  # only if the session didn't end meanwhile
                 session_id = typing.cast(str, decision.session_id)
                 if decision.merge:
-                    change = self._merger(state)
+                    change = self._merger(state, session_id, session_id)
                     written = store.update(session_id, change, decision.lifetime, decision.ttl)
                 else:
                     payload = self._payload(decision)
                     written = store.replace(session_id, payload, decision.lifetime, decision.ttl)
             elif action is Store.MOVE:  # the old record is taken away; gone already: nothing to move
-                taken = store.take(typing.cast(str, decision.record_id))
+                old_id, new_id = typing.cast(str, decision.record_id), typing.cast(str, decision.session_id)
+                taken = store.take(old_id)
                 payload = None
                 if taken:
-                    payload = self._merger(state)(taken) if decision.merge else self._payload(decision)
+                    if decision.merge:
+                        payload = self._merger(state, old_id, new_id)(taken)
+                    else:
+                        payload = self._payload(decision)
                 if payload is not None:
-                    written = store.write(
-                        typing.cast(str, decision.session_id), payload, decision.lifetime, decision.ttl
-                    )
+                    written = store.write(new_id, payload, decision.lifetime, decision.ttl)
             elif action is Store.REMOVE:
                 store.remove(typing.cast(str, decision.record_id))
             if written is not None:
@@ -182,13 +201,29 @@ class SyncEngine:
 
     def _payload(self, decision: Decision) -> bytes:
         payload = self._serialize(typing.cast(dict[str, typing.Any], decision.data))
-        return self.encryptor.encrypt(payload) if self.encryptor is not None else payload
+        return self._encrypt(payload, typing.cast(str, decision.session_id))
 
-    def _merger(self, state: SessionState) -> typing.Callable[[bytes], bytes | None]:
-        """The change a merge applies to the record as the store has it when writing: this request's
-        updates and deletions (found against the record it loaded), and its metadata."""
+    def _encrypt(self, payload: bytes, session_id: str) -> bytes:
+        if self.encryptor is None:
+            return payload
+        return self.encryptor.encrypt(bind(session_id, payload) if self.binds_ids else payload)
+
+    def _decrypt(self, record: bytes, session_id: str) -> tuple[bytes, bool]:
+        """The payload of an encrypted record read under ``session_id``, and whether it must be bound
+        to its id when next written (it was encrypted before ids were bound)."""
+        plaintext = typing.cast(Encryptor, self.encryptor).decrypt(record)
+        if not self.binds_ids:
+            return plaintext, False
+        payload, bound = unbind(session_id, plaintext, self.accept_unbound)
+        return payload, not bound
+
+    def _merger(
+        self, state: SessionState, read_as: str, write_as: str
+    ) -> typing.Callable[[bytes], bytes | None]:
+        """The change a merge applies to the record as the store has it when writing (under the id
+        ``read_as``; the result is for ``write_as``): this request's updates and deletions (found
+        against the record it loaded), and its metadata."""
         serializer = typing.cast(Serializer, self.direct_serializer)
-        encryptor = self.encryptor
         original = serializer.deserialize(state.raw)
         original.pop(METADATA_KEY, None)
         updates, deletions = state.changes_since(original)
@@ -196,14 +231,14 @@ class SyncEngine:
 
         def change(current: bytes) -> bytes | None:
             try:
-                record = serializer.deserialize(encryptor.decrypt(current) if encryptor else current)
+                payload = self._decrypt(current, read_as)[0] if self.encryptor is not None else current
+                record = serializer.deserialize(payload)
             except Exception:  # gone, or unreadable: nothing to merge into
                 record = None
             merged = merge_record(record if current else None, updates, deletions, metadata)
             if merged is None:
                 return None
-            payload = serializer.serialize(merged)
-            return encryptor.encrypt(payload) if encryptor else payload
+            return self._encrypt(serializer.serialize(merged), write_as)
 
         return change
 

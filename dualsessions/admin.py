@@ -26,8 +26,7 @@ from ._sync_engine import SyncEngine, SyncSessionHandle
 from .cookies import is_valid_cookie_value
 from .core import Lifetime, Options, Session, SessionState
 from .exceptions import ImproperlyConfigured, SessionError
-from .stores.base import describe, implements, indexes_users
-from .stores.cookie import CookieStore
+from .stores.base import describe, id_check, implements, indexes_users, is_stateless
 
 if typing.TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -131,27 +130,35 @@ def open_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Opt
     """Open a session by id in a plain (sync) script: ``with open_session(store, id) as session:``.
     Pass the app's options (``lifetime``, ``rolling``, ``user_key``, ``serializer``, ``encryptor``)
     so that expiry, the per-user index and decoding follow the same rules."""
-    return OpenSession(SyncEngine(store, options), session_id, isinstance(store, CookieStore))
+    return OpenSession(SyncEngine(store, options), session_id, is_stateless(store))
 
 
 def aopen_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Options]) -> OpenSession:
     """Open a session by id in async code: ``async with aopen_session(store, id) as session:``."""
-    return OpenSession(AsyncEngine(store, options), session_id, isinstance(store, CookieStore))
+    return OpenSession(AsyncEngine(store, options), session_id, is_stateless(store))
 
 
-def delete_session(store: _bridge.AnyStore, session_id: str) -> bool:
-    """Remove a session (and its place in the per-user index); False if there was none."""
-    opened = open_session(store, session_id)
+def delete_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Options]) -> bool:
+    """Remove a session (and its place in the per-user index); False only if there was no record.
+
+    Pass the app's options (``encryptor``, ``serializer``, ``user_key``) so that its user's index
+    is updated too; a record these options can't read (encrypted with other keys, say) is removed all
+    the same, and counts as found."""
+    opened = open_session(store, session_id, **options)
     with opened as session:
         session.clear()
-    return opened.exists
+    if opened.exists:
+        return True
+    return id_check(store)(session_id) and bool(_bridge.sync_store(store)[0].take(session_id))
 
 
-async def adelete_session(store: _bridge.AnyStore, session_id: str) -> bool:
-    opened = aopen_session(store, session_id)
+async def adelete_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Options]) -> bool:
+    opened = aopen_session(store, session_id, **options)
     async with opened as session:
         session.clear()
-    return opened.exists
+    if opened.exists:
+        return True
+    return id_check(store)(session_id) and bool(await _bridge.async_store(store)[0].take(session_id))
 
 
 # -- listing, counting, revoking, purging ---------------------------------------------------------------
@@ -160,7 +167,7 @@ async def adelete_session(store: _bridge.AnyStore, session_id: str) -> bool:
 def _require(store: object, *methods: str) -> None:
     if all(implements(store, method) for method in methods):
         return
-    if isinstance(store, CookieStore):
+    if is_stateless(store):
         raise ImproperlyConfigured(
             "CookieStore sessions live in the browsers' cookies: the server can't list, count, revoke "
             "or purge them. Rotate the secret key to end them all."

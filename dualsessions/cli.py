@@ -20,14 +20,17 @@ import typing
 
 from . import admin
 from ._sync_engine import SyncEngine
-from .core import METADATA_KEY, SessionState
+from .core import METADATA_KEY, Options, SessionState
 from .exceptions import SessionError
+from .serializers import JsonSerializer
+from .stores.base import describe
 from .stores.cookie import CookieStore
 from .stores.memory import InMemoryStore
 
 STORE_HELP = (
-    "the store: redis://host:port/db (rediss://, unix:// too), 'memory', or module:factory, a store "
-    "or a function returning one (default: $DUALSESSIONS_STORE)"
+    "the store: redis://host:port/db (rediss://, unix:// too), 'memory', or module:factory naming "
+    "the apps' own store (a store, a function returning one, or a dict of the apps' options with 'store', "
+    "for encryptor=, serializer=, hash_ids and prefixes to match) (default: $DUALSESSIONS_STORE)"
 )
 
 
@@ -42,6 +45,9 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dualsessions: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # one line, never a traceback, whatever the input or the store does
+        print(f"dualsessions: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,13 +87,25 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="the secret key; repeat for rotated keys (default: $DUALSESSIONS_SECRET)",
     )
+    decode.add_argument(
+        "--starsessions", action="store_true", help="also read a cookie in starsessions' format"
+    )
     return parser
 
 
 # -- stores --------------------------------------------------------------------------------------------
 
 
-def _store(args: argparse.Namespace) -> typing.Any:
+class _Target(typing.NamedTuple):
+    """The store the command works on, and the apps' options for reading its records."""
+
+    store: typing.Any
+    options: Options
+    #: Named by a URL or "memory": the apps may hash ids or encrypt records in ways it doesn't know.
+    guessed: bool
+
+
+def _store(args: argparse.Namespace) -> _Target:
     spec = args.store
     if not spec:
         raise SessionError("no store: pass --store redis://... (or set DUALSESSIONS_STORE)")
@@ -95,11 +113,11 @@ def _store(args: argparse.Namespace) -> typing.Any:
     if scheme in ("redis", "rediss", "unix"):
         from .stores.redis import RedisStore
 
-        return RedisStore(url=spec, prefix=args.prefix, timeout=5)
+        return _Target(RedisStore(url=spec, prefix=args.prefix, timeout=5), {}, True)
     if separator:
         raise SessionError(f"unknown store {spec!r}: use redis://..., 'memory', or module:factory")
     if spec == "memory":
-        return InMemoryStore()
+        return _Target(InMemoryStore(), {}, True)
     module_name, _, attribute = spec.partition(":")
     if not attribute:
         raise SessionError(f"unknown store {spec!r}: use redis://..., 'memory', or module:factory")
@@ -107,18 +125,33 @@ def _store(args: argparse.Namespace) -> typing.Any:
         found = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
         raise SessionError(f"can't load the store {spec!r}: {error}") from None
-    store = found() if isinstance(found, type) or (callable(found) and not hasattr(found, "read")) else found
-    if not hasattr(store, "read"):
-        raise SessionError(f"{spec!r} is not a session store")
-    return store
+    if isinstance(found, type) or (callable(found) and not hasattr(found, "read")):
+        found = found()
+    options: dict[str, typing.Any] = {}
+    if isinstance(found, dict):
+        options = dict(found)
+        found = options.pop("store", None)
+        unknown = sorted(set(options) - set(Options.__annotations__))
+        if unknown:
+            raise SessionError(f"{spec!r}: unknown option(s) {', '.join(map(repr, unknown))}")
+    if not hasattr(found, "read"):
+        raise SessionError(f"{spec!r} is not a session store (nor a dict of options with 'store')")
+    return _Target(found, typing.cast(Options, options), False)
+
+
+def _not_found(target: _Target, session_id: str) -> SessionError:
+    hint = ""
+    if target.guessed:  # the truth as far as it goes: say what else could be the matter
+        hint = " (apps that hash ids or encrypt records: give their store with --store module:factory)"
+    return SessionError(f"no session with id {session_id!r} in {describe(target.store)}{hint}")
 
 
 # -- commands --------------------------------------------------------------------------------------------
 
 
-def _records(store: typing.Any, ids: typing.Iterable[str]) -> typing.Iterator[tuple[str, SessionState]]:
+def _records(target: _Target, ids: typing.Iterable[str]) -> typing.Iterator[tuple[str, SessionState]]:
     """Each live session, read without extending it."""
-    engine = SyncEngine(store, {})
+    engine = SyncEngine(target.store, target.options)
     for session_id in ids:
         handle = engine.begin(session_id, extend=False)
         handle.load()
@@ -128,10 +161,10 @@ def _records(store: typing.Any, ids: typing.Iterable[str]) -> typing.Iterator[tu
 
 
 def _list(args: argparse.Namespace) -> None:
-    store = _store(args)
+    target = _store(args)
     progress = _Progress("reading", enabled=not args.json)
     rows = []
-    for session_id, state in _records(store, admin.session_ids(store)):
+    for session_id, state in _records(target, admin.session_ids(target.store)):
         rows.append(_summary(session_id, state))
         progress.step()
         if args.limit is not None and len(rows) >= args.limit:
@@ -144,10 +177,10 @@ def _list(args: argparse.Namespace) -> None:
 
 
 def _show(args: argparse.Namespace) -> None:
-    store = _store(args)
-    found = list(_records(store, [args.id]))
+    target = _store(args)
+    found = list(_records(target, [args.id]))
     if not found:
-        raise SessionError(f"no session with id {args.id!r}")
+        raise _not_found(target, args.id)
     session_id, state = found[0]
     record = {**_summary(session_id, state), "data": dict(state.session or {})}
     if args.json:
@@ -159,15 +192,16 @@ def _show(args: argparse.Namespace) -> None:
 
 
 def _delete(args: argparse.Namespace) -> None:
-    if not admin.delete_session(_store(args), args.id):
-        raise SessionError(f"no session with id {args.id!r}")
+    target = _store(args)
+    if not admin.delete_session(target.store, args.id, **target.options):
+        raise _not_found(target, args.id)
     _say(args, {"deleted": args.id}, f"deleted {args.id}")
 
 
 def _count(args: argparse.Namespace) -> None:
     progress = _Progress("counting", enabled=not args.json)
     count = 0
-    for _ in admin.session_ids(_store(args)):
+    for _ in admin.session_ids(_store(args).store):
         count += 1
         progress.step()
     progress.done()
@@ -175,12 +209,12 @@ def _count(args: argparse.Namespace) -> None:
 
 
 def _revoke_user(args: argparse.Namespace) -> None:
-    revoked = admin.revoke_user_sessions(_store(args), args.user)
+    revoked = admin.revoke_user_sessions(_store(args).store, args.user)
     _say(args, {"user": args.user, "revoked": revoked}, f"revoked {revoked} session(s) of {args.user}")
 
 
 def _purge(args: argparse.Namespace) -> None:
-    purged = admin.purge_expired(_store(args))
+    purged = admin.purge_expired(_store(args).store)
     _say(args, {"purged": purged}, f"purged {purged}")
 
 
@@ -188,11 +222,16 @@ def _decode(args: argparse.Namespace) -> None:
     secrets = args.secret or [os.environ.get("DUALSESSIONS_SECRET", "")]
     if not any(secrets):
         raise SessionError("decode needs the secret key: --secret KEY (or set DUALSESSIONS_SECRET)")
-    store = CookieStore(secrets)
+    store = CookieStore(secrets, read_starsessions_cookies=args.starsessions)
     raw = store.sync.read(args.cookie, 0)
     if not raw:
         raise SessionError("the cookie doesn't verify with this secret: wrong key, tampered, or expired")
-    data = json.loads(raw)
+    try:
+        data = JsonSerializer().deserialize(raw)
+    except Exception as error:  # (RecursionError for a deeply nested one, too)
+        raise SessionError(f"the cookie verifies, but its payload is not JSON it can read: {error}") from None
+    if not isinstance(data, dict):
+        raise SessionError(f"the cookie verifies, but its payload is a {type(data).__name__}, not a session")
     metadata = data.pop(METADATA_KEY, {})
     record = {"metadata": metadata, "data": data}
     if args.json:

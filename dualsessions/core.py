@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import hashlib
 import logging
 import math
 import secrets
@@ -74,6 +75,7 @@ class Options(typing.TypedDict, total=False):
     serializer: Serializer | AsyncSerializer | None  # None: JsonSerializer
     user_key: str | None  # the session key naming its user, for per-user revocation
     encryptor: Encryptor | None  # encrypts records at rest (dualsessions.crypto)
+    accept_unbound_records: bool  # with encryptor: still read records encrypted before ids were bound
     concurrency: str  # "last-writer-wins" or "merge"
 
 
@@ -100,6 +102,39 @@ def options_from(args: tuple[typing.Any, ...], options: Options, owner: str) -> 
             raise TypeError(f"{owner} got {name!r} both by position and by name")
         merged[name] = value
     return typing.cast(Options, merged)
+
+
+# -- encrypted records know their id ----------------------------------------------------------------
+
+#: What starts a plaintext bound to its session id (a serializer's output never starts with NUL).
+_BOUND = b"\x00dualsessions-id:"
+
+
+class UnboundRecord(ValueError):
+    """An encrypted record that names another session, or (when those are refused) none."""
+
+
+def bind(session_id: str, payload: bytes) -> bytes:
+    """``payload`` with the id it belongs to in front, to be encrypted together: a ciphertext copied
+    under another session's id then names the wrong session, and is refused (:func:`unbind`)."""
+    return _BOUND + _id_digest(session_id) + payload
+
+
+def unbind(session_id: str, plaintext: bytes, accept_unbound: bool) -> tuple[bytes, bool]:
+    """The payload of a decrypted record read under ``session_id``, and whether it was bound to it
+    (False: written before records were bound, and accepted). Raises :class:`UnboundRecord`."""
+    if plaintext.startswith(_BOUND):
+        head = _BOUND + _id_digest(session_id)
+        if not plaintext.startswith(head):
+            raise UnboundRecord("the encrypted record belongs to another session id")
+        return plaintext[len(head) :], True
+    if not accept_unbound:
+        raise UnboundRecord("the encrypted record names no session id (accept_unbound_records=False)")
+    return plaintext, False
+
+
+def _id_digest(session_id: str) -> bytes:
+    return hashlib.blake2b(session_id.encode(), digest_size=16).digest()
 
 
 #: The longest lifetime a session may have (a hundred years): beyond it no store keeps a TTL, and a
@@ -257,8 +292,8 @@ class SessionConfig:
 
     @classmethod
     def from_options(cls, options: Options, *, store_touches: bool = False) -> SessionConfig:
-        """The defaults and the validation of every option (``serializer`` and ``encryptor`` are the
-        engine's, and are not looked at here)."""
+        """The defaults and the validation of every option (``serializer``, ``encryptor`` and
+        ``accept_unbound_records`` are the engine's, and are not looked at here)."""
         unknown = sorted(set(options) - set(Options.__annotations__))
         if unknown:
             raise TypeError(
@@ -405,6 +440,8 @@ class SessionState:
     #: After loading: the TTL to give the record at once, when the read extended it by the configured
     #: lifetime and the session has another (its own lifetime, or it doesn't roll).
     expiry_fix: int | None = None
+    #: After loading: why the record read was not used (the engine reports it), when it was refused.
+    rejected: str | None = None
     _record_id: str | None = None  # the live record that was loaded, if any
     _owner: str | None = None  # the loaded record's user
     _stale: tuple[str, str | None] | None = None  # an expired record found on load, and its user
@@ -497,26 +534,20 @@ class SessionState:
         lifetime, created = config.lifetime, now
         values: dict[str, typing.Any] = {}
         owner = None
+        stored: object = _MISSING
         if isinstance(data, dict) and data:
             stored = data.pop(METADATA_KEY, _MISSING)
+            if stored is not _MISSING and not _is_metadata(stored, now):
+                self.rejected = "its metadata is not what dualsessions writes"  # so nothing of it is used
+                data = None
+        if isinstance(data, dict) and data:
             rolling, last_access = config.rolling, now
-            if type(stored) is dict:
-                stored_lifetime, stored_created = stored.get("lifetime"), stored.get("created")
-                if (
-                    type(stored_lifetime) is int
-                    and 0 <= stored_lifetime <= MAX_LIFETIME
-                    and _is_time(stored_created)
-                    and stored_created <= now + _CLOCK_SKEW  # made in the future: not ours
-                ):
-                    lifetime, created = stored_lifetime, stored_created
-                    last_access = stored.get("last_access", now)
-                    if not _is_time(last_access):
-                        last_access = now
-                    user = stored.get("user")
-                    owner = user if type(user) is str else None
-                    own_rule = stored.get("rolling")
-                    if type(own_rule) is bool:  # the session's own rule, like its lifetime
-                        rolling = own_rule
+            if stored is not _MISSING:  # its own rules (a starsessions record has none: the app's apply)
+                own = typing.cast(SessionMetadata, stored)
+                lifetime, created = own["lifetime"], own["created"]
+                last_access = own.get("last_access", now)
+                owner = own.get("user")
+                rolling = own.get("rolling", rolling)
             # A rolling session on a store that extends records as they are read lives by the store's
             # expiry (its stored last_access is that of its last write); any other by its deadline.
             end = (
@@ -858,6 +889,25 @@ def merge_record(
 def _differ(before: object, after: object) -> bool:
     """A change, counting 1 -> True and 1 -> 1.0 as changes (they are equal, not the same value)."""
     return type(before) is not type(after) or before != after
+
+
+def _is_metadata(stored: object, now: float) -> bool:
+    """Whether a record's metadata has the types and ranges dualsessions writes: a lifetime of at most
+    a hundred years, times that are finite and not in the future (beyond clock skew), a string user."""
+    if type(stored) is not dict:
+        return False
+    lifetime, created = stored.get("lifetime"), stored.get("created")
+    last_access = stored.get("last_access", created)
+    return (
+        type(lifetime) is int
+        and 0 <= lifetime <= MAX_LIFETIME
+        and _is_time(created)
+        and created <= now + _CLOCK_SKEW
+        and _is_time(last_access)
+        and last_access <= now + _CLOCK_SKEW
+        and type(stored.get("user", "")) is str
+        and type(stored.get("rolling", False)) is bool
+    )
 
 
 def _is_time(value: object) -> typing.TypeGuard[float]:

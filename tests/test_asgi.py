@@ -337,7 +337,7 @@ class BadIdStore(AsyncDictStore):
 
 def test_custom_store_errors_become_session_store_errors() -> None:
     client = client_for(app_with(Route("/", set_user), store=BrokenStore()))
-    client.headers["cookie"] = "session=whatever-id"
+    client.headers["cookie"] = "session=whatever-id-of-the-store"
     with pytest.raises(
         SessionStoreError, match="BrokenStore: could not read a session: RuntimeError: disk on fire"
     ):

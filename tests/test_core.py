@@ -1140,17 +1140,20 @@ BAD_METADATA: dict[str, object] = {
     "created-inf": {"lifetime": 60, "created": math.inf},
     "created-minus-inf": {"lifetime": 60, "created": -math.inf},
     "created-none": {"lifetime": 60, "created": None},
+    "created-future": {"lifetime": 60, "created": 1e300},
+    "last-access-str": {"lifetime": 60, "created": LONG_AGO, "last_access": "now"},
+    "last-access-inf": {"lifetime": 60, "created": LONG_AGO, "last_access": math.inf},
+    "user-list": {"lifetime": 60, "created": LONG_AGO, "user": ["ada"]},
+    "rolling-str": {"lifetime": 60, "created": LONG_AGO, "rolling": "yes"},
+    "lifetime-endless": {"lifetime": 10**400, "created": LONG_AGO},
 }
 
 
-@pytest.mark.parametrize("metadata", BAD_METADATA.values(), ids=BAD_METADATA.keys())
-def test_invalid_metadata_falls_back_to_fresh_metadata(now: float, metadata: object) -> None:
-    data: dict[str, object] = {"a": 1}
-    if metadata is not ...:
-        data[METADATA_KEY] = metadata
-    state, session = loaded(make_config(), "abc", data)
+def test_a_record_without_metadata_gets_fresh_metadata(now: float) -> None:
+    """starsessions' records carry no metadata: they are read with the app's rules."""
+    state, session = loaded(make_config(), "abc", {"a": 1})
     assert session == {"a": 1}
-    assert state.session_id == "abc"
+    assert state.rejected is None
     assert state.metadata == {"lifetime": LIFETIME, "created": now, "last_access": now}
     assert state.remaining_seconds() == LIFETIME
     session["b"] = 2
@@ -1158,6 +1161,23 @@ def test_invalid_metadata_falls_back_to_fresh_metadata(now: float, metadata: obj
     assert (decision.store, decision.session_id) == (Store.REPLACE, "abc")
     assert decision.data is not None
     assert decision.data[METADATA_KEY] == written_metadata()
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [m for m in BAD_METADATA.values() if m is not ...],
+    ids=[k for k in BAD_METADATA if k != "missing"],
+)
+def test_a_record_whose_metadata_dualsessions_never_writes_is_refused(now: float, metadata: object) -> None:
+    """Metadata of the wrong types or ranges was not written by dualsessions: the record is read as
+    undecodable (a new, empty session), and the reason is given without the contents."""
+    state, session = loaded(make_config(), "abc", {"a": 1, METADATA_KEY: metadata})
+    assert session == {}
+    assert state.is_new
+    assert state.rejected == "its metadata is not what dualsessions writes"
+    session["b"] = 2
+    decision = state.decide(200)
+    assert decision.store is Store.CREATE and decision.session_id != "abc"
 
 
 def test_valid_integer_created_is_accepted(now: float) -> None:

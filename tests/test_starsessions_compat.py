@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import typing
 
 import pytest
@@ -195,17 +196,29 @@ def test_difference_client_chosen_ids_are_not_adopted() -> None:
     assert "chosen-by-the-client" not in store.data  # starsessions stored the data under it
 
 
-def test_difference_starsessions_cookie_sessions_survive_the_switch() -> None:
-    """A cookie signed by starsessions' CookieStore (itsdangerous TimestampSigner, base64 JSON)."""
+def _starsessions_cookie(payload: dict[str, typing.Any]) -> str:
+    """A cookie as starsessions' CookieStore signs it (itsdangerous TimestampSigner, base64 JSON)."""
     import base64
 
     from itsdangerous import TimestampSigner
 
-    payload = {"user": "carol", "__metadata__": {"lifetime": 0, "created": 1e10, "last_access": 1e10}}
-    legacy = TimestampSigner("TOP SECRET").sign(base64.b64encode(json.dumps(payload).encode())).decode()
-    client = TestClient(make_app(CookieStore(secret_key="TOP SECRET")), base_url="https://testserver")
-    client.headers["cookie"] = f"session={legacy}"
+    return TimestampSigner("TOP SECRET").sign(base64.b64encode(json.dumps(payload).encode())).decode()
+
+
+def test_difference_starsessions_cookie_sessions_survive_the_switch_when_asked() -> None:
+    now = time.time()
+    payload = {"user": "carol", "__metadata__": {"lifetime": 0, "created": now, "last_access": now}}
+    store = CookieStore(secret_key="TOP SECRET", read_starsessions_cookies=True)
+    client = TestClient(make_app(store), base_url="https://testserver")
+    client.headers["cookie"] = f"session={_starsessions_cookie(payload)}"
     assert client.get("/").json() == {"user": "carol"}
+
+
+def test_difference_starsessions_cookies_are_not_read_unless_asked() -> None:
+    """Their format is any TimestampSigner token of the key: Starlette's own session cookies too."""
+    client = TestClient(make_app(CookieStore(secret_key="TOP SECRET")), base_url="https://testserver")
+    client.headers["cookie"] = f"session={_starsessions_cookie({'user': 'carol'})}"
+    assert client.get("/").json() == {}
 
 
 def test_starsessions_cookies_still_expire() -> None:
@@ -219,6 +232,7 @@ def test_starsessions_cookies_still_expire() -> None:
 
     payload = {"user": "carol", "__metadata__": {"lifetime": 60, "created": 0, "last_access": 0}}
     old = SignedLongAgo("TOP SECRET").sign(base64.b64encode(json.dumps(payload).encode())).decode()
-    client = TestClient(make_app(CookieStore(secret_key="TOP SECRET"), lifetime=60, rolling=True))
+    store = CookieStore(secret_key="TOP SECRET", read_starsessions_cookies=True)
+    client = TestClient(make_app(store, lifetime=60, rolling=True))
     client.headers["cookie"] = f"session={old}"
     assert client.get("/").json() == {}

@@ -522,7 +522,7 @@ class BrokenWriteStore(SyncDictStore):
 
 def test_sync_store_read_failure_is_a_session_store_error_naming_the_store() -> None:
     client = client_for(SessionMiddleware(counter_app, store=BrokenReadStore()))
-    client.cookies.set("session", "some-session-id")
+    client.cookies.set("session", "some-session-id-of-the-store")
     with pytest.raises(
         SessionStoreError, match="BrokenReadStore: could not read a session: RuntimeError: disk on fire"
     ) as error:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import typing
 
-from ..cookies import is_valid_cookie_value
+from ..cookies import is_session_id
 
 
 class SessionStore(abc.ABC):
@@ -23,6 +23,10 @@ class SessionStore(abc.ABC):
     how long the record is still needed; a store may delete it after that. With ``lifetime == 0`` the
     end of the session is unknown and the store picks a time to keep the record (``gc_ttl``).
     """
+
+    #: The session lives in the cookie's value itself (:class:`CookieStore`): the server keeps no
+    #: record to end, list, index or bind to an id.
+    stateless: typing.ClassVar[bool] = False
 
     @abc.abstractmethod
     async def read(self, session_id: str, lifetime: int) -> bytes:
@@ -42,10 +46,11 @@ class SessionStore(abc.ABC):
 
     def accepts_id(self, session_id: str) -> bool:
         """Optional: whether a cookie's value may name one of this store's records, checked before the
-        store is asked (a value it refuses is a new session). The default takes any well-formed cookie
-        value; a store that knows the shape of its ids (the built-in ones do) takes only those, so a
-        forged value (another kind of key, say) never reaches it. Computes only: not ``async``."""
-        return is_valid_cookie_value(session_id)
+        store is asked (a value it refuses is a new session, with no store call). The default takes
+        values of the shape of the ids dualsessions issues (and starsessions did): 16 to 128 URL-safe
+        characters, so a forged value (another kind of key, say) never reaches the store. A store that
+        issues ids of its own from ``write`` says which it takes. Computes only: not ``async``."""
+        return is_session_id(session_id)
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions);
@@ -111,6 +116,10 @@ class SessionStore(abc.ABC):
 class SyncSessionStore(abc.ABC):
     """Base class of synchronous session stores: :class:`SessionStore` without ``async``."""
 
+    #: The session lives in the cookie's value itself (:class:`CookieStore`): the server keeps no
+    #: record to end, list, index or bind to an id.
+    stateless: typing.ClassVar[bool] = False
+
     @abc.abstractmethod
     def read(self, session_id: str, lifetime: int) -> bytes:
         """The record's bytes, or ``b""`` when there is none."""
@@ -129,7 +138,7 @@ class SyncSessionStore(abc.ABC):
 
     def accepts_id(self, session_id: str) -> bool:
         """Optional: as :meth:`SessionStore.accepts_id`."""
-        return is_valid_cookie_value(session_id)
+        return is_session_id(session_id)
 
     def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         """Optional: read and give the record ``ttl`` more seconds in one step (rolling sessions);
@@ -263,9 +272,14 @@ def indexes_users(store: object) -> bool:
 
 
 def id_check(store: object) -> typing.Callable[[str], bool]:
-    """The store's ``accepts_id`` (a duck-typed store without one: any well-formed cookie value)."""
+    """The store's ``accepts_id`` (a duck-typed store without one: the ids dualsessions issues)."""
     check = getattr(store, "accepts_id", None)
-    return check if callable(check) else is_valid_cookie_value
+    return check if callable(check) else is_session_id
+
+
+def is_stateless(store: object) -> bool:
+    """Whether the session lives in the cookie itself (a duck-typed store: no)."""
+    return bool(getattr(store, "stateless", False))
 
 
 def describe(store: object) -> str:

@@ -7,7 +7,7 @@ import binascii
 import hmac
 import typing
 
-from itsdangerous import BadSignature, Signer, TimestampSigner
+from itsdangerous import Signer
 from itsdangerous.encoding import want_bytes
 
 from .. import _clock
@@ -80,7 +80,9 @@ class _CookieCodec(SyncSessionStore):
     non-rolling session's cookie dies at ``created + lifetime`` however often it is re-signed.
     """
 
-    def __init__(self, signer: _Signer, legacy: TimestampSigner, max_cookie_size: int, gc_ttl: int) -> None:
+    stateless = True
+
+    def __init__(self, signer: _Signer, legacy: _Signer | None, max_cookie_size: int, gc_ttl: int) -> None:
         self.signer = signer
         self.legacy = legacy
         self.max_cookie_size = max_cookie_size
@@ -90,7 +92,7 @@ class _CookieCodec(SyncSessionStore):
         value = session_id.encode("ascii", "replace")
         payload, _, signature = value.rpartition(b".")
         if not self.signer.verify(payload, signature):
-            return self._read_legacy(session_id, lifetime)
+            return self._read_legacy(payload, signature, lifetime) if self.legacy is not None else b""
         encoded, _, expires = payload.rpartition(b".")
         try:
             if int(expires) <= _clock.now():
@@ -104,12 +106,20 @@ class _CookieCodec(SyncSessionStore):
         """Any value of a size it writes: the signature, checked on reading, is what tells ours."""
         return 0 < len(session_id) <= self.max_cookie_size and session_id.isascii()
 
-    def _read_legacy(self, value: str, lifetime: int) -> bytes:
-        """A cookie signed by starsessions' CookieStore with the same key: read once, re-signed on write."""
+    def _read_legacy(self, signed: bytes, signature: bytes, lifetime: int) -> bytes:
+        """A cookie in starsessions' format (``read_starsessions_cookies=True``): base64 data, a
+        timestamp and a signature, as itsdangerous' ``TimestampSigner`` makes them with the same key.
+        Read once, re-signed in this store's format when next written."""
+        if self.legacy is None or not self.legacy.verify(signed, signature):  # one spelling only
+            return b""
+        encoded, _, stamp = signed.rpartition(b".")
         try:
-            payload = self.legacy.unsign(value, max_age=lifetime or _LEGACY_SESSION_ONLY_MAX_AGE)
-            return base64.b64decode(payload, validate=True)
-        except (BadSignature, ValueError, binascii.Error):
+            signed_at = int.from_bytes(base64.urlsafe_b64decode(stamp + b"=" * (-len(stamp) % 4)), "big")
+            age = _clock.now() - signed_at
+            if not 0 <= age <= (lifetime or _LEGACY_SESSION_ONLY_MAX_AGE):
+                return b""
+            return base64.b64decode(encoded, validate=True)
+        except (ValueError, binascii.Error):
             return b""
 
     def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
@@ -142,9 +152,15 @@ class CookieStore(NoIOStore):
     ``secret_key`` may be a list for key rotation: the first key signs, every key is accepted.
     ``max_cookie_size`` bounds the cookie value; a bigger session raises :class:`CookieTooLarge`
     before any header is sent. Session-only cookies stop being accepted ``gc_ttl`` seconds after they
-    were last written. Cookies signed by starsessions' ``CookieStore`` with the same key are still
-    read, so switching libraries logs nobody out; they are re-signed in this format when next written.
+    were last written.
+
+    ``read_starsessions_cookies=True`` also reads cookies signed by starsessions' ``CookieStore`` with
+    the same key, so switching libraries logs nobody out (they are re-signed in this format when next
+    written). It is off by default: that format is any itsdangerous ``TimestampSigner`` token of the
+    key (Starlette's own session cookies, or any other token the app signs with it, look the same).
     """
+
+    stateless = True
 
     def __init__(
         self,
@@ -153,6 +169,7 @@ class CookieStore(NoIOStore):
         max_cookie_size: int = 4096,
         gc_ttl: int = DEFAULT_GC_TTL,
         salt: str = "dualsessions.CookieStore",
+        read_starsessions_cookies: bool = False,
     ) -> None:
         given: list[typing.Any] = list(secret_key) if isinstance(secret_key, (list, tuple)) else [secret_key]
         if any(key is None for key in given):  # str(None) would sign with the key "None"
@@ -165,5 +182,8 @@ class CookieStore(NoIOStore):
             raise ImproperlyConfigured(f"max_cookie_size must be at least 128 bytes, got {max_cookie_size}")
         # itsdangerous signs with the last key of the list; ours signs with the first.
         signer = _Signer(list(reversed(keys)), salt=salt)
-        legacy = TimestampSigner(list(reversed(keys)))  # starsessions' format, read-only
+        # starsessions' format (itsdangerous' TimestampSigner with its default salt), read-only
+        legacy = (
+            _Signer(list(reversed(keys)), salt="itsdangerous.Signer") if read_starsessions_cookies else None
+        )
         self.sync: _CookieCodec = _CookieCodec(signer, legacy, max_cookie_size, gc_ttl)

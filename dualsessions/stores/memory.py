@@ -7,7 +7,6 @@ import threading
 import typing
 
 from .. import _clock
-from ..cookies import is_session_id
 from .base import NoIOStore, SyncSessionStore
 
 DEFAULT_GC_TTL = 30 * 24 * 3600
@@ -30,9 +29,6 @@ class _MemoryRecords(SyncSessionStore):
 
     def read(self, session_id: str, lifetime: int) -> bytes:
         return self._live(session_id)
-
-    def accepts_id(self, session_id: str) -> bool:
-        return is_session_id(session_id)  # the ids it issues
 
     def _live(self, session_id: str) -> bytes:
         expires = self._expires.get(session_id)

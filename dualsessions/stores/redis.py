@@ -11,6 +11,7 @@ import functools
 import hashlib
 import hmac
 import importlib
+import itertools
 import random
 import re
 import threading
@@ -57,6 +58,21 @@ _LIST, _INDEX = "list sessions", "update the per-user index"
 _SCAN_BATCH = 1000
 _MERGE_ATTEMPTS = 20
 _GLOB_SPECIAL = re.compile(r"[*?\[\]\\]")
+#: What ``hash_ids`` names look like (a hex HMAC-SHA256); no session id is ever one.
+_HASHED_NAME = re.compile(r"[0-9a-f]{64}")
+# Moves a record kept under its plain id (KEYS[2]) to its hashed key (KEYS[1]), TTL kept, in one
+# atomic step, and returns the record: a revocation can't slip between the read and the move.
+_MIGRATE = """
+local value = redis.call('GET', KEYS[1])
+if value then return value end
+value = redis.call('GET', KEYS[2])
+if not value then return false end
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl <= 0 then ttl = tonumber(ARGV[1]) end
+redis.call('SET', KEYS[1], value, 'PX', ttl)
+redis.call('DEL', KEYS[2])
+return value
+"""
 
 
 def _prefixed(prefix: str, session_id: str) -> str:
@@ -77,9 +93,6 @@ class _SyncRedisStore(SyncSessionStore):
             return _bind(store.sync_client(), operation)(*args, **kwargs)
         except _StoreError as exc:
             raise SessionStoreError(store.description, action, exc) from exc
-
-    def accepts_id(self, session_id: str) -> bool:
-        return is_session_id(session_id)  # so a cookie can never name another kind of key
 
     def read(self, session_id: str, lifetime: int) -> bytes:
         store = self._store
@@ -173,20 +186,28 @@ class _SyncRedisStore(SyncSessionStore):
         self._command(_INDEX, "sadd", self._store.user_key(user), self._store.name(session_id))
 
     def remove_user_session(self, user: str, session_id: str) -> None:
-        self._command(_INDEX, "srem", self._store.user_key(user), self._store.name(session_id))
+        store = self._store
+        self._command(_INDEX, "srem", store.user_key(user), *store.index_members(session_id))
 
     def user_sessions(self, user: str) -> list[str]:
         return sorted(_text(m) for m in self._command(_INDEX, "smembers", self._store.user_key(user)))
 
     def revoke_user(self, user: str) -> int:
-        """End every session of ``user``: the index holds record names, so delete those keys."""
+        """End every session of ``user``: the index holds record names, so delete those keys (one
+        round trip); how many records there were."""
         store = self._store
         names = self.user_sessions(user)
-        for name in names:
-            self._command(_REMOVE, "delete", store.key(name))
+        keys = [store.member_keys(name) for name in names]
+        try:
+            with store.sync_client().pipeline(transaction=False) as pipe:
+                for key in itertools.chain.from_iterable(keys):
+                    pipe.delete(key)
+                deleted = pipe.execute()
+        except _StoreError as exc:
+            raise SessionStoreError(store.description, _REMOVE, exc) from exc
         if names:  # only those read: a session indexed meanwhile stays in the index, revocable
             self._command(_INDEX, "srem", store.user_key(user), *names)
-        return len(names)
+        return _ended(keys, deleted)
 
     def purge_expired(self) -> int:
         """Redis expires records itself; this drops index entries of sessions that are gone."""
@@ -197,10 +218,11 @@ class _SyncRedisStore(SyncSessionStore):
             client = store.sync_client()
             for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
                 members = sorted(client.smembers(key))
+                keys = [store.member_keys(_text(member)) for member in members]
                 with client.pipeline(transaction=False) as pipe:
-                    for member in members:
-                        pipe.exists(store.key(_text(member)))
-                    alive = pipe.execute()
+                    for record_key in itertools.chain.from_iterable(keys):
+                        pipe.exists(record_key)
+                    alive = _alive(keys, pipe.execute())
                 gone = [member for member, exists in zip(members, alive, strict=True) if not exists]
                 if gone:
                     client.srem(key, *gone)
@@ -252,6 +274,12 @@ class RedisStore(DualSessionStore):
         self._prefix = prefix if isinstance(prefix, str) else None
         self._plain_prefix = self._prefix if hash_ids is None else None
         self._topology = _topology(url) if url is not None else None
+        if legacy_ids and self._topology is not None and self._topology.kind == "cluster":
+            raise ImproperlyConfigured(
+                "legacy_ids moves each record from its plain key to its hashed key in one atomic step, "
+                "which Redis Cluster can't do across slots: switch to hash_ids on a single server or "
+                "Sentinel, or switch without legacy_ids (sessions under plain ids then end)"
+            )
         self._url = url
         self._timeout = timeout
         self._lock = threading.Lock()  # guards making clients, never a command
@@ -318,39 +346,42 @@ class RedisStore(DualSessionStore):
     def all_keys(self, session_id: str) -> list[str]:
         """The session's record key, and its legacy plain one while switching to hashed ids."""
         keys = [self.record_key(session_id)]
-        if self.legacy_ids:
+        if self.legacy_ids and not _HASHED_NAME.fullmatch(session_id):
             keys.append(self.key(session_id))
         return keys
 
+    def migration(self, session_id: str) -> tuple[str, int, str, str, int] | None:
+        """The arguments of the atomic move of a record from its plain id to its hashed key (EVAL), or
+        None when ``session_id`` can't be a plain id: a hashed name (from a dump, or a per-user
+        index) is never one, so it can't be replayed as a cookie to take a session over."""
+        if _HASHED_NAME.fullmatch(session_id):
+            return None
+        return (_MIGRATE, 2, self.record_key(session_id), self.key(session_id), self.gc_ttl * 1000)
+
     def migrate_sync(self, session_id: str) -> bytes:
         """Read a session, moving a record still under its plain id to the hashed key (TTL kept)."""
-        client = self.sync_client()
-        try:
-            value = client.get(self.record_key(session_id))
-            if value is None:
-                plain = self.key(session_id)
-                value, ttl = client.get(plain), client.pttl(plain)
-                if value is not None:
-                    client.set(self.record_key(session_id), value, px=ttl if ttl > 0 else self.gc_ttl * 1000)
-                    client.delete(plain)
-        except _StoreError as exc:
-            raise SessionStoreError(self.description, _READ, exc) from exc
-        return _as_bytes(value)
+        script = self.migration(session_id)
+        if script is None:
+            return b""
+        return _as_bytes(self.sync._command(_READ, "eval", *script))
 
-    async def migrate(self, client: AsyncRedis, session_id: str) -> bytes:
-        try:
-            value = await client.get(self.record_key(session_id))
-            if value is None:
-                plain = self.key(session_id)
-                value, ttl = await client.get(plain), await client.pttl(plain)
-                if value is not None:
-                    await client.set(
-                        self.record_key(session_id), value, px=ttl if ttl > 0 else self.gc_ttl * 1000
-                    )
-                    await client.delete(plain)
-        except _StoreError as exc:
-            raise SessionStoreError(self.description, _READ, exc) from exc
-        return _as_bytes(value)
+    async def migrate(self, session_id: str) -> bytes:
+        script = self.migration(session_id)
+        if script is None:
+            return b""
+        return _as_bytes(await self._command(_READ, "eval", *script))
+
+    def member_keys(self, member: str) -> list[str]:
+        """The record keys a per-user index member may name: a hashed name's key, or for a plain id
+        indexed before ``hash_ids`` was turned on, its plain key and the hashed key it moves to."""
+        if self._id_key is None or _HASHED_NAME.fullmatch(member):
+            return [self.key(member)]
+        return [self.key(member), self.record_key(member)]
+
+    def index_members(self, session_id: str) -> list[str]:
+        """How ``session_id`` may be spelled in a per-user index (its plain id too, with ``hash_ids``)."""
+        name = self.name(session_id)
+        return [name] if name == session_id else [name, session_id]
 
     def expiry(self, ttl: int) -> int:
         """Seconds to keep a record: the session's ttl, or ``gc_ttl`` for session-only sessions."""
@@ -445,9 +476,6 @@ class RedisStore(DualSessionStore):
 
     # -- the async contract ----------------------------------------------------------------------------
 
-    def accepts_id(self, session_id: str) -> bool:
-        return is_session_id(session_id)  # so a cookie can never name another kind of key
-
     async def read(self, session_id: str, lifetime: int) -> bytes:
         # The hot path of every request that loads a session: _command, without its indirection.
         loop = asyncio.get_running_loop()
@@ -455,7 +483,7 @@ class RedisStore(DualSessionStore):
         try:
             client = entry[0] if entry is not None else await self._client_for(loop)
             if self.legacy_ids:
-                return await self.migrate(client, session_id)
+                return await self.migrate(session_id)
             prefix = self._plain_prefix
             value = await client.get(
                 prefix + session_id if prefix is not None else self.record_key(session_id)
@@ -466,7 +494,7 @@ class RedisStore(DualSessionStore):
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
         if self.legacy_ids:
-            await self.migrate(await self._client_for_this_loop(), session_id)
+            await self.migrate(session_id)
         key, seconds = self.record_key(session_id), self.expiry(ttl)
         if self.has_getex:
             try:
@@ -496,7 +524,7 @@ class RedisStore(DualSessionStore):
 
     async def take(self, session_id: str) -> bytes:
         if self.legacy_ids:
-            await self.migrate(await self._client_for_this_loop(), session_id)
+            await self.migrate(session_id)
         key = self.record_key(session_id)
         if self.has_getdel:
             try:
@@ -553,19 +581,27 @@ class RedisStore(DualSessionStore):
         await self._command(_INDEX, "sadd", self.user_key(user), self.name(session_id))
 
     async def remove_user_session(self, user: str, session_id: str) -> None:
-        await self._command(_INDEX, "srem", self.user_key(user), self.name(session_id))
+        await self._command(_INDEX, "srem", self.user_key(user), *self.index_members(session_id))
 
     async def user_sessions(self, user: str) -> list[str]:
         return sorted(_text(m) for m in await self._command(_INDEX, "smembers", self.user_key(user)))
 
     async def revoke_user(self, user: str) -> int:
-        """End every session of ``user``: the index holds record names, so delete those keys."""
+        """End every session of ``user``: the index holds record names, so delete those keys (one
+        round trip); how many records there were."""
         names = await self.user_sessions(user)
-        for name in names:
-            await self._command(_REMOVE, "delete", self.key(name))
+        keys = [self.member_keys(name) for name in names]
+        try:
+            client = await self._client_for_this_loop()
+            async with client.pipeline(transaction=False) as pipe:
+                for key in itertools.chain.from_iterable(keys):
+                    pipe.delete(key)
+                deleted = await pipe.execute()
+        except _StoreError as exc:
+            raise SessionStoreError(self.description, _REMOVE, exc) from exc
         if names:  # only those read: a session indexed meanwhile stays in the index, revocable
             await self._command(_INDEX, "srem", self.user_key(user), *names)
-        return len(names)
+        return _ended(keys, deleted)
 
     async def purge_expired(self) -> int:
         """Redis expires records itself; this drops index entries of sessions that are gone."""
@@ -575,10 +611,11 @@ class RedisStore(DualSessionStore):
             client = await self._client_for_this_loop()
             async for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
                 members = sorted(await client.smembers(key))
+                keys = [self.member_keys(_text(member)) for member in members]
                 async with client.pipeline(transaction=False) as pipe:
-                    for member in members:
-                        pipe.exists(self.key(_text(member)))
-                    alive = await pipe.execute()
+                    for record_key in itertools.chain.from_iterable(keys):
+                        pipe.exists(record_key)
+                    alive = _alive(keys, await pipe.execute())
                 gone = [member for member, exists in zip(members, alive, strict=True) if not exists]
                 if gone:
                     await client.srem(key, *gone)
@@ -667,6 +704,20 @@ def _topology(url: str) -> _Topology:
             "redis+sentinel://host:port/NAME[/DB]"
         )
     return _Topology("sentinel", hosts, path[0], int(path[1]) if len(path) == 2 else 0, auth)
+
+
+def _alive(keys: list[list[str]], found: list[typing.Any]) -> list[bool]:
+    """For each member's keys, whether any of them exists (``found``: one answer per key, in order)."""
+    alive, start = [], 0
+    for member in keys:
+        alive.append(any(found[start : start + len(member)]))
+        start += len(member)
+    return alive
+
+
+def _ended(keys: list[list[str]], deleted: list[typing.Any]) -> int:
+    """How many members had a record among their keys (``deleted``: DEL's answer per key)."""
+    return sum(_alive(keys, deleted))
 
 
 def _too_busy() -> RedisError:
