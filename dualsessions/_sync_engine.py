@@ -145,31 +145,28 @@ class SyncEngine:
         try:
             action = decision.store
             if action is Store.CREATE:
-                written = store.write(
-                    typing.cast(str, decision.session_id),
-                    self._payload(decision),
-                    decision.lifetime,
-                    decision.ttl,
-                )
+                session_id = typing.cast(str, decision.session_id)
+                written = self._put(store.write, session_id, self._payload(decision), decision)
             elif action is Store.REPLACE:  # only if the session didn't end meanwhile
                 session_id = typing.cast(str, decision.session_id)
                 if decision.merge:
-                    change = self._merger(state, session_id, session_id)
+                    change = self._sealing(self._merger(state, session_id), session_id)
                     written = store.update(session_id, change, decision.lifetime, decision.ttl)
                 else:
-                    payload = self._payload(decision)
-                    written = store.replace(session_id, payload, decision.lifetime, decision.ttl)
+                    written = self._put(
+                        store.replace, session_id, self._payload(decision), decision
+                    )
             elif action is Store.MOVE:  # the old record is taken away; gone already: nothing to move
                 old_id, new_id = typing.cast(str, decision.record_id), typing.cast(str, decision.session_id)
                 taken = store.take(old_id)
                 payload = None
                 if taken:
                     if decision.merge:
-                        payload = self._merger(state, old_id, new_id)(taken)
+                        payload = self._merger(state, old_id)(taken)
                     else:
                         payload = self._payload(decision)
                 if payload is not None:
-                    written = store.write(new_id, payload, decision.lifetime, decision.ttl)
+                    written = self._put(store.write, new_id, payload, decision)
             elif action is Store.REMOVE:
                 store.remove(typing.cast(str, decision.record_id))
             if written is not None:
@@ -200,8 +197,22 @@ class SyncEngine:
             raise SessionStoreError(self.store_name, action, exc) from exc
 
     def _payload(self, decision: Decision) -> bytes:
-        payload = self._serialize(typing.cast(dict[str, typing.Any], decision.data))
-        return self._encrypt(payload, typing.cast(str, decision.session_id))
+        """The decided data, serialized (not yet encrypted)."""
+        return self._serialize(typing.cast(dict[str, typing.Any], decision.data))
+
+    def _put(
+        self, method: typing.Callable[..., typing.Any], session_id: str, payload: bytes, decision: Decision
+    ) -> str | None:
+        """``write`` or ``replace`` ``payload`` under ``session_id``, encrypted. A store may name the
+        record itself (its ``write`` returns another id): an encrypted record is then bound to that
+        name, with one more (conditional) write."""
+        written: str | None = method(
+            session_id, self._encrypt(payload, session_id), decision.lifetime, decision.ttl
+        )
+        if self.binds_ids and written is not None and written != session_id:
+            sealed = self._encrypt(payload, written)
+            written = self.store.replace(written, sealed, decision.lifetime, decision.ttl)
+        return written
 
     def _encrypt(self, payload: bytes, session_id: str) -> bytes:
         if self.encryptor is None:
@@ -217,12 +228,10 @@ class SyncEngine:
         payload, bound = unbind(session_id, plaintext, self.accept_unbound)
         return payload, not bound
 
-    def _merger(
-        self, state: SessionState, read_as: str, write_as: str
-    ) -> typing.Callable[[bytes], bytes | None]:
-        """The change a merge applies to the record as the store has it when writing (under the id
-        ``read_as``; the result is for ``write_as``): this request's updates and deletions (found
-        against the record it loaded), and its metadata."""
+    def _merger(self, state: SessionState, read_as: str) -> typing.Callable[[bytes], bytes | None]:
+        """The change a merge applies to the record as the store has it when writing (kept under the
+        id ``read_as``): this request's updates and deletions (found against the record it loaded),
+        and its metadata. It gives the merged record serialized, not yet encrypted (None: gone)."""
         serializer = typing.cast(Serializer, self.direct_serializer)
         original = serializer.deserialize(state.raw)
         original.pop(METADATA_KEY, None)
@@ -236,11 +245,22 @@ class SyncEngine:
             except Exception:  # gone, or unreadable: nothing to merge into
                 record = None
             merged = merge_record(record if current else None, updates, deletions, metadata)
-            if merged is None:
-                return None
-            return self._encrypt(serializer.serialize(merged), write_as)
+            return None if merged is None else serializer.serialize(merged)
 
         return change
+
+    def _sealing(
+        self, change: typing.Callable[[bytes], bytes | None], session_id: str
+    ) -> typing.Callable[[bytes], bytes | None]:
+        """``change`` with its result encrypted for ``session_id`` (unchanged without an encryptor)."""
+        if self.encryptor is None:
+            return change
+
+        def sealed(current: bytes) -> bytes | None:
+            merged = change(current)
+            return None if merged is None else self._encrypt(merged, session_id)
+
+        return sealed
 
     def _serialize(self, data: dict[str, typing.Any]) -> bytes:
         try:

@@ -195,18 +195,18 @@ async def acount_sessions(store: _bridge.AnyStore) -> int:
 
 
 def revoke_user_sessions(store: _bridge.AnyStore, user: str) -> int:
-    """End every session of ``user``, in every app sharing the store; how many there were."""
+    """End every session of ``user``, in every app sharing the store; how many live ones it ended."""
     if not indexes_users(store):
         _require(store, "add_user_session", "remove_user_session", "user_sessions")
     sync = _bridge.sync_store(store)[0]
     native = getattr(sync, "revoke_user", None)
     if native is not None:  # the store's own (RedisStore: its index names records, maybe hashed)
         return typing.cast(int, native(user))
-    ids = sync.user_sessions(user)
-    for session_id in ids:
-        sync.remove(session_id)
+    ended = 0
+    for session_id in sync.user_sessions(user):  # taken, not removed: only live records count
+        ended += bool(sync.take(session_id))
         sync.remove_user_session(user, session_id)
-    return len(ids)
+    return ended
 
 
 async def arevoke_user_sessions(store: _bridge.AnyStore, user: str) -> int:
@@ -216,11 +216,11 @@ async def arevoke_user_sessions(store: _bridge.AnyStore, user: str) -> int:
     revoke = getattr(native, "revoke_user", None)
     if revoke is not None:
         return typing.cast(int, await revoke(user))
-    ids = await native.user_sessions(user)
-    for session_id in ids:
-        await native.remove(session_id)
+    ended = 0
+    for session_id in await native.user_sessions(user):  # taken, not removed: only live records count
+        ended += bool(await native.take(session_id))
         await native.remove_user_session(user, session_id)
-    return len(ids)
+    return ended
 
 
 def purge_expired(store: _bridge.AnyStore) -> int:

@@ -893,7 +893,7 @@ def _differ(before: object, after: object) -> bool:
 
 def _is_metadata(stored: object, now: float) -> bool:
     """Whether a record's metadata has the types and ranges dualsessions writes: a lifetime of at most
-    a hundred years, times that are finite and not in the future (beyond clock skew), a string user."""
+    a hundred years, times after 1970 and not in the future (beyond clock skew), a string user."""
     if type(stored) is not dict:
         return False
     lifetime, created = stored.get("lifetime"), stored.get("created")
@@ -902,9 +902,9 @@ def _is_metadata(stored: object, now: float) -> bool:
         type(lifetime) is int
         and 0 <= lifetime <= MAX_LIFETIME
         and _is_time(created)
-        and created <= now + _CLOCK_SKEW
+        and 0 <= created <= now + _CLOCK_SKEW
         and _is_time(last_access)
-        and last_access <= now + _CLOCK_SKEW
+        and 0 <= last_access <= now + _CLOCK_SKEW
         and type(stored.get("user", "")) is str
         and type(stored.get("rolling", False)) is bool
     )

@@ -210,7 +210,8 @@ class _SyncRedisStore(SyncSessionStore):
         return _ended(keys, deleted)
 
     def purge_expired(self) -> int:
-        """Redis expires records itself; this drops index entries of sessions that are gone."""
+        """Redis expires records itself; this drops index entries of sessions that are gone, and with
+        ``hash_ids`` turns plain ids left in the per-user sets into hashed names (records moved too)."""
         store = self._store
         pattern, _ = store.scan_pattern(store.user_key(""))
         purged = 0
@@ -227,6 +228,11 @@ class _SyncRedisStore(SyncSessionStore):
                 if gone:
                     client.srem(key, *gone)
                     purged += len(gone)
+                plain = store.plain_members(members, alive)
+                if plain:
+                    with client.pipeline(transaction=False) as pipe:
+                        store.rehash(pipe, key, plain)
+                        pipe.execute()
         except _StoreError as exc:
             raise SessionStoreError(store.description, _INDEX, exc) from exc
         return purged
@@ -377,6 +383,23 @@ class RedisStore(DualSessionStore):
         if self._id_key is None or _HASHED_NAME.fullmatch(member):
             return [self.key(member)]
         return [self.key(member), self.record_key(member)]
+
+    def plain_members(self, members: list[typing.Any], alive: list[bool]) -> list[str]:
+        """The live members of a per-user set that are plain ids, with ``hash_ids`` on: indexed
+        before it was turned on, they would give a dump of the set ids to replay."""
+        if self._id_key is None:
+            return []
+        found = (_text(member) for member, live in zip(members, alive, strict=True) if live)
+        return [member for member in found if not _HASHED_NAME.fullmatch(member)]
+
+    def rehash(self, pipe: typing.Any, set_key: str, plain: list[str]) -> None:
+        """Queue on ``pipe`` the move of each plain id's record under its hashed key (not on a cluster,
+        where it can't be atomic: there revoking still finds it under both) and of its index entry."""
+        for session_id in plain:
+            if self._topology is None or self._topology.kind != "cluster":
+                pipe.eval(*typing.cast(tuple[str, int, str, str, int], self.migration(session_id)))
+            pipe.sadd(set_key, self.name(session_id))
+            pipe.srem(set_key, session_id)
 
     def index_members(self, session_id: str) -> list[str]:
         """How ``session_id`` may be spelled in a per-user index (its plain id too, with ``hash_ids``)."""
@@ -604,7 +627,8 @@ class RedisStore(DualSessionStore):
         return _ended(keys, deleted)
 
     async def purge_expired(self) -> int:
-        """Redis expires records itself; this drops index entries of sessions that are gone."""
+        """Redis expires records itself; this drops index entries of sessions that are gone, and with
+        ``hash_ids`` turns plain ids left in the per-user sets into hashed names (records moved too)."""
         pattern, _ = self.scan_pattern(self.user_key(""))
         purged = 0
         try:
@@ -620,6 +644,11 @@ class RedisStore(DualSessionStore):
                 if gone:
                     await client.srem(key, *gone)
                     purged += len(gone)
+                plain = self.plain_members(members, alive)
+                if plain:
+                    async with client.pipeline(transaction=False) as pipe:
+                        self.rehash(pipe, key, plain)
+                        await pipe.execute()
         except _StoreError as exc:
             raise SessionStoreError(self.description, _INDEX, exc) from exc
         return purged
