@@ -17,7 +17,7 @@ from .apps import FRONTENDS, asgi_app, flask_app, wsgi_app
 from .conftest import SECRET
 from .test_asgi import SlowJsonSerializer
 
-REQUESTS = 50
+REQUESTS = 100
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -57,7 +57,7 @@ def fire_wsgi(app: typing.Any, cookie: str) -> list[int]:
 
 
 @pytest.mark.parametrize("frontend", ["asgi", "wsgi", "flask"])
-def test_fifty_concurrent_changes_to_different_keys_all_survive(
+def test_a_hundred_concurrent_changes_to_different_keys_all_survive(
     frontend: str, merge_store: typing.Any
 ) -> None:
     build = {"asgi": asgi_app, "wsgi": wsgi_app, "flask": lambda s, **o: flask_app(s, rolling=False, **o)}[

@@ -191,38 +191,72 @@ def test_memory_rewrite_keeps_the_later_expiry(memory: Flavoured, clock: Clock, 
     assert memory.read("abc") == b"2"
 
 
-def test_memory_heap_stays_bounded_when_one_id_is_rewritten(clock: Clock, now: float) -> None:
+def expiry_entries(store: InMemoryStore) -> int:
+    """How many records the memory store's expiry index holds (live ones, and nothing else)."""
+    return sum(len(bucket) for bucket in store.sync._buckets.values())
+
+
+def test_memory_expiry_index_holds_one_entry_when_one_id_is_rewritten(clock: Clock, now: float) -> None:
     store = InMemoryStore()
-    largest = 0
     for i in range(10_000):
         store.sync.write("same", b"x", 60, 60)
         if i % 7 == 0:
             clock.advance(0.01)
-        largest = max(largest, len(store.sync._heap))
-    assert largest < 200
+        assert expiry_entries(store) == 1
+    assert len(store.sync._seconds) <= 16  # one per second the record's expiry passed through
     assert store.data == {"same": b"x"}
 
 
-def test_memory_heap_stays_bounded_through_the_async_flavour(now: float) -> None:
+def test_memory_expiry_index_stays_small_through_the_async_flavour(now: float) -> None:
     store = InMemoryStore()
 
     async def rewrite() -> int:
         largest = 0
         for _ in range(10_000):
             await store.write("same", b"x", 60, 60)
-            largest = max(largest, len(store.sync._heap))
+            largest = max(largest, expiry_entries(store))
         return largest
 
-    assert asyncio.run(rewrite()) < 200
+    assert asyncio.run(rewrite()) == 1
 
 
-def test_memory_heap_stays_bounded_with_removed_records(now: float) -> None:
+def test_memory_expiry_index_keeps_nothing_of_removed_records(now: float) -> None:
     store = InMemoryStore()
     for i in range(5_000):
         store.sync.write(f"id-{i}", b"x", 60, 60)
         store.sync.remove(f"id-{i}")
-        assert len(store.sync._heap) < 200
+        assert expiry_entries(store) == 0
     assert store.data == {}
+
+
+def test_memory_write_drops_a_bounded_number_of_expired_records(clock: Clock, now: float) -> None:
+    """Many sessions expiring at once are swept a few per write, never all in one request."""
+    from dualsessions.stores.memory import _SWEEP_LIMIT
+
+    store = InMemoryStore()
+    for i in range(1_000):
+        store.sync.write(f"id-{i}", b"x", 60, 60)
+    clock.advance(61)
+    store.sync.write("next", b"x", 60, 60)
+    assert len(store.data) == 1_000 + 1 - _SWEEP_LIMIT
+    for i in range(1_000 // _SWEEP_LIMIT + 1):
+        store.sync.write(f"later-{i}", b"x", 60, 60)
+    assert all(key == "next" or key.startswith("later-") for key in store.data)
+    assert store.sync.read("id-0", 60) == b""
+
+
+def test_memory_index_entries_leave_with_their_records(clock: Clock, now: float) -> None:
+    store = InMemoryStore()
+    store.sync.write("gone", b"x", 60, 60)
+    store.sync.add_user_session("ada", "gone")
+    store.sync.write("kept", b"x", 600, 600)
+    store.sync.add_user_session("ada", "kept")
+    clock.advance(61)
+    store.sync.write("other", b"x", 60, 60)  # sweeps "gone"
+    assert store.sync.user_sessions("ada") == ["kept"]
+    store.sync.remove("kept")
+    assert store.sync.user_sessions("ada") == []
+    assert store.sync._users == {}
 
 
 # -- CookieStore ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 import typing
 
@@ -12,19 +13,30 @@ from .base import NoIOStore, SyncSessionStore
 DEFAULT_GC_TTL = 30 * 24 * 3600
 
 
+#: The most expired records a write drops (the rest wait for the next writes, or a read finds them
+#: expired): a million sessions expiring at once never stall one request.
+_SWEEP_LIMIT = 64
+
+
 class _MemoryRecords(SyncSessionStore):
     """The records, with their expiry times; shared by both flavours of one :class:`InMemoryStore`.
 
-    Expired records are dropped when read, and swept on writes from a heap ordered by expiry, so a write
-    costs O(log n) whatever the number of live sessions.
+    Expired records are dropped when read, and swept a few at a time on writes: each record sits in
+    the bucket of the second it expires in, and a heap holds those seconds. Extending a record (a
+    rolling session's every request) moves it between buckets, removing it takes it out of its
+    bucket: O(1), with nothing left behind. A write drops at most ``_SWEEP_LIMIT`` expired records,
+    so a million sessions expiring at once never stall a request. Per-user index entries leave with
+    their records.
     """
 
     def __init__(self, gc_ttl: int) -> None:
         self.gc_ttl = gc_ttl
         self.data: dict[str, bytes] = {}
         self._expires: dict[str, float] = {}
-        self._heap: list[tuple[float, str]] = []
+        self._buckets: dict[int, set[str]] = {}  # second -> the records expiring within it
+        self._seconds: list[int] = []  # a heap of the buckets' seconds
         self._users: dict[str, set[str]] = {}
+        self._owners: dict[str, str] = {}  # session id -> its user, so index entries leave with it
         self._lock = threading.RLock()  # update() reads under it
 
     def read(self, session_id: str, lifetime: int) -> bytes:
@@ -101,51 +113,73 @@ class _MemoryRecords(SyncSessionStore):
 
     def add_user_session(self, user: str, session_id: str) -> None:
         with self._lock:
+            if session_id not in self._expires:  # ended already: nothing to index
+                return
+            previous = self._owners.get(session_id)
+            if previous is not None and previous != user:
+                self._unindex(previous, session_id)
             self._users.setdefault(user, set()).add(session_id)
+            self._owners[session_id] = user
 
     def remove_user_session(self, user: str, session_id: str) -> None:
         with self._lock:
-            sessions = self._users.get(user)
-            if sessions is not None:
-                sessions.discard(session_id)
-                if not sessions:
-                    del self._users[user]
+            if self._owners.get(session_id) == user:
+                del self._owners[session_id]
+            self._unindex(user, session_id)
 
     def user_sessions(self, user: str) -> list[str]:
         return sorted(self._users.get(user, ()))
 
     def purge_expired(self) -> int:
-        """Drop every expired record now (writes drop them a few at a time), and index entries of
-        sessions that are gone."""
+        """Drop every expired record now (writes drop them a few at a time), with their index
+        entries: O(n)."""
         now = _clock.now()
-        purged = 0
         with self._lock:
-            for session_id in [key for key, expires in self._expires.items() if expires <= now]:
+            expired = [key for key, expires in self._expires.items() if expires <= now]
+            for session_id in expired:
                 self._drop(session_id)
-                purged += 1
-            for user, sessions in list(self._users.items()):
-                sessions.intersection_update(self._expires)
-                if not sessions:
-                    del self._users[user]
-        return purged
+        return len(expired)
 
     def _set_expiry(self, session_id: str, expires: float) -> None:
+        previous = self._expires.get(session_id)
         self._expires[session_id] = expires
-        heapq.heappush(self._heap, (expires, session_id))
-        if len(self._heap) > 2 * len(self._expires) + 64:  # mostly superseded entries: rebuild
-            self._heap = [(when, key) for key, when in self._expires.items()]
-            heapq.heapify(self._heap)
+        second = math.ceil(expires)  # swept once that second has begun: never before its expiry
+        if previous is not None:
+            if math.ceil(previous) == second:
+                return
+            self._buckets[math.ceil(previous)].discard(session_id)  # (an emptied bucket waits its turn)
+        bucket = self._buckets.get(second)
+        if bucket is None:
+            bucket = self._buckets[second] = set()
+            heapq.heappush(self._seconds, second)
+        bucket.add(session_id)
+
+    def _unindex(self, user: str, session_id: str) -> None:
+        sessions = self._users.get(user)
+        if sessions is not None:
+            sessions.discard(session_id)
+            if not sessions:
+                del self._users[user]
 
     def _drop(self, session_id: str) -> None:
         self.data.pop(session_id, None)
-        self._expires.pop(session_id, None)
+        expires = self._expires.pop(session_id, None)
+        if expires is not None:
+            self._buckets[math.ceil(expires)].discard(session_id)
+        user = self._owners.pop(session_id, None)
+        if user is not None:
+            self._unindex(user, session_id)
 
     def _sweep(self, now: float) -> None:
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            expires, session_id = heapq.heappop(heap)
-            if self._expires.get(session_id) == expires:
-                self._drop(session_id)
+        seconds, budget = self._seconds, _SWEEP_LIMIT
+        while seconds and seconds[0] <= now:
+            bucket = self._buckets[seconds[0]]
+            while bucket:
+                if not budget:
+                    return  # the rest waits for the next writes
+                self._drop(bucket.pop())  # (popped first: _drop's discard finds nothing)
+                budget -= 1
+            del self._buckets[heapq.heappop(seconds)]
 
 
 class InMemoryStore(NoIOStore):

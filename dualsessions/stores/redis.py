@@ -56,7 +56,8 @@ _READ, _WRITE, _REMOVE, _LOOK_UP = (
 )
 _LIST, _INDEX = "list sessions", "update the per-user index"
 _SCAN_BATCH = 1000
-_MERGE_ATTEMPTS = 20
+#: How long a merge keeps retrying when other writes keep changing the record (with ``timeout=None``).
+_MERGE_PATIENCE = 10.0
 _GLOB_SPECIAL = re.compile(r"[*?\[\]\\]")
 #: What ``hash_ids`` names look like (a hex HMAC-SHA256); no session id is ever one.
 _HASHED_NAME = re.compile(r"[0-9a-f]{64}")
@@ -165,7 +166,8 @@ class _SyncRedisStore(SyncSessionStore):
         key = store.record_key(session_id)
         try:
             with store.sync_client().pipeline(transaction=True) as pipe:
-                for attempt in range(_MERGE_ATTEMPTS):  # optimistic: another write meanwhile? again
+                deadline = store.merge_deadline()
+                for attempt in itertools.count():  # optimistic: another write meanwhile? again
                     try:
                         pipe.watch(key)  # type: ignore[no-untyped-call]
                         new = change(_as_bytes(pipe.get(key)))
@@ -177,7 +179,9 @@ class _SyncRedisStore(SyncSessionStore):
                         pipe.execute()
                         return session_id
                     except WatchError:
-                        time.sleep(random.uniform(0, 0.001 * (attempt + 1)))
+                        if time.monotonic() >= deadline:
+                            break
+                        time.sleep(_backoff(attempt))
         except _StoreError as exc:
             raise SessionStoreError(store.description, _WRITE, exc) from exc
         raise SessionStoreError(store.description, _WRITE, _too_busy())
@@ -406,6 +410,11 @@ class RedisStore(DualSessionStore):
         name = self.name(session_id)
         return [name] if name == session_id else [name, session_id]
 
+    def merge_deadline(self) -> float:
+        """Until when (``time.monotonic()``) a merge retries while other writes change the record: as
+        long as the store's ``timeout``, so a healthy Redis under contention never makes one give up."""
+        return time.monotonic() + (self._timeout if self._timeout is not None else _MERGE_PATIENCE)
+
     def expiry(self, ttl: int) -> int:
         """Seconds to keep a record: the session's ttl, or ``gc_ttl`` for session-only sessions."""
         return ttl if ttl > 0 else self.gc_ttl
@@ -583,7 +592,8 @@ class RedisStore(DualSessionStore):
         try:
             client = await self._client_for_this_loop()
             async with client.pipeline(transaction=True) as pipe:
-                for attempt in range(_MERGE_ATTEMPTS):  # optimistic: another write meanwhile? again
+                deadline = self.merge_deadline()
+                for attempt in itertools.count():  # optimistic: another write meanwhile? again
                     try:
                         await pipe.watch(key)
                         new = change(_as_bytes(await pipe.get(key)))
@@ -595,7 +605,9 @@ class RedisStore(DualSessionStore):
                         await pipe.execute()
                         return session_id
                     except WatchError:
-                        await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
+                        if time.monotonic() >= deadline:
+                            break
+                        await asyncio.sleep(_backoff(attempt))
         except _StoreError as exc:
             raise SessionStoreError(self.description, _WRITE, exc) from exc
         raise SessionStoreError(self.description, _WRITE, _too_busy())
@@ -749,8 +761,14 @@ def _ended(keys: list[list[str]], deleted: list[typing.Any]) -> int:
     return sum(_alive(keys, deleted))
 
 
+def _backoff(attempt: int) -> float:
+    """A random pause before a merge's next attempt: up to 1 ms, doubling to at most 50 ms, so that
+    writers contending for one record spread out instead of colliding again."""
+    return random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6)))
+
+
 def _too_busy() -> RedisError:
-    return RedisError(f"the record kept changing: gave up merging after {_MERGE_ATTEMPTS} attempts")
+    return RedisError("the record kept changing: gave up merging after the store's timeout")
 
 
 def _masked(url: str) -> str:
