@@ -117,8 +117,8 @@ class AsyncEngine:
             logger.warning(
                 "dualsessions: %s held a session record that was refused: %s", self.store_name, state.rejected
             )
-        elif rebind and not state.is_new:  # written before ids were bound: bound when saved
-            session.modified = True
+        elif rebind and state.extends and not state.is_new:  # a request's use, not a script's look
+            session.modified = True  # written before ids were bound: bound when saved
         if state.expiry_fix is not None:  # the read guessed the expiry wrong: put it right at once
             await self._store_call(
                 "correct a session's expiry",
@@ -171,6 +171,12 @@ class AsyncEngine:
                 await store.remove(typing.cast(str, decision.record_id))
             if written is not None:
                 check_cookie_value(self.store_name, self.config.cookie.name, written)
+                if not self.accepts_id(written):  # the next request would not even look it up
+                    raise ImproperlyConfigured(
+                        f"{self.store_name}.write() returned {written!r}, an id its accepts_id() refuses: "
+                        "the session would be lost on the next request. A store that issues ids of its "
+                        "own overrides accepts_id() to take them."
+                    )
             for session_id in decision.stale:
                 await store.remove(session_id)
             changes = state.stored(written)
@@ -211,7 +217,13 @@ class AsyncEngine:
         )
         if self.binds_ids and written is not None and written != session_id:
             sealed = self._encrypt(payload, written)
-            written = await self.store.replace(written, sealed, decision.lifetime, decision.ttl)
+            named = written
+            written = await self.store.replace(named, sealed, decision.lifetime, decision.ttl)
+            if written not in (None, named):
+                raise ImproperlyConfigured(
+                    f"{self.store_name} names a record anew on every write, so an encrypted record can't "
+                    "be bound to its id; a store whose cookie is the record sets stateless = True"
+                )
         return written
 
     def _encrypt(self, payload: bytes, session_id: str) -> bytes:

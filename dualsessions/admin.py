@@ -62,7 +62,8 @@ class OpenSession:
     def __init__(self, engine: SyncEngine | AsyncEngine, session_id: str, read_only: bool) -> None:
         if not isinstance(session_id, str) or not is_valid_cookie_value(session_id):
             raise SessionError(f"{session_id!r} is not a session id")
-        self._handle = engine.begin(session_id, extend=False)
+        # A value the store would never issue names no session: looked at as unknown, never sent.
+        self._handle = engine.begin(session_id if engine.accepts_id(session_id) else None, extend=False)
         self._read_only = read_only
         self._before: dict[str, typing.Any] | None = None
         self.session_id: str | None = session_id
@@ -139,7 +140,8 @@ def aopen_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Op
 
 
 def delete_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Options]) -> bool:
-    """Remove a session (and its place in the per-user index); False only if there was no record.
+    """Remove a session (and its place in the per-user index); True if a live session's record was
+    there (an expired one still kept is removed too, and counts as not found).
 
     Pass the app's options (``encryptor``, ``serializer``, ``user_key``) so that its user's index
     is updated too; a record these options can't read (encrypted with other keys, say) is removed all

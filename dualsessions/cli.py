@@ -40,14 +40,18 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except (SessionError, ValueError) as error:
-        print(f"dualsessions: {error}", file=sys.stderr)
+        print(f"dualsessions: {_one_line(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("dualsessions: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # one line, never a traceback, whatever the input or the store does
-        print(f"dualsessions: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"dualsessions: {type(error).__name__}: {_one_line(str(error))}", file=sys.stderr)
         return 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _parser() -> argparse.ArgumentParser:

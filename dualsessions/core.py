@@ -488,6 +488,11 @@ class SessionState:
         return value if _is_time(value) else None
 
     @property
+    def extends(self) -> bool:
+        """A request's use of the session, which may extend it (a script's look never does)."""
+        return self._extend
+
+    @property
     def is_new(self) -> bool:
         """No record was loaded: the session gets an id and a record when it is first saved."""
         return self._record_id is None
@@ -535,7 +540,9 @@ class SessionState:
         values: dict[str, typing.Any] = {}
         owner = None
         stored: object = _MISSING
-        if isinstance(data, dict) and data:
+        if data is not None and not isinstance(data, dict):
+            self.rejected = f"it holds a {type(data).__name__}, not a session"
+        elif isinstance(data, dict) and data:
             stored = data.pop(METADATA_KEY, _MISSING)
             if stored is not _MISSING and not _is_metadata(stored, now):
                 self.rejected = "its metadata is not what dualsessions writes"  # so nothing of it is used
@@ -897,7 +904,7 @@ def _is_metadata(stored: object, now: float) -> bool:
     if type(stored) is not dict:
         return False
     lifetime, created = stored.get("lifetime"), stored.get("created")
-    last_access = stored.get("last_access", created)
+    last_access, user = stored.get("last_access", created), stored.get("user", _MISSING)
     return (
         type(lifetime) is int
         and 0 <= lifetime <= MAX_LIFETIME
@@ -905,7 +912,7 @@ def _is_metadata(stored: object, now: float) -> bool:
         and 0 <= created <= now + _CLOCK_SKEW
         and _is_time(last_access)
         and 0 <= last_access <= now + _CLOCK_SKEW
-        and type(stored.get("user", "")) is str
+        and (user is _MISSING or (type(user) is str and user != ""))
         and type(stored.get("rolling", False)) is bool
     )
 

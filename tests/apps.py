@@ -345,11 +345,14 @@ def _answering_errors(app: typing.Any) -> typing.Any:
     """What a WSGI server does with an application's unhandled exception: a 500 page."""
 
     def serve(environ: dict[str, typing.Any], start_response: typing.Any) -> typing.Iterable[bytes]:
-        try:
-            return typing.cast("typing.Iterable[bytes]", app(environ, start_response))
+        started: list[tuple[typing.Any, ...]] = []
+        try:  # the body too: an error raised before the headers went out is a 500 as well
+            body = list(app(environ, lambda *args: started.append(args)))
         except Exception:
             start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
             return [b"Internal Server Error"]
+        start_response(*started[-1][:2])
+        return body
 
     return serve
 

@@ -51,6 +51,8 @@ from .test_lifecycle import HTTP, LOGIN, App, cookie_value, log_in
 
 PREFIX = "starsessions."
 INDEX_OF_ADA = PREFIX + "user:ada"
+#: Set when records move to hashed keys, so that stores without the hash key refuse to revoke or purge.
+MOVED_MARKER = (PREFIX + "meta:records-moved-to-hashed-keys").encode()
 #: What a bound plaintext starts with (``dualsessions.core.bind``).
 BOUND = b"\x00dualsessions-id:"
 
@@ -131,9 +133,7 @@ STAGES = {
 
 @pytest.mark.parametrize("stage", list(STAGES))
 @pytest.mark.parametrize("front", HTTP)
-def test_revoking_ends_sessions_at_every_stage_of_the_switch(
-    front: str, stage: str, redis_url: str, run_cli: Cli
-) -> None:
+def test_revoking_ends_sessions_at_every_stage_of_the_switch(front: str, stage: str, redis_url: str) -> None:
     """Stops a session surviving "log ada out everywhere": the per-user index written before hash_ids
     names plain ids, and revoking must end the record wherever the migration left it (and say how many
     records it really ended, so an operator isn't told a stolen session is gone when it isn't)."""
@@ -155,55 +155,57 @@ def test_revoking_ends_sessions_at_every_stage_of_the_switch(
 
     assert dualsessions.revoke_user_sessions(revoker, "ada") == 1
     assert app.read(session_id) == {}
-    assert redis_keys(redis_url) == set()  # neither record nor index entry is left
+    assert redis_keys(redis_url) - {MOVED_MARKER} == set()  # neither record nor index entry is left
     assert dualsessions.revoke_user_sessions(revoker, "ada") == 0  # it counts what it ended
-
-    # the command counts records ended, not index entries: ada's only session is gone already
-    _, gone_id = log_in(plain)
-    with raw_redis(redis_url) as raw:
-        raw.delete(PREFIX + gone_id)
-        assert raw.smembers(INDEX_OF_ADA) == {gone_id.encode()}
-    assert run_cli("--store", redis_url, "revoke-user", "ada") == (0, "revoked 0 session(s) of ada\n", "")
 
     # Redis Cluster can't move a key across slots atomically: refused when the store is built
     with pytest.raises(dualsessions.ImproperlyConfigured, match="Cluster"):
         RedisStore(url="redis+cluster://127.0.0.1:7000/", hash_ids="k", legacy_ids=True)
 
 
-@pytest.mark.parametrize("front", HTTP)
-def test_purging_after_the_switch_leaves_no_plain_id_in_the_index(front: str, redis_url: str) -> None:
-    """Stops a dump of the per-user sets giving ids after the switch to hash_ids: a session indexed
-    before it is named by its plain id until a purge moves its record and renames its entry."""
-    plain = App(front, RedisStore(url=redis_url), {"user_key": "user"})
-    _, session_id = log_in(plain)
-    _, unread_id = log_in(plain)
-    hashed = RedisStore(url=redis_url, hash_ids="k", legacy_ids=True)
-    app = App(front, hashed, {"user_key": "user"})
-    assert app.read(session_id) == LOGIN  # moved under the hashed key; the set still names the id
-
-    assert admin.purge_expired(hashed) == 0  # nothing had expired
+def test_the_command_counts_records_it_ended_not_index_entries(redis_url: str, run_cli: Cli) -> None:
+    """An operator told "revoked 1" believes a session was ended: ada's only session is gone already."""
+    plain = App("wsgi", RedisStore(url=redis_url), {"user_key": "user"})
+    _, gone_id = log_in(plain)
     with raw_redis(redis_url) as raw:
-        names = {hashed.name(session_id).encode(), hashed.name(unread_id).encode()}
-        assert raw.smembers(INDEX_OF_ADA) == names
-        assert not raw.exists(PREFIX + unread_id)  # the record not read since moved too
-    without_legacy = RedisStore(url=redis_url, hash_ids="k")
-    assert App(front, without_legacy).read(unread_id) == LOGIN
-    assert dualsessions.revoke_user_sessions(without_legacy, "ada") == 2
-    assert app.read(session_id) == app.read(unread_id) == {}
+        raw.delete(PREFIX + gone_id)
+        assert raw.smembers(INDEX_OF_ADA) == {gone_id.encode()}
+    assert run_cli("--store", redis_url, "revoke-user", "ada") == (0, "revoked 0 session(s) of ada\n", "")
 
 
-@pytest.mark.parametrize("store_kind", ["memory", "redis"])
-def test_revoking_counts_only_sessions_that_were_alive(store: typing.Any, clock: typing.Any) -> None:
-    """An operator told "revoked 1" believes a live session was ended: an expired one doesn't count."""
-    app = App("wsgi", store, {"user_key": "user", "lifetime": 60})
-    log_in(app)
-    clock.advance(61)
-    if isinstance(store, RedisStore):  # Redis expires records by its own clock
-        store.sync_client().delete(*[PREFIX + name for name in store.sync.user_sessions("ada")])
-    assert dualsessions.revoke_user_sessions(store, "ada") == 0
-    _, live = log_in(app)
-    assert dualsessions.revoke_user_sessions(store, "ada") == 1
-    assert app.read(live) == {}
+@pytest.mark.parametrize("command", ["revoke-user ada", "purge-expired"])
+def test_a_store_without_the_hash_key_refuses_to_revoke_or_purge_moved_sessions(
+    command: str, redis_url: str, run_cli: Cli
+) -> None:
+    """Stops an operator's bare ``--store redis://`` from reporting sessions moved to hashed keys as
+    gone (and dropping their index entries, so that no later revocation could find them)."""
+    plain = App("wsgi", RedisStore(url=redis_url), {"user_key": "user"})
+    _, session_id = log_in(plain)
+    hashed = RedisStore(url=redis_url, hash_ids="k", legacy_ids=True)
+    app = App("wsgi", hashed, {"user_key": "user"})
+    assert app.read(session_id) == LOGIN  # moved; ada's set still names the plain id
+
+    code, out, err = run_cli("--store", redis_url, *command.split())
+    assert_one_line_error(code, out, err)
+    assert "hash_ids" in err and "--store module:factory" in err
+    with raw_redis(redis_url) as raw:
+        assert raw.smembers(INDEX_OF_ADA) == {session_id.encode()}  # untouched
+    assert dualsessions.revoke_user_sessions(hashed, "ada") == 1
+    assert app.read(session_id) == {}
+
+
+def test_purging_without_legacy_ids_never_brings_back_a_plain_session(redis_url: str) -> None:
+    """Switching to hash_ids without legacy_ids ends the sessions under plain ids (the way out when
+    ids leaked): a purge must not move them under hashed keys, where they would live again."""
+    plain = App("wsgi", RedisStore(url=redis_url), {"user_key": "user"})
+    _, session_id = log_in(plain)
+    hashed = RedisStore(url=redis_url, hash_ids="k")
+    app = App("wsgi", hashed, {"user_key": "user"})
+    assert app.read(session_id) == {}
+    admin.purge_expired(hashed)
+    assert app.read(session_id) == {}
+    assert dualsessions.revoke_user_sessions(hashed, "ada") == 1  # still found, under its plain key
+    assert redis_keys(redis_url) == set()
 
 
 # -- 3. forged cookie values -----------------------------------------------------------------------------
@@ -370,6 +372,62 @@ def test_an_encrypted_record_is_bound_to_the_id_the_store_named_it(front: str, e
     assert client.get("/read").json() == {**LOGIN, "theme": "light"}
 
 
+class RenamingStore(SyncDictStore):
+    """A store that names a record anew on every write."""
+
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        session_id = "renamed-" + generate_session_id()
+        self.records[session_id] = data
+        return session_id
+
+
+class ShortIdStore(SyncDictStore):
+    """A store that issues short ids of its own and forgot to say so in ``accepts_id``."""
+
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        session_id = f"row{len(self.records)}"
+        self.records[session_id] = data
+        return session_id
+
+
+@pytest.mark.parametrize("front", HTTP)
+def test_a_store_whose_ids_would_lose_the_session_is_an_error_not_a_silent_logout(front: str) -> None:
+    """A session written under an id the store's own accepts_id refuses, or an encrypted record that
+    can't be bound to the name the store gives it, would be lost on the next request: say so."""
+    for store, options in (
+        (ShortIdStore(), {}),
+        (RenamingStore(), {"encryptor": FernetEncryptor(Fernet.generate_key())}),
+    ):
+        response = App(front, store, options).client(answering_errors=True).get("/set?user=ada")
+        assert response.status_code == 500  # ImproperlyConfigured, naming what to change
+        assert "set-cookie" not in response.headers
+
+
+def test_a_script_reading_an_unbound_record_does_not_rewrite_or_extend_it() -> None:
+    """A script's look never extends a session, not even to bind an old record to its id."""
+    store, encryptor = InMemoryStore(), FernetEncryptor(Fernet.generate_key())
+    session_id = generate_session_id()
+    store.sync.write(session_id, unbound_record(encryptor, "ada"), 0, 400)
+    before = store.sync._expires[session_id]
+    with dualsessions.open_session(
+        store, session_id, encryptor=encryptor, rolling=True, lifetime=1000
+    ) as seen:
+        assert dict(seen) == {"user": "ada"}
+    assert store.sync._expires[session_id] == before
+    assert not encryptor.decrypt(store.data[session_id]).startswith(BOUND)
+
+
+def test_a_script_never_sends_a_value_the_store_would_not_issue_to_it(redis_url: str) -> None:
+    store = RedisStore(url=redis_url)
+    App("wsgi", store, {"user_key": "user"}).client().get("/set?user=ada")
+    calls = spy(store)
+    for forged in ("user:ada", "short"):
+        with dualsessions.open_session(store, forged) as seen:
+            assert dict(seen) == {}
+        assert not admin.delete_session(store, forged)
+    assert calls == []
+
+
 # -- 6. hostile records ----------------------------------------------------------------------------------
 
 #: Each record's extra value, and its metadata (``{now}``: the time it is written).
@@ -382,6 +440,7 @@ HOSTILE = {
     "a last access that is not a time": ("", '"lifetime":60,"created":{now},"last_access":"z"'),
     # before 1970: no clock reads that, and listing such a session would fail
     "a creation time before 1970": ("", '"lifetime":0,"created":-1e18'),
+    "an empty user": ("", '"lifetime":60,"created":{now},"user":""'),
     "a last access beyond any integer time": ("", '"lifetime":0,"created":{now},"last_access":-' + "9" * 400),
 }
 #: What the records hold that no log line may show.

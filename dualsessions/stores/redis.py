@@ -62,7 +62,8 @@ _GLOB_SPECIAL = re.compile(r"[*?\[\]\\]")
 #: What ``hash_ids`` names look like (a hex HMAC-SHA256); no session id is ever one.
 _HASHED_NAME = re.compile(r"[0-9a-f]{64}")
 # Moves a record kept under its plain id (KEYS[2]) to its hashed key (KEYS[1]), TTL kept, in one
-# atomic step, and returns the record: a revocation can't slip between the read and the move.
+# atomic step, and returns the record: a revocation can't slip between the read and the move. It also
+# sets the marker KEYS[3], which tells stores without hash_ids that records have moved.
 _MIGRATE = """
 local value = redis.call('GET', KEYS[1])
 if value then return value end
@@ -72,6 +73,7 @@ local ttl = redis.call('PTTL', KEYS[2])
 if ttl <= 0 then ttl = tonumber(ARGV[1]) end
 redis.call('SET', KEYS[1], value, 'PX', ttl)
 redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], '1')
 return value
 """
 
@@ -198,8 +200,11 @@ class _SyncRedisStore(SyncSessionStore):
 
     def revoke_user(self, user: str) -> int:
         """End every session of ``user``: the index holds record names, so delete those keys (one
-        round trip); how many records there were."""
+        round trip); how many live records it ended."""
         store = self._store
+        refusal = store.refusal(self._command(_LOOK_UP, "get", store.moved_marker))
+        if refusal is not None:
+            raise refusal
         names = self.user_sessions(user)
         keys = [store.member_keys(name) for name in names]
         try:
@@ -214,29 +219,26 @@ class _SyncRedisStore(SyncSessionStore):
         return _ended(keys, deleted)
 
     def purge_expired(self) -> int:
-        """Redis expires records itself; this drops index entries of sessions that are gone, and with
-        ``hash_ids`` turns plain ids left in the per-user sets into hashed names (records moved too)."""
+        """Redis expires records itself; this drops index entries of sessions that are gone (see
+        :meth:`RedisStore.plan_purge`), one set at a time."""
         store = self._store
         pattern, _ = store.scan_pattern(store.user_key(""))
         purged = 0
         try:
             client = store.sync_client()
+            refusal = store.refusal(client.get(store.moved_marker))
+            if refusal is not None:
+                raise refusal
             for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
-                members = sorted(client.smembers(key))
-                keys = [store.member_keys(_text(member)) for member in members]
+                members = sorted(_text(member) for member in client.smembers(key))
                 with client.pipeline(transaction=False) as pipe:
-                    for record_key in itertools.chain.from_iterable(keys):
-                        pipe.exists(record_key)
-                    alive = _alive(keys, pipe.execute())
-                gone = [member for member, exists in zip(members, alive, strict=True) if not exists]
-                if gone:
-                    client.srem(key, *gone)
-                    purged += len(gone)
-                plain = store.plain_members(members, alive)
-                if plain:
-                    with client.pipeline(transaction=False) as pipe:
-                        store.rehash(pipe, key, plain)
-                        pipe.execute()
+                    for member in members:
+                        for record_key in store.member_keys(member):
+                            pipe.exists(record_key)
+                    found = pipe.execute()
+                with client.pipeline(transaction=False) as pipe:
+                    purged += store.plan_purge(_text(key), members, found, pipe)
+                    pipe.execute()
         except _StoreError as exc:
             raise SessionStoreError(store.description, _INDEX, exc) from exc
         return purged
@@ -360,13 +362,14 @@ class RedisStore(DualSessionStore):
             keys.append(self.key(session_id))
         return keys
 
-    def migration(self, session_id: str) -> tuple[str, int, str, str, int] | None:
+    def migration(self, session_id: str) -> tuple[str, int, str, str, str, int] | None:
         """The arguments of the atomic move of a record from its plain id to its hashed key (EVAL), or
         None when ``session_id`` can't be a plain id: a hashed name (from a dump, or a per-user
         index) is never one, so it can't be replayed as a cookie to take a session over."""
         if _HASHED_NAME.fullmatch(session_id):
             return None
-        return (_MIGRATE, 2, self.record_key(session_id), self.key(session_id), self.gc_ttl * 1000)
+        plain_key, moved = self.key(session_id), self.moved_marker
+        return (_MIGRATE, 3, self.record_key(session_id), plain_key, moved, self.gc_ttl * 1000)
 
     def migrate_sync(self, session_id: str) -> bytes:
         """Read a session, moving a record still under its plain id to the hashed key (TTL kept)."""
@@ -388,22 +391,47 @@ class RedisStore(DualSessionStore):
             return [self.key(member)]
         return [self.key(member), self.record_key(member)]
 
-    def plain_members(self, members: list[typing.Any], alive: list[bool]) -> list[str]:
-        """The live members of a per-user set that are plain ids, with ``hash_ids`` on: indexed
-        before it was turned on, they would give a dump of the set ids to replay."""
-        if self._id_key is None:
-            return []
-        found = (_text(member) for member, live in zip(members, alive, strict=True) if live)
-        return [member for member in found if not _HASHED_NAME.fullmatch(member)]
+    @property
+    def moved_marker(self) -> str:
+        """The key the move to hashed keys sets (``:`` is never in a session id, so no clash)."""
+        return self.key("meta:records-moved-to-hashed-keys")
 
-    def rehash(self, pipe: typing.Any, set_key: str, plain: list[str]) -> None:
-        """Queue on ``pipe`` the move of each plain id's record under its hashed key (not on a cluster,
-        where it can't be atomic: there revoking still finds it under both) and of its index entry."""
-        for session_id in plain:
-            if self._topology is None or self._topology.kind != "cluster":
-                pipe.eval(*typing.cast(tuple[str, int, str, str, int], self.migration(session_id)))
-            pipe.sadd(set_key, self.name(session_id))
-            pipe.srem(set_key, session_id)
+    def plan_purge(self, set_key: str, members: list[str], found: list[typing.Any], pipe: typing.Any) -> int:
+        """Queue on ``pipe`` what purging one per-user set does, from ``found`` (EXISTS per key of
+        :meth:`member_keys`, in order); how many entries it drops.
+
+        Entries whose records are gone leave. With ``hash_ids``, an entry that is still a plain id
+        (indexed before the switch) is renamed to its hashed name once its record lives under the
+        hashed key, and with ``legacy_ids`` its record is moved there first (not on a cluster, which
+        can't move a key atomically across slots): a dump of the sets then gives no ids. Without
+        ``legacy_ids`` a record still under its plain id is left alone: the apps can't read it, and
+        revoking still finds it."""
+        flags, gone = iter(found), []
+        for member in members:
+            exists = [bool(next(flags)) for _ in self.member_keys(member)]
+            if not any(exists):
+                gone.append(member)
+            elif len(exists) == 2:  # a plain id, with hash_ids on
+                plain_exists, hashed_exists = exists
+                movable = self.legacy_ids and (self._topology is None or self._topology.kind != "cluster")
+                if plain_exists and movable:
+                    pipe.eval(*typing.cast(tuple[typing.Any, ...], self.migration(member)))
+                if hashed_exists or (plain_exists and movable):
+                    pipe.sadd(set_key, self.name(member))
+                    pipe.srem(set_key, member)
+        if gone:
+            pipe.srem(set_key, *gone)
+        return len(gone)
+
+    def refusal(self, moved: object) -> ImproperlyConfigured | None:
+        """Why a store without ``hash_ids`` must not revoke or purge (``moved``: the marker's value):
+        records were moved to hashed keys it can't name, so it would count live sessions as gone."""
+        if self._id_key is None and moved is not None:
+            return ImproperlyConfigured(
+                "the apps keep sessions under hashed ids (hash_ids): revoke and purge with their store "
+                "(RedisStore(..., hash_ids=...); the CLI: --store module:factory)"
+            )
+        return None
 
     def index_members(self, session_id: str) -> list[str]:
         """How ``session_id`` may be spelled in a per-user index (its plain id too, with ``hash_ids``)."""
@@ -623,7 +651,10 @@ class RedisStore(DualSessionStore):
 
     async def revoke_user(self, user: str) -> int:
         """End every session of ``user``: the index holds record names, so delete those keys (one
-        round trip); how many records there were."""
+        round trip); how many live records it ended."""
+        refusal = self.refusal(await self._command(_LOOK_UP, "get", self.moved_marker))
+        if refusal is not None:
+            raise refusal
         names = await self.user_sessions(user)
         keys = [self.member_keys(name) for name in names]
         try:
@@ -639,28 +670,25 @@ class RedisStore(DualSessionStore):
         return _ended(keys, deleted)
 
     async def purge_expired(self) -> int:
-        """Redis expires records itself; this drops index entries of sessions that are gone, and with
-        ``hash_ids`` turns plain ids left in the per-user sets into hashed names (records moved too)."""
+        """Redis expires records itself; this drops index entries of sessions that are gone (see
+        :meth:`plan_purge`), one set at a time."""
         pattern, _ = self.scan_pattern(self.user_key(""))
         purged = 0
         try:
             client = await self._client_for_this_loop()
+            refusal = self.refusal(await client.get(self.moved_marker))
+            if refusal is not None:
+                raise refusal
             async for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
-                members = sorted(await client.smembers(key))
-                keys = [self.member_keys(_text(member)) for member in members]
+                members = sorted(_text(member) for member in await client.smembers(key))
                 async with client.pipeline(transaction=False) as pipe:
-                    for record_key in itertools.chain.from_iterable(keys):
-                        pipe.exists(record_key)
-                    alive = _alive(keys, await pipe.execute())
-                gone = [member for member, exists in zip(members, alive, strict=True) if not exists]
-                if gone:
-                    await client.srem(key, *gone)
-                    purged += len(gone)
-                plain = self.plain_members(members, alive)
-                if plain:
-                    async with client.pipeline(transaction=False) as pipe:
-                        self.rehash(pipe, key, plain)
-                        await pipe.execute()
+                    for member in members:
+                        for record_key in self.member_keys(member):
+                            pipe.exists(record_key)
+                    found = await pipe.execute()
+                async with client.pipeline(transaction=False) as pipe:
+                    purged += self.plan_purge(_text(key), members, found, pipe)
+                    await pipe.execute()
         except _StoreError as exc:
             raise SessionStoreError(self.description, _INDEX, exc) from exc
         return purged
