@@ -113,6 +113,9 @@ class AsyncEngine:
                     str(exc) if isinstance(exc, UnboundRecord) else f"undecodable: {type(exc).__name__}"
                 )
         session = state.load(data, touched=touch_ttl is not None, raw=raw, into=into)
+        mutable = state.mutable_values()
+        if mutable is not None:  # what a change made inside them will be seen against
+            state.snapshot = await self._serialize(mutable)
         if state.rejected is not None:
             logger.warning(
                 "dualsessions: %s held a session record that was refused: %s", self.store_name, state.rejected
@@ -133,8 +136,8 @@ class AsyncEngine:
         """Decide (``status``: the response's, None outside a request) and carry the decision out."""
         if state.needs_load(status):
             await self.load(state)
-        unchanged = state.unchanged_record()
-        if unchanged is not None and await self._serialize(unchanged) != state.raw:
+        mutable = state.unchanged_mutable_values()
+        if mutable is not None and await self._serialize(mutable) != state.snapshot:
             typing.cast(Session, state.session).modified = True  # changed inside a nested value
         decision = state.decide(status)
         if decision.store is Store.NOTHING and not decision.stale and not decision.stale_users:

@@ -445,7 +445,11 @@ class SessionState:
     _record_id: str | None = None  # the live record that was loaded, if any
     _owner: str | None = None  # the loaded record's user
     _stale: tuple[str, str | None] | None = None  # an expired record found on load, and its user
-    _raw = b""  # the record's bytes as read, to see changes made inside nested values
+    _raw = b""  # the record's bytes as read (a merge finds its changes against them)
+    _mutable_keys: tuple[str, ...] = ()  # the loaded keys whose values can change in place
+    #: The loaded session's mutable values (lists, dicts, ...), serialized by the engine after loading:
+    #: serialized again at the end, they show a change made inside them.
+    snapshot = b""
     _stored_metadata: object = _MISSING
     _touched = False  # the read extended the record's expiry
     _new_id: str | None = None  # set by regenerate()
@@ -659,29 +663,32 @@ class SessionState:
         """The loaded record's bytes."""
         return self._raw
 
-    def unchanged_record(self) -> dict[str, typing.Any] | None:
-        """The loaded record as it would be serialized if nothing had changed, when the session would
+    def mutable_values(self) -> dict[str, typing.Any] | None:
+        """The loaded session's values that can change in place (lists, dicts, ...), to be serialized
+        into :attr:`snapshot` right after loading; None when there are none (most sessions), or no
+        record was loaded. Finding in-place changes then costs what those values cost, not the whole
+        session."""
+        session = self.session
+        if not session or self._record_id is None:
+            return None
+        mutable = {key: value for key, value in session.items() if type(value) not in _IMMUTABLE}
+        if not mutable:
+            return None
+        self._mutable_keys = tuple(mutable)
+        return mutable
+
+    def unchanged_mutable_values(self) -> dict[str, typing.Any] | None:
+        """The mutable values of :meth:`mutable_values` as they are now, when the session would
         otherwise not be written; None when there is no need to look (it will be written anyway, or
-        there is nothing to write). If it serializes to other bytes than ``raw``, a value inside the
-        session was changed in place: set ``session.modified``.
+        nothing could have changed in place). If they serialize to other bytes than :attr:`snapshot`,
+        a value inside the session was changed in place: set ``session.modified``.
         """
         session = self.session
-        if (
-            self.phase is not _LOADED
-            or not session
-            or session.modified
-            or self._record_id is None
-            or not self._raw
-            or _IMMUTABLE.issuperset(map(type, session.values()))  # nothing to change in place
-        ):
+        if not self._mutable_keys or self.phase is not _LOADED or session is None or session.modified:
             return None
-        situation = self._situation(None)
-        if RULES[situation][0] is not Store.NOTHING:  # written anyway
+        if RULES[self._situation(None)][0] is not Store.NOTHING:  # written anyway
             return None
-        record = dict(session)
-        if self._stored_metadata is not _MISSING:
-            record[METADATA_KEY] = self._stored_metadata
-        return record
+        return {key: session.get(key) for key in self._mutable_keys}
 
     def _situation(self, status: int | None) -> str:
         """Which row of :data:`RULES` this request is in."""

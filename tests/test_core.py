@@ -718,14 +718,18 @@ def test_modified_flag_alone_forces_a_write(now: float) -> None:
     assert decision.data["cart"] == [1]
 
 
-def test_unchanged_record_reveals_a_change_made_in_place(now: float) -> None:
-    """The engine serializes ``unchanged_record()`` and compares it with ``raw`` to see nested changes."""
-    state = build(Scenario(stored=record({"cart": [1]})))
-    assert json.dumps(state.unchanged_record()).encode() == state.raw
+def test_the_mutable_values_reveal_a_change_made_in_place(now: float) -> None:
+    """The engine serializes ``mutable_values()`` after loading and ``unchanged_mutable_values()`` at
+    the end: different bytes show a nested change. Only the mutable values are serialized."""
+    state = build(Scenario(stored=record({"cart": [1], "big": "x" * 1000})))
+    loaded_values = state.mutable_values()
+    assert loaded_values == {"cart": [1]}
+    state.snapshot = json.dumps(loaded_values).encode()
+    assert json.dumps(state.unchanged_mutable_values()).encode() == state.snapshot
     typing.cast(Session, state.session)["cart"].append(2)
-    assert json.dumps(state.unchanged_record()).encode() != state.raw
+    assert json.dumps(state.unchanged_mutable_values()).encode() != state.snapshot
     state.decide(200)
-    assert state.unchanged_record() is None
+    assert state.unchanged_mutable_values() is None
 
 
 @pytest.mark.parametrize(
@@ -739,8 +743,10 @@ def test_unchanged_record_reveals_a_change_made_in_place(now: float) -> None:
     ],
     ids=["immutable-values", "changed", "rolling", "emptied", "new"],
 )
-def test_unchanged_record_is_none_when_there_is_no_need_to_look(now: float, scenario: Scenario) -> None:
-    assert build(scenario).unchanged_record() is None
+def test_there_is_no_need_to_look_for_changes_in_place(now: float, scenario: Scenario) -> None:
+    state = build(scenario)
+    state.mutable_values()  # as the engine does after loading
+    assert state.unchanged_mutable_values() is None
 
 
 def attributes(cookie: str) -> dict[str, str]:
