@@ -97,6 +97,28 @@ class AsyncEngine:
             raise
         except Exception as exc:
             raise SessionStoreError(self.store_name, "read a session", exc) from exc
+        session = await self.decode(state, session_id, raw, touch_ttl is not None, into)
+        if state.expiry_fix is not None:  # the read guessed the expiry wrong: put it right at once
+            await self._store_call(
+                "correct a session's expiry",
+                self.store.read_and_touch,
+                session_id,
+                lifetime,
+                state.expiry_fix,
+            )
+        return session
+
+    async def decode(
+        self,
+        state: SessionState,
+        session_id: str,
+        raw: bytes,
+        touched: bool = False,
+        into: Session | None = None,
+    ) -> Session:
+        """Hand the record ``raw`` (read under ``session_id``; ``touched``: the read extended it) to
+        the core: decrypted and deserialized, or refused with a warning that gives the reason, never
+        the contents. Listing many sessions decodes records read in batches this way."""
         data = None
         rebind = False
         if raw:
@@ -108,11 +130,10 @@ class AsyncEngine:
                 else:
                     data = await self.serializer.deserialize(raw)
             except Exception as exc:  # undecodable record: a new session, never a 500
-                # (the reason, never the contents)
                 state.rejected = (
                     str(exc) if isinstance(exc, UnboundRecord) else f"undecodable: {type(exc).__name__}"
                 )
-        session = state.load(data, touched=touch_ttl is not None, raw=raw, into=into)
+        session = state.load(data, touched=touched, raw=raw, into=into)
         mutable = state.mutable_values()
         if mutable is not None:  # what a change made inside them will be seen against
             state.snapshot = await self._serialize(mutable)
@@ -122,14 +143,6 @@ class AsyncEngine:
             )
         elif rebind and state.extends and not state.is_new:  # a request's use, not a script's look
             session.modified = True  # written before ids were bound: bound when saved
-        if state.expiry_fix is not None:  # the read guessed the expiry wrong: put it right at once
-            await self._store_call(
-                "correct a session's expiry",
-                self.store.read_and_touch,
-                session_id,
-                lifetime,
-                state.expiry_fix,
-            )
         return session
 
     async def save(self, state: SessionState, status: int | None = None) -> None:

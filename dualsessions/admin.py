@@ -17,6 +17,7 @@ Reading never extends a session and never creates one. Pass ``lifetime``, ``roll
 from __future__ import annotations
 
 import copy
+import itertools
 import types
 import typing
 
@@ -39,12 +40,14 @@ __all__ = [
     "apurge_expired",
     "arevoke_user_sessions",
     "asession_ids",
+    "asession_records",
     "count_sessions",
     "delete_session",
     "open_session",
     "purge_expired",
     "revoke_user_sessions",
     "session_ids",
+    "session_records",
 ]
 
 
@@ -186,6 +189,41 @@ def session_ids(store: _bridge.AnyStore) -> typing.Iterator[str]:
 def asession_ids(store: _bridge.AnyStore) -> typing.AsyncIterator[str]:
     _require(store, "session_ids")
     return _bridge.async_store(store)[0].session_ids()
+
+
+def session_records(store: _bridge.AnyStore, batch: int = 1000) -> typing.Iterator[tuple[str, bytes]]:
+    """Every live session's id and record bytes, read ``batch`` at a time (Redis: one ``MGET`` a
+    batch), in constant memory: for listing many sessions. Decode them as the apps do with an engine
+    (the CLI's ``list``)."""
+    _require(store, "session_ids")
+    native = _bridge.sync_store(store)[0]
+    for ids in _batches(native.session_ids(), batch):
+        for session_id, raw in zip(ids, native.read_many(ids), strict=True):
+            if raw:  # (expired since it was listed)
+                yield session_id, raw
+
+
+async def asession_records(
+    store: _bridge.AnyStore, batch: int = 1000
+) -> typing.AsyncIterator[tuple[str, bytes]]:
+    _require(store, "session_ids")
+    native = _bridge.async_store(store)[0]
+    ids: list[str] = []
+    async for session_id in native.session_ids():
+        ids.append(session_id)
+        if len(ids) >= batch:
+            for found in zip(ids, await native.read_many(ids), strict=True):
+                if found[1]:
+                    yield found
+            ids = []
+    for found in zip(ids, await native.read_many(ids), strict=True):
+        if found[1]:
+            yield found
+
+
+def _batches(items: typing.Iterator[str], size: int) -> typing.Iterator[list[str]]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch
 
 
 def count_sessions(store: _bridge.AnyStore) -> int:

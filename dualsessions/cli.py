@@ -165,19 +165,26 @@ def _records(target: _Target, ids: typing.Iterable[str]) -> typing.Iterator[tupl
 
 
 def _list(args: argparse.Namespace) -> None:
+    """Streams: records are read a batch at a time and each row is printed as it is decoded, so a
+    million sessions cost the memory of one batch."""
     target = _store(args)
+    engine = SyncEngine(target.store, target.options)
+    output = _JsonRows() if args.json else _TableRows(LIST_COLUMNS)
     progress = _Progress("reading", enabled=not args.json)
-    rows = []
-    for session_id, state in _records(target, admin.session_ids(target.store)):
-        rows.append(_summary(session_id, state))
+    for session_id, raw in admin.session_records(target.store):
+        state = engine.begin(session_id, extend=False).state
+        engine.decode(state, session_id, raw)
+        if state.is_new:  # undecodable, or expired since it was listed
+            continue
+        output.add(_summary(session_id, state))
         progress.step()
-        if args.limit is not None and len(rows) >= args.limit:
+        if args.limit is not None and progress.count >= args.limit:
             break
     progress.done()
-    if args.json:
-        _print_json(rows)
-    else:
-        _print_table(rows, ["id", "user", "created", "last_access", "lifetime", "keys"])
+    output.close()
+
+
+LIST_COLUMNS = ["id", "user", "created", "last_access", "lifetime", "keys"]
 
 
 def _show(args: argparse.Namespace) -> None:
@@ -276,13 +283,53 @@ def _print_json(data: typing.Any) -> None:
     print(json.dumps(data, indent=2, default=repr))
 
 
-def _print_table(rows: list[dict[str, typing.Any]], columns: list[str]) -> None:
-    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for line in cells:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
-    print(f"({len(rows)} session{'s' if len(rows) != 1 else ''})")
+class _JsonRows:
+    """A JSON array printed a row at a time, as ``json.dumps(rows, indent=2)`` would print it whole."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, row: dict[str, typing.Any]) -> None:
+        text = json.dumps(row, indent=2, default=repr).replace("\n", "\n  ")
+        print(("[\n  " if not self.count else ",\n  ") + text, end="")
+        self.count += 1
+
+    def close(self) -> None:
+        print("\n]" if self.count else "[]")
+
+
+class _TableRows:
+    """A table printed a batch of rows at a time, its columns as wide as the first batch needs."""
+
+    BATCH = 1000
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        self.widths: list[int] | None = None
+        self.pending: list[list[str]] = []
+        self.count = 0
+
+    def add(self, row: dict[str, typing.Any]) -> None:
+        self.pending.append([("" if row[c] is None else str(row[c])) for c in self.columns])
+        self.count += 1
+        if len(self.pending) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.widths is None:
+            self.widths = [
+                max([len(c), *(len(line[i]) for line in self.pending)]) for i, c in enumerate(self.columns)
+            ]
+            print(
+                "  ".join(c.upper().ljust(w) for c, w in zip(self.columns, self.widths, strict=True)).rstrip()
+            )
+        for line in self.pending:
+            print("  ".join(cell.ljust(w) for cell, w in zip(line, self.widths, strict=True)).rstrip())
+        self.pending = []
+
+    def close(self) -> None:
+        self._flush()
+        print(f"({self.count} session{'s' if self.count != 1 else ''})")
 
 
 class _Progress:

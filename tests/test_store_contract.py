@@ -79,6 +79,9 @@ class Flavoured:
     def exists(self, session_id: str) -> bool:
         return typing.cast(bool, self._call("exists", session_id))
 
+    def read_many(self, session_ids: list[str]) -> list[bytes]:
+        return typing.cast("list[bytes]", self._call("read_many", session_ids))
+
 
 def new_id() -> str:
     return secrets.token_urlsafe(32)
@@ -90,6 +93,15 @@ def view(store: typing.Any, flavour: str) -> Flavoured:
 
 
 # -- every store that keeps records ------------------------------------------------------------------
+
+
+@parametrize_conditional
+def test_read_many_gives_each_record_in_order_or_nothing(view: Flavoured) -> None:
+    first, gone, second = new_id(), new_id(), new_id()
+    view.write(first, DATA)
+    view.write(second, NEW)
+    assert view.read_many([first, gone, second]) == [DATA, b"", NEW]
+    assert view.read_many([]) == []
 
 
 @parametrize_conditional
@@ -234,6 +246,18 @@ def test_redis_replace_and_take_are_one_command_each(
     assert count_commands(redis_server, store, flavour, "take", session_id) == (NEW, {"getdel": 1})
     assert count_commands(redis_server, store, flavour, "take", session_id) == (b"", {"getdel": 1})
     assert store.sync.exists(session_id) is False
+    store.close()
+
+
+@pytest.mark.parametrize("flavour", ["async", "sync"])
+def test_redis_read_many_is_one_command(redis_server: RedisServer, redis_url: str, flavour: str) -> None:
+    store = RedisStore(url=redis_url)
+    ids = [new_id() for _ in range(500)]
+    for session_id in ids[::2]:
+        store.sync.write(session_id, DATA, 600, 600)
+    records, commands = count_commands(redis_server, store, flavour, "read_many", ids)
+    assert records == [DATA if n % 2 == 0 else b"" for n in range(500)]
+    assert commands == {"mget": 1}
     store.close()
 
 

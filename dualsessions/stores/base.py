@@ -90,6 +90,11 @@ class SessionStore(abc.ABC):
         """Every live session's id, in constant memory."""
         raise NotImplementedError
 
+    async def read_many(self, session_ids: list[str]) -> list[bytes]:
+        """The records of many sessions (``b""`` for one that is gone), for listing them in batches.
+        This default reads them one by one; a store that can should read them in one round trip."""
+        return [await self.read(session_id, 0) for session_id in session_ids]
+
     async def add_user_session(self, user: str, session_id: str) -> None:
         """Note that ``session_id`` is one of ``user``'s sessions (per-user revocation)."""
         raise NotImplementedError
@@ -174,6 +179,10 @@ class SyncSessionStore(abc.ABC):
         """Every live session's id, in constant memory."""
         raise NotImplementedError
 
+    def read_many(self, session_ids: list[str]) -> list[bytes]:
+        """As :meth:`SessionStore.read_many`."""
+        return [self.read(session_id, 0) for session_id in session_ids]
+
     def add_user_session(self, user: str, session_id: str) -> None:
         """Note that ``session_id`` is one of ``user``'s sessions (per-user revocation)."""
         raise NotImplementedError
@@ -233,6 +242,9 @@ class NoIOStore(DualSessionStore):
     async def session_ids(self) -> typing.AsyncIterator[str]:
         for session_id in self.sync.session_ids():
             yield session_id
+
+    async def read_many(self, session_ids: list[str]) -> list[bytes]:
+        return self.sync.read_many(session_ids)
 
     async def add_user_session(self, user: str, session_id: str) -> None:
         self.sync.add_user_session(user, session_id)

@@ -161,6 +161,11 @@ class _SyncRedisStore(SyncSessionStore):
         except _StoreError as exc:
             raise SessionStoreError(store.description, _LIST, exc) from exc
 
+    def read_many(self, session_ids: list[str]) -> list[bytes]:
+        store = self._store
+        keys = [store.record_key(session_id) for session_id in session_ids]
+        return [_as_bytes(value) for value in self._command(_READ, store.mget, keys)] if keys else []
+
     def update(
         self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
     ) -> str | None:
@@ -229,15 +234,17 @@ class _SyncRedisStore(SyncSessionStore):
             refusal = store.refusal(client.get(store.moved_marker))
             if refusal is not None:
                 raise refusal
-            for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
-                members = sorted(_text(member) for member in client.smembers(key))
+            for sets in _batches(map(_text, client.scan_iter(match=pattern, count=_SCAN_BATCH))):
+                with client.pipeline(transaction=False) as pipe:  # three round trips a batch of sets
+                    for key in sets:
+                        pipe.smembers(key)
+                    memberships = [sorted(map(_text, members)) for members in pipe.execute()]
                 with client.pipeline(transaction=False) as pipe:
-                    for member in members:
-                        for record_key in store.member_keys(member):
-                            pipe.exists(record_key)
-                    found = pipe.execute()
+                    store.queue_existence(pipe, memberships)
+                    found = iter(pipe.execute())
                 with client.pipeline(transaction=False) as pipe:
-                    purged += store.plan_purge(_text(key), members, found, pipe)
+                    for key, members in zip(sets, memberships, strict=True):
+                        purged += store.plan_purge(key, members, found, pipe)
                     pipe.execute()
         except _StoreError as exc:
             raise SessionStoreError(store.description, _INDEX, exc) from exc
@@ -396,9 +403,11 @@ class RedisStore(DualSessionStore):
         """The key the move to hashed keys sets (``:`` is never in a session id, so no clash)."""
         return self.key("meta:records-moved-to-hashed-keys")
 
-    def plan_purge(self, set_key: str, members: list[str], found: list[typing.Any], pipe: typing.Any) -> int:
+    def plan_purge(
+        self, set_key: str, members: list[str], found: typing.Iterator[typing.Any], pipe: typing.Any
+    ) -> int:
         """Queue on ``pipe`` what purging one per-user set does, from ``found`` (EXISTS per key of
-        :meth:`member_keys`, in order); how many entries it drops.
+        :meth:`member_keys`, in order, taken from the iterator); how many entries it drops.
 
         Entries whose records are gone leave. With ``hash_ids``, an entry that is still a plain id
         (indexed before the switch) is renamed to its hashed name once its record lives under the
@@ -406,9 +415,9 @@ class RedisStore(DualSessionStore):
         can't move a key atomically across slots): a dump of the sets then gives no ids. Without
         ``legacy_ids`` a record still under its plain id is left alone: the apps can't read it, and
         revoking still finds it."""
-        flags, gone = iter(found), []
+        gone = []
         for member in members:
-            exists = [bool(next(flags)) for _ in self.member_keys(member)]
+            exists = [bool(next(found)) for _ in self.member_keys(member)]
             if not any(exists):
                 gone.append(member)
             elif len(exists) == 2:  # a plain id, with hash_ids on
@@ -422,6 +431,13 @@ class RedisStore(DualSessionStore):
         if gone:
             pipe.srem(set_key, *gone)
         return len(gone)
+
+    def queue_existence(self, pipe: typing.Any, memberships: list[list[str]]) -> None:
+        """Queue an EXISTS for every key each member of each set may name (see :meth:`plan_purge`)."""
+        for members in memberships:
+            for member in members:
+                for record_key in self.member_keys(member):
+                    pipe.exists(record_key)
 
     def refusal(self, moved: object) -> ImproperlyConfigured | None:
         """Why a store without ``hash_ids`` must not revoke or purge (``moved``: the marker's value):
@@ -437,6 +453,12 @@ class RedisStore(DualSessionStore):
         """How ``session_id`` may be spelled in a per-user index (its plain id too, with ``hash_ids``)."""
         name = self.name(session_id)
         return [name] if name == session_id else [name, session_id]
+
+    @property
+    def mget(self) -> str:
+        """The command that reads many keys in one round trip: MGET, or on a cluster redis-py's MGET
+        split by slot (a cluster refuses one across slots)."""
+        return "mget_nonatomic" if self._topology is not None and self._topology.kind == "cluster" else "mget"
 
     def merge_deadline(self) -> float:
         """Until when (``time.monotonic()``) a merge retries while other writes change the record: as
@@ -613,6 +635,10 @@ class RedisStore(DualSessionStore):
         except _StoreError as exc:
             raise SessionStoreError(self.description, _LIST, exc) from exc
 
+    async def read_many(self, session_ids: list[str]) -> list[bytes]:
+        keys = [self.record_key(session_id) for session_id in session_ids]
+        return [_as_bytes(value) for value in await self._command(_READ, self.mget, keys)] if keys else []
+
     async def update(
         self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
     ) -> str | None:
@@ -679,18 +705,31 @@ class RedisStore(DualSessionStore):
             refusal = self.refusal(await client.get(self.moved_marker))
             if refusal is not None:
                 raise refusal
+            sets: list[str] = []
             async for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
-                members = sorted(_text(member) for member in await client.smembers(key))
-                async with client.pipeline(transaction=False) as pipe:
-                    for member in members:
-                        for record_key in self.member_keys(member):
-                            pipe.exists(record_key)
-                    found = await pipe.execute()
-                async with client.pipeline(transaction=False) as pipe:
-                    purged += self.plan_purge(_text(key), members, found, pipe)
-                    await pipe.execute()
+                sets.append(_text(key))
+                if len(sets) >= _SCAN_BATCH:
+                    purged += await self._purge_sets(client, sets)
+                    sets = []
+            if sets:
+                purged += await self._purge_sets(client, sets)
         except _StoreError as exc:
             raise SessionStoreError(self.description, _INDEX, exc) from exc
+        return purged
+
+    async def _purge_sets(self, client: AsyncRedis, sets: list[str]) -> int:
+        async with client.pipeline(transaction=False) as pipe:  # three round trips a batch of sets
+            for key in sets:
+                pipe.smembers(key)
+            memberships = [sorted(map(_text, members)) for members in await pipe.execute()]
+        async with client.pipeline(transaction=False) as pipe:
+            self.queue_existence(pipe, memberships)
+            found = iter(await pipe.execute())
+        purged = 0
+        async with client.pipeline(transaction=False) as pipe:
+            for key, members in zip(sets, memberships, strict=True):
+                purged += self.plan_purge(key, members, found, pipe)
+            await pipe.execute()
         return purged
 
     # -- keys ------------------------------------------------------------------------------------------
@@ -793,6 +832,11 @@ def _backoff(attempt: int) -> float:
     """A random pause before a merge's next attempt: up to 1 ms, doubling to at most 50 ms, so that
     writers contending for one record spread out instead of colliding again."""
     return random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6)))
+
+
+def _batches(items: typing.Iterator[str], size: int = _SCAN_BATCH) -> typing.Iterator[list[str]]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch
 
 
 def _too_busy() -> RedisError:
