@@ -284,14 +284,14 @@ def _print_json(data: typing.Any) -> None:
 
 
 class _JsonRows:
-    """A JSON array printed a row at a time, as ``json.dumps(rows, indent=2)`` would print it whole."""
+    """A JSON array printed a row at a time, one object a line (so a program may also read it line by
+    line)."""
 
     def __init__(self) -> None:
         self.count = 0
 
     def add(self, row: dict[str, typing.Any]) -> None:
-        text = json.dumps(row, indent=2, default=repr).replace("\n", "\n  ")
-        print(("[\n  " if not self.count else ",\n  ") + text, end="")
+        print(("[\n" if not self.count else ",\n") + json.dumps(row, default=repr), end="")
         self.count += 1
 
     def close(self) -> None:
