@@ -118,6 +118,9 @@ class _ThreadedStore(SessionStore):
         self._remove_user_session = run(store.remove_user_session)
         self._user_sessions = run(store.user_sessions)
         self._purge_expired = run(store.purge_expired)
+        self._read_many = run(store.read_many)
+        self._count_sessions = run(store.count_sessions)
+        self._revoke_user = run(store.revoke_user)
         self._update = run(store.update)
         self._next = run(next)
         self._store = store
@@ -144,10 +147,21 @@ class _ThreadedStore(SessionStore):
     async def take(self, session_id: str) -> bytes:
         return typing.cast(bytes, await self._take(session_id))
 
-    async def session_ids(self) -> typing.AsyncIterator[str]:
-        ids = iter(self._store.session_ids())
+    def session_ids(self) -> typing.AsyncIterator[str]:
+        return self._each(iter(self._store.session_ids()))  # a store that can't list refuses at once
+
+    async def _each(self, ids: typing.Iterator[str]) -> typing.AsyncIterator[str]:
         while (session_id := await self._next(ids, None)) is not None:
             yield session_id
+
+    async def read_many(self, session_ids: list[str]) -> list[bytes]:
+        return typing.cast(list[bytes], await self._read_many(session_ids))
+
+    async def count_sessions(self) -> int:
+        return typing.cast(int, await self._count_sessions())
+
+    async def revoke_user(self, user: str) -> int:
+        return typing.cast(int, await self._revoke_user(user))
 
     async def add_user_session(self, user: str, session_id: str) -> None:
         await self._add_user_session(user, session_id)
@@ -336,7 +350,18 @@ class _PortalStore(SyncSessionStore):
         return portal.run(self._store.take(session_id))
 
     def session_ids(self) -> typing.Iterator[str]:
-        ids = self._store.session_ids()
+        return self._each(self._store.session_ids())  # a store that can't list refuses at once
+
+    def read_many(self, session_ids: list[str]) -> list[bytes]:
+        return portal.run(self._store.read_many(session_ids))
+
+    def count_sessions(self) -> int:
+        return portal.run(self._store.count_sessions())
+
+    def revoke_user(self, user: str) -> int:
+        return portal.run(self._store.revoke_user(user))
+
+    def _each(self, ids: typing.AsyncIterator[str]) -> typing.Iterator[str]:
         try:
             while True:
                 try:

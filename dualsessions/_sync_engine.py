@@ -169,9 +169,7 @@ class SyncEngine:
                     change = self._sealing(self._merger(state, session_id), session_id)
                     written = store.update(session_id, change, decision.lifetime, decision.ttl)
                 else:
-                    written = self._put(
-                        store.replace, session_id, self._payload(decision), decision
-                    )
+                    written = self._put(store.replace, session_id, self._payload(decision), decision)
             elif action is Store.MOVE:  # the old record is taken away; gone already: nothing to move
                 old_id, new_id = typing.cast(str, decision.record_id), typing.cast(str, decision.session_id)
                 taken = store.take(old_id)

@@ -11,51 +11,27 @@ import functools
 import hashlib
 import hmac
 import importlib
-import itertools
-import random
 import re
 import threading
 import time
 import typing
 import urllib.parse
 
-from ..cookies import is_session_id
-from ..exceptions import ImproperlyConfigured, SessionStoreError
-from .base import DualSessionStore, SyncSessionStore
-
-try:
-    import redis
-    import redis.asyncio
-    import redis.asyncio.connection
-    from redis.exceptions import RedisError, ResponseError, WatchError
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("RedisStore needs redis-py: pip install 'dualsessions[redis]'") from exc
-
-if typing.TYPE_CHECKING:
-    SyncRedis = redis.Redis
-    AsyncRedis = redis.asyncio.Redis
-else:
-    SyncRedis = AsyncRedis = typing.Any
+from ..exceptions import ImproperlyConfigured
+from ._async_redis import AsyncRedisOperations
+from ._redis_common import AsyncRedis, SyncRedis, redis
+from ._sync_redis import SyncRedisOperations
+from .base import DualSessionStore
 
 Prefix: typing.TypeAlias = "str | typing.Callable[[str], str]"
 
 _Guard: typing.TypeAlias = "typing.AsyncGenerator[None, None]"
-_StoreError = (RedisError, OSError)
-_Operation: typing.TypeAlias = "str | typing.Callable[..., typing.Any]"
 
 DEFAULT_GC_TTL = 30 * 24 * 3600
 # Options that hold objects of one flavour and can't be handed to a client of the other.
 _FLAVOUR_BOUND_OPTIONS = ("retry", "redis_connect_func", "connection_pool")
 
 
-_READ, _WRITE, _REMOVE, _LOOK_UP = (
-    "read a session",
-    "write a session",
-    "remove a session",
-    "look up a session",
-)
-_LIST, _INDEX = "list sessions", "update the per-user index"
-_SCAN_BATCH = 1000
 #: How long a merge keeps retrying when other writes keep changing the record (with ``timeout=None``).
 _MERGE_PATIENCE = 10.0
 _GLOB_SPECIAL = re.compile(r"[*?\[\]\\]")
@@ -82,176 +58,7 @@ def _prefixed(prefix: str, session_id: str) -> str:
     return prefix + session_id
 
 
-class _SyncRedisStore(SyncSessionStore):
-    """The sync flavour of a :class:`RedisStore`, reached as ``store.sync``."""
-
-    def __init__(self, store: RedisStore) -> None:
-        self._store = store
-
-    def _command(
-        self, action: str, operation: _Operation, *args: typing.Any, **kwargs: typing.Any
-    ) -> typing.Any:
-        store = self._store
-        try:
-            return _bind(store.sync_client(), operation)(*args, **kwargs)
-        except _StoreError as exc:
-            raise SessionStoreError(store.description, action, exc) from exc
-
-    def read(self, session_id: str, lifetime: int) -> bytes:
-        store = self._store
-        if store.legacy_ids:
-            return store.migrate_sync(session_id)
-        return _as_bytes(self._command(_READ, "get", store.record_key(session_id)))
-
-    def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
-        store = self._store
-        if store.legacy_ids:
-            store.migrate_sync(session_id)
-        key, seconds = store.record_key(session_id), store.expiry(ttl)
-        if store.has_getex:
-            try:
-                return _as_bytes(self._command(_READ, "getex", key, ex=seconds))
-            except SessionStoreError as exc:
-                if not _unknown_command(exc):
-                    raise
-                store.has_getex = False
-        value, _ = self._command(_READ, _get_and_expire, key, seconds)
-        return _as_bytes(value)
-
-    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
-        store = self._store
-        self._command(_WRITE, "set", store.record_key(session_id), data, ex=store.expiry(ttl))
-        return session_id
-
-    def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
-        store = self._store
-        key, seconds = store.record_key(session_id), store.expiry(ttl)
-        written = self._command(_WRITE, "set", key, data, ex=seconds, xx=True)  # SET XX: one command
-        return session_id if written else None
-
-    def take(self, session_id: str) -> bytes:
-        store = self._store
-        if store.legacy_ids:
-            store.migrate_sync(session_id)
-        key = store.record_key(session_id)
-        if store.has_getdel:
-            try:
-                return _as_bytes(self._command(_REMOVE, "getdel", key))
-            except SessionStoreError as exc:
-                if not _unknown_command(exc):
-                    raise
-                store.has_getdel = False
-        value, _ = self._command(_REMOVE, _get_and_delete, key)
-        return _as_bytes(value)
-
-    def remove(self, session_id: str) -> None:
-        self._command(_REMOVE, "delete", *self._store.all_keys(session_id))
-
-    def exists(self, session_id: str) -> bool:
-        return bool(self._command(_LOOK_UP, "exists", *self._store.all_keys(session_id)))
-
-    def session_ids(self) -> typing.Iterator[str]:
-        store = self._store
-        pattern, start = store.scan_pattern()
-        try:
-            for key in store.sync_client().scan_iter(match=pattern, count=_SCAN_BATCH):
-                session_id = _text(key)[start:]
-                if is_session_id(session_id):
-                    yield session_id
-        except _StoreError as exc:
-            raise SessionStoreError(store.description, _LIST, exc) from exc
-
-    def read_many(self, session_ids: list[str]) -> list[bytes]:
-        store = self._store
-        keys = [store.record_key(session_id) for session_id in session_ids]
-        return [_as_bytes(value) for value in self._command(_READ, store.mget, keys)] if keys else []
-
-    def update(
-        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
-    ) -> str | None:
-        store = self._store
-        key = store.record_key(session_id)
-        try:
-            with store.sync_client().pipeline(transaction=True) as pipe:
-                deadline = store.merge_deadline()
-                for attempt in itertools.count():  # optimistic: another write meanwhile? again
-                    try:
-                        pipe.watch(key)  # type: ignore[no-untyped-call]
-                        new = change(_as_bytes(pipe.get(key)))
-                        if new is None:
-                            pipe.unwatch()
-                            return None
-                        pipe.multi()
-                        pipe.set(key, new, ex=store.expiry(ttl))
-                        pipe.execute()
-                        return session_id
-                    except WatchError:
-                        if time.monotonic() >= deadline:
-                            break
-                        time.sleep(_backoff(attempt))
-        except _StoreError as exc:
-            raise SessionStoreError(store.description, _WRITE, exc) from exc
-        raise SessionStoreError(store.description, _WRITE, _too_busy())
-
-    def add_user_session(self, user: str, session_id: str) -> None:
-        self._command(_INDEX, "sadd", self._store.user_key(user), self._store.name(session_id))
-
-    def remove_user_session(self, user: str, session_id: str) -> None:
-        store = self._store
-        self._command(_INDEX, "srem", store.user_key(user), *store.index_members(session_id))
-
-    def user_sessions(self, user: str) -> list[str]:
-        return sorted(_text(m) for m in self._command(_INDEX, "smembers", self._store.user_key(user)))
-
-    def revoke_user(self, user: str) -> int:
-        """End every session of ``user``: the index holds record names, so delete those keys (one
-        round trip); how many live records it ended."""
-        store = self._store
-        refusal = store.refusal(self._command(_LOOK_UP, "get", store.moved_marker))
-        if refusal is not None:
-            raise refusal
-        names = self.user_sessions(user)
-        keys = [store.member_keys(name) for name in names]
-        try:
-            with store.sync_client().pipeline(transaction=False) as pipe:
-                for key in itertools.chain.from_iterable(keys):
-                    pipe.delete(key)
-                deleted = pipe.execute()
-        except _StoreError as exc:
-            raise SessionStoreError(store.description, _REMOVE, exc) from exc
-        if names:  # only those read: a session indexed meanwhile stays in the index, revocable
-            self._command(_INDEX, "srem", store.user_key(user), *names)
-        return _ended(keys, deleted)
-
-    def purge_expired(self) -> int:
-        """Redis expires records itself; this drops index entries of sessions that are gone (see
-        :meth:`RedisStore.plan_purge`), one set at a time."""
-        store = self._store
-        pattern, _ = store.scan_pattern(store.user_key(""))
-        purged = 0
-        try:
-            client = store.sync_client()
-            refusal = store.refusal(client.get(store.moved_marker))
-            if refusal is not None:
-                raise refusal
-            for sets in _batches(map(_text, client.scan_iter(match=pattern, count=_SCAN_BATCH))):
-                with client.pipeline(transaction=False) as pipe:  # three round trips a batch of sets
-                    for key in sets:
-                        pipe.smembers(key)
-                    memberships = [sorted(map(_text, members)) for members in pipe.execute()]
-                with client.pipeline(transaction=False) as pipe:
-                    store.queue_existence(pipe, memberships)
-                    found = iter(pipe.execute())
-                with client.pipeline(transaction=False) as pipe:
-                    for key, members in zip(sets, memberships, strict=True):
-                        purged += store.plan_purge(key, members, found, pipe)
-                    pipe.execute()
-        except _StoreError as exc:
-            raise SessionStoreError(store.description, _INDEX, exc) from exc
-        return purged
-
-
-class RedisStore(DualSessionStore):
+class RedisStore(AsyncRedisOperations, DualSessionStore):
     """Stores sessions in Redis under ``prefix + session_id``, with the session's TTL.
 
     Give ``url`` (clients of both flavours are made from it when first needed) or ``connection``: a
@@ -315,7 +122,8 @@ class RedisStore(DualSessionStore):
         # One async client per event loop, closed when its loop shuts down (see _client_for).
         self._clients: dict[asyncio.AbstractEventLoop, tuple[AsyncRedis, _Guard, bool]] = {}
         self.description = f"RedisStore({self._where()})"
-        self.sync: _SyncRedisStore = _SyncRedisStore(self)
+        self._store = self  # the async operations are the store's own methods
+        self.sync: SyncRedisOperations = SyncRedisOperations(self)
 
     def _adopt(self, connection: typing.Any) -> None:
         clients = list(connection) if isinstance(connection, (list, tuple)) else [connection]
@@ -377,19 +185,6 @@ class RedisStore(DualSessionStore):
             return None
         plain_key, moved = self.key(session_id), self.moved_marker
         return (_MIGRATE, 3, self.record_key(session_id), plain_key, moved, self.gc_ttl * 1000)
-
-    def migrate_sync(self, session_id: str) -> bytes:
-        """Read a session, moving a record still under its plain id to the hashed key (TTL kept)."""
-        script = self.migration(session_id)
-        if script is None:
-            return b""
-        return _as_bytes(self.sync._command(_READ, "eval", *script))
-
-    async def migrate(self, session_id: str) -> bytes:
-        script = self.migration(session_id)
-        if script is None:
-            return b""
-        return _as_bytes(await self._command(_READ, "eval", *script))
 
     def member_keys(self, member: str) -> list[str]:
         """The record keys a per-user index member may name: a hashed name's key, or for a plain id
@@ -501,6 +296,17 @@ class RedisStore(DualSessionStore):
                 client = self._sync
         return client
 
+    def loop_client(self) -> AsyncRedis | None:
+        """The async client of the running loop, if it has one yet (a dict lookup: no coroutine)."""
+        entry = self._clients.get(asyncio.get_running_loop())
+        return entry[0] if entry is not None else None
+
+    async def async_client(self) -> AsyncRedis:
+        """The async client of the running loop, made and bound to it on first use."""
+        loop = asyncio.get_running_loop()
+        entry = self._clients.get(loop)
+        return entry[0] if entry is not None else await self._client_for(loop)
+
     async def _client_for(self, loop: asyncio.AbstractEventLoop) -> AsyncRedis:
         """The async client of ``loop``, made and bound to it on first use.
 
@@ -539,198 +345,6 @@ class RedisStore(DualSessionStore):
                     await watcher.aclose()
             else:  # the caller's client: not ours to close, but its connections die with this loop
                 await client.connection_pool.disconnect()
-
-    async def _client_for_this_loop(self) -> AsyncRedis:
-        loop = asyncio.get_running_loop()
-        entry = self._clients.get(loop)
-        return entry[0] if entry is not None else await self._client_for(loop)
-
-    async def _command(
-        self, action: str, operation: _Operation, *args: typing.Any, **kwargs: typing.Any
-    ) -> typing.Any:
-        loop = asyncio.get_running_loop()
-        entry = self._clients.get(loop)
-        try:
-            client = entry[0] if entry is not None else await self._client_for(loop)
-            return await _bind(client, operation)(*args, **kwargs)
-        except _StoreError as exc:
-            raise SessionStoreError(self.description, action, exc) from exc
-
-    # -- the async contract ----------------------------------------------------------------------------
-
-    async def read(self, session_id: str, lifetime: int) -> bytes:
-        # The hot path of every request that loads a session: _command, without its indirection.
-        loop = asyncio.get_running_loop()
-        entry = self._clients.get(loop)
-        try:
-            client = entry[0] if entry is not None else await self._client_for(loop)
-            if self.legacy_ids:
-                return await self.migrate(session_id)
-            prefix = self._plain_prefix
-            value = await client.get(
-                prefix + session_id if prefix is not None else self.record_key(session_id)
-            )
-            return value if type(value) is bytes else _as_bytes(value)
-        except _StoreError as exc:
-            raise SessionStoreError(self.description, _READ, exc) from exc
-
-    async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
-        if self.legacy_ids:
-            await self.migrate(session_id)
-        key, seconds = self.record_key(session_id), self.expiry(ttl)
-        if self.has_getex:
-            try:
-                return _as_bytes(await self._command(_READ, "getex", key, ex=seconds))
-            except SessionStoreError as exc:
-                if not _unknown_command(exc):
-                    raise
-                self.has_getex = False
-        value, _ = await self._command(_READ, _async_get_and_expire, key, seconds)
-        return _as_bytes(value)
-
-    async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
-        await self._command(_WRITE, "set", self.record_key(session_id), data, ex=self.expiry(ttl))
-        return session_id
-
-    async def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
-        # The hot path of every request that changes a session: _command, without its indirection.
-        loop = asyncio.get_running_loop()
-        entry = self._clients.get(loop)
-        try:
-            client = entry[0] if entry is not None else await self._client_for(loop)
-            key, seconds = self.record_key(session_id), self.expiry(ttl)
-            written = await client.set(key, data, ex=seconds, xx=True)  # SET XX: one command
-        except _StoreError as exc:
-            raise SessionStoreError(self.description, _WRITE, exc) from exc
-        return session_id if written else None
-
-    async def take(self, session_id: str) -> bytes:
-        if self.legacy_ids:
-            await self.migrate(session_id)
-        key = self.record_key(session_id)
-        if self.has_getdel:
-            try:
-                return _as_bytes(await self._command(_REMOVE, "getdel", key))
-            except SessionStoreError as exc:
-                if not _unknown_command(exc):
-                    raise
-                self.has_getdel = False
-        value, _ = await self._command(_REMOVE, _async_get_and_delete, key)
-        return _as_bytes(value)
-
-    async def remove(self, session_id: str) -> None:
-        await self._command(_REMOVE, "delete", *self.all_keys(session_id))
-
-    async def exists(self, session_id: str) -> bool:
-        return bool(await self._command(_LOOK_UP, "exists", *self.all_keys(session_id)))
-
-    async def session_ids(self) -> typing.AsyncIterator[str]:
-        pattern, start = self.scan_pattern()
-        try:
-            client = await self._client_for_this_loop()
-            async for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
-                session_id = _text(key)[start:]
-                if is_session_id(session_id):
-                    yield session_id
-        except _StoreError as exc:
-            raise SessionStoreError(self.description, _LIST, exc) from exc
-
-    async def read_many(self, session_ids: list[str]) -> list[bytes]:
-        keys = [self.record_key(session_id) for session_id in session_ids]
-        return [_as_bytes(value) for value in await self._command(_READ, self.mget, keys)] if keys else []
-
-    async def update(
-        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
-    ) -> str | None:
-        key = self.record_key(session_id)
-        try:
-            client = await self._client_for_this_loop()
-            async with client.pipeline(transaction=True) as pipe:
-                deadline = self.merge_deadline()
-                for attempt in itertools.count():  # optimistic: another write meanwhile? again
-                    try:
-                        await pipe.watch(key)
-                        new = change(_as_bytes(await pipe.get(key)))
-                        if new is None:
-                            await pipe.unwatch()  # type: ignore[no-untyped-call]
-                            return None
-                        pipe.multi()  # type: ignore[no-untyped-call]
-                        pipe.set(key, new, ex=self.expiry(ttl))
-                        await pipe.execute()
-                        return session_id
-                    except WatchError:
-                        if time.monotonic() >= deadline:
-                            break
-                        await asyncio.sleep(_backoff(attempt))
-        except _StoreError as exc:
-            raise SessionStoreError(self.description, _WRITE, exc) from exc
-        raise SessionStoreError(self.description, _WRITE, _too_busy())
-
-    async def add_user_session(self, user: str, session_id: str) -> None:
-        await self._command(_INDEX, "sadd", self.user_key(user), self.name(session_id))
-
-    async def remove_user_session(self, user: str, session_id: str) -> None:
-        await self._command(_INDEX, "srem", self.user_key(user), *self.index_members(session_id))
-
-    async def user_sessions(self, user: str) -> list[str]:
-        return sorted(_text(m) for m in await self._command(_INDEX, "smembers", self.user_key(user)))
-
-    async def revoke_user(self, user: str) -> int:
-        """End every session of ``user``: the index holds record names, so delete those keys (one
-        round trip); how many live records it ended."""
-        refusal = self.refusal(await self._command(_LOOK_UP, "get", self.moved_marker))
-        if refusal is not None:
-            raise refusal
-        names = await self.user_sessions(user)
-        keys = [self.member_keys(name) for name in names]
-        try:
-            client = await self._client_for_this_loop()
-            async with client.pipeline(transaction=False) as pipe:
-                for key in itertools.chain.from_iterable(keys):
-                    pipe.delete(key)
-                deleted = await pipe.execute()
-        except _StoreError as exc:
-            raise SessionStoreError(self.description, _REMOVE, exc) from exc
-        if names:  # only those read: a session indexed meanwhile stays in the index, revocable
-            await self._command(_INDEX, "srem", self.user_key(user), *names)
-        return _ended(keys, deleted)
-
-    async def purge_expired(self) -> int:
-        """Redis expires records itself; this drops index entries of sessions that are gone (see
-        :meth:`plan_purge`), one set at a time."""
-        pattern, _ = self.scan_pattern(self.user_key(""))
-        purged = 0
-        try:
-            client = await self._client_for_this_loop()
-            refusal = self.refusal(await client.get(self.moved_marker))
-            if refusal is not None:
-                raise refusal
-            sets: list[str] = []
-            async for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
-                sets.append(_text(key))
-                if len(sets) >= _SCAN_BATCH:
-                    purged += await self._purge_sets(client, sets)
-                    sets = []
-            if sets:
-                purged += await self._purge_sets(client, sets)
-        except _StoreError as exc:
-            raise SessionStoreError(self.description, _INDEX, exc) from exc
-        return purged
-
-    async def _purge_sets(self, client: AsyncRedis, sets: list[str]) -> int:
-        async with client.pipeline(transaction=False) as pipe:  # three round trips a batch of sets
-            for key in sets:
-                pipe.smembers(key)
-            memberships = [sorted(map(_text, members)) for members in await pipe.execute()]
-        async with client.pipeline(transaction=False) as pipe:
-            self.queue_existence(pipe, memberships)
-            found = iter(await pipe.execute())
-        purged = 0
-        async with client.pipeline(transaction=False) as pipe:
-            for key, members in zip(sets, memberships, strict=True):
-                purged += self.plan_purge(key, members, found, pipe)
-            await pipe.execute()
-        return purged
 
     # -- keys ------------------------------------------------------------------------------------------
 
@@ -814,35 +428,6 @@ def _topology(url: str) -> _Topology:
     return _Topology("sentinel", hosts, path[0], int(path[1]) if len(path) == 2 else 0, auth)
 
 
-def _alive(keys: list[list[str]], found: list[typing.Any]) -> list[bool]:
-    """For each member's keys, whether any of them exists (``found``: one answer per key, in order)."""
-    alive, start = [], 0
-    for member in keys:
-        alive.append(any(found[start : start + len(member)]))
-        start += len(member)
-    return alive
-
-
-def _ended(keys: list[list[str]], deleted: list[typing.Any]) -> int:
-    """How many members had a record among their keys (``deleted``: DEL's answer per key)."""
-    return sum(_alive(keys, deleted))
-
-
-def _backoff(attempt: int) -> float:
-    """A random pause before a merge's next attempt: up to 1 ms, doubling to at most 50 ms, so that
-    writers contending for one record spread out instead of colliding again."""
-    return random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6)))
-
-
-def _batches(items: typing.Iterator[str], size: int = _SCAN_BATCH) -> typing.Iterator[list[str]]:
-    while batch := list(itertools.islice(items, size)):
-        yield batch
-
-
-def _too_busy() -> RedisError:
-    return RedisError("the record kept changing: gave up merging after the store's timeout")
-
-
 def _masked(url: str) -> str:
     """``url`` without its credentials, for messages."""
     parts = urllib.parse.urlsplit(url)
@@ -853,54 +438,3 @@ def _sentinels(client: typing.Any) -> list[typing.Any]:
     """The Sentinel clients behind a Sentinel-managed master's client (none for other clients)."""
     manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
     return list(getattr(manager, "sentinels", ()))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def _as_bytes(value: bytes | str | None) -> bytes:
-    """Record bytes; a client made with ``decode_responses=True`` hands back str."""
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    return value or b""
-
-
-def _unknown_command(error: SessionStoreError) -> bool:
-    cause = error.__cause__
-    return isinstance(cause, ResponseError) and "unknown command" in str(cause).lower()
-
-
-def _bind(client: typing.Any, operation: _Operation) -> typing.Any:
-    """A client's command by name, or a function of the client (a pipeline)."""
-    return getattr(client, operation) if isinstance(operation, str) else functools.partial(operation, client)
-
-
-def _get_and_expire(client: typing.Any, key: str, seconds: int) -> list[typing.Any]:
-    """GETEX for servers before Redis 6.2, still in one round trip."""
-    with client.pipeline(transaction=False) as pipe:
-        pipe.get(key)
-        pipe.expire(key, seconds)
-        return typing.cast(list[typing.Any], pipe.execute())
-
-
-async def _async_get_and_expire(client: typing.Any, key: str, seconds: int) -> list[typing.Any]:
-    async with client.pipeline(transaction=False) as pipe:
-        pipe.get(key)
-        pipe.expire(key, seconds)
-        return typing.cast(list[typing.Any], await pipe.execute())
-
-
-def _get_and_delete(client: typing.Any, key: str) -> list[typing.Any]:
-    """GETDEL for servers before Redis 6.2: GET and DEL in one MULTI/EXEC, so still atomic."""
-    with client.pipeline(transaction=True) as pipe:
-        pipe.get(key)
-        pipe.delete(key)
-        return typing.cast(list[typing.Any], pipe.execute())
-
-
-async def _async_get_and_delete(client: typing.Any, key: str) -> list[typing.Any]:
-    async with client.pipeline(transaction=True) as pipe:
-        pipe.get(key)
-        pipe.delete(key)
-        return typing.cast(list[typing.Any], await pipe.execute())

@@ -1,0 +1,83 @@
+"""What both flavours of :class:`~dualsessions.stores.redis.RedisStore` share: the redis-py import,
+the errors it raises, and small helpers of no flavour."""
+
+from __future__ import annotations
+
+import functools
+import random
+import typing
+
+from ..exceptions import SessionStoreError
+
+try:
+    import redis
+    import redis.asyncio
+    import redis.asyncio.connection
+    from redis.exceptions import RedisError, ResponseError, WatchError
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("RedisStore needs redis-py: pip install 'dualsessions[redis]'") from exc
+
+__all__ = ["WatchError", "redis"]
+
+if typing.TYPE_CHECKING:
+    SyncRedis = redis.Redis
+    AsyncRedis = redis.asyncio.Redis
+else:
+    SyncRedis = AsyncRedis = typing.Any
+
+STORE_ERRORS = (RedisError, OSError)
+Operation: typing.TypeAlias = "str | typing.Callable[..., typing.Any]"
+
+READ, WRITE, REMOVE, LOOK_UP = ("read a session", "write a session", "remove a session", "look up a session")
+LIST, INDEX = "list sessions", "update the per-user index"
+SCAN_BATCH = 1000
+
+
+def alive(keys: list[list[str]], found: list[typing.Any]) -> list[bool]:
+    """For each member's keys, whether any of them exists (``found``: one answer per key, in order)."""
+    result, start = [], 0
+    for member in keys:
+        result.append(any(found[start : start + len(member)]))
+        start += len(member)
+    return result
+
+
+def ended(keys: list[list[str]], deleted: list[typing.Any]) -> int:
+    """How many members had a record among their keys (``deleted``: DEL's answer per key)."""
+    return sum(alive(keys, deleted))
+
+
+def backoff(attempt: int) -> float:
+    """A random pause before a merge's next attempt: up to 1 ms, doubling to at most 50 ms, so that
+    writers contending for one record spread out instead of colliding again."""
+    return random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6)))
+
+
+def too_busy() -> RedisError:
+    return RedisError("the record kept changing: gave up merging after the store's timeout")
+
+
+def text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def as_bytes(value: bytes | str | None) -> bytes:
+    """Record bytes; a client made with ``decode_responses=True`` hands back str."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return value or b""
+
+
+def unknown_command(error: SessionStoreError) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, ResponseError) and "unknown command" in str(cause).lower()
+
+
+def bind(client: typing.Any, operation: Operation) -> typing.Any:
+    """A client's command by name, or a function of the client (a pipeline)."""
+    return getattr(client, operation) if isinstance(operation, str) else functools.partial(operation, client)
+
+
+def pipeline(client: typing.Any, transaction: bool) -> typing.Any:
+    """A pipeline of either flavour (typed loosely: the two flavours' differ in what they await)."""
+    return client.pipeline(transaction=transaction)

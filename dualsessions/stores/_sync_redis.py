@@ -1,0 +1,262 @@
+"""What :class:`~dualsessions.stores.redis.RedisStore` does with Redis, in the sync flavour: every
+contract method, over the store's keys and clients.
+
+Generated from ``_async_redis.py`` by ``scripts/unasync.py``: edit that file, then run the script.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import typing
+
+from ..exceptions import SessionStoreError
+from ._redis_common import (
+    INDEX,
+    LIST,
+    LOOK_UP,
+    READ,
+    REMOVE,
+    SCAN_BATCH,
+    STORE_ERRORS,
+    WRITE,
+    Operation,
+    SyncRedis,
+    WatchError,
+    as_bytes,
+    backoff,
+    bind,
+    ended,
+    pipeline,
+    text,
+    too_busy,
+    unknown_command,
+)
+from ._sync_contract import SyncSessionStore
+
+if typing.TYPE_CHECKING:
+    from .redis import RedisStore
+
+
+class SyncRedisOperations(SyncSessionStore):
+    """The store contract on Redis in the sync flavour (``store`` holds the keys and clients)."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+
+    def _command(
+        self, action: str, operation: Operation, *args: typing.Any, **kwargs: typing.Any
+    ) -> typing.Any:
+        store = self._store
+        try:
+            client = store.sync_client()
+            return bind(client, operation)(*args, **kwargs)
+        except STORE_ERRORS as exc:
+            raise SessionStoreError(store.description, action, exc) from exc
+
+    def read(self, session_id: str, lifetime: int) -> bytes:
+        store = self._store
+        if store.legacy_ids:
+            return self._migrate(session_id)
+        try:  # the hot path of every request that loads a session: _command, without its indirection
+            client = store.sync_client()
+            value = client.get(store.record_key(session_id))
+        except STORE_ERRORS as exc:
+            raise SessionStoreError(store.description, READ, exc) from exc
+        return value if type(value) is bytes else as_bytes(value)
+
+    def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
+        store = self._store
+        if store.legacy_ids:
+            self._migrate(session_id)
+        key, seconds = store.record_key(session_id), store.expiry(ttl)
+        if store.has_getex:
+            try:
+                return as_bytes(self._command(READ, "getex", key, ex=seconds))
+            except SessionStoreError as exc:
+                if not unknown_command(exc):
+                    raise
+                store.has_getex = False
+        value, _ = self._command(READ, _get_and_expire, key, seconds)
+        return as_bytes(value)
+
+    def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
+        store = self._store
+        self._command(WRITE, "set", store.record_key(session_id), data, ex=store.expiry(ttl))
+        return session_id
+
+    def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
+        store = self._store
+        try:  # the hot path of every request that changes a session: _command, without its indirection
+            client = store.sync_client()
+            key, seconds = store.record_key(session_id), store.expiry(ttl)
+            written = client.set(key, data, ex=seconds, xx=True)  # SET XX: one command
+        except STORE_ERRORS as exc:
+            raise SessionStoreError(store.description, WRITE, exc) from exc
+        return session_id if written else None
+
+    def take(self, session_id: str) -> bytes:
+        store = self._store
+        if store.legacy_ids:
+            self._migrate(session_id)
+        key = store.record_key(session_id)
+        if store.has_getdel:
+            try:
+                return as_bytes(self._command(REMOVE, "getdel", key))
+            except SessionStoreError as exc:
+                if not unknown_command(exc):
+                    raise
+                store.has_getdel = False
+        value, _ = self._command(REMOVE, _get_and_delete, key)
+        return as_bytes(value)
+
+    def remove(self, session_id: str) -> None:
+        self._command(REMOVE, "delete", *self._store.all_keys(session_id))
+
+    def exists(self, session_id: str) -> bool:
+        return bool(self._command(LOOK_UP, "exists", *self._store.all_keys(session_id)))
+
+    def _migrate(self, session_id: str) -> bytes:
+        """Read a session, moving a record still under its plain id to the hashed key (TTL kept)."""
+        script = self._store.migration(session_id)
+        if script is None:
+            return b""
+        return as_bytes(self._command(READ, "eval", *script))
+
+    # -- listing ---------------------------------------------------------------------------------------
+
+    def session_ids(self) -> typing.Iterator[str]:
+        store = self._store
+        pattern, start = store.scan_pattern()
+        try:
+            client = store.sync_client()
+            for key in client.scan_iter(match=pattern, count=SCAN_BATCH):
+                session_id = text(key)[start:]
+                if store.accepts_id(session_id):
+                    yield session_id
+        except STORE_ERRORS as exc:
+            raise SessionStoreError(store.description, LIST, exc) from exc
+
+    def read_many(self, session_ids: list[str]) -> list[bytes]:
+        store = self._store
+        keys = [store.record_key(session_id) for session_id in session_ids]
+        return [as_bytes(value) for value in self._command(READ, store.mget, keys)] if keys else []
+
+    # -- concurrency="merge" ---------------------------------------------------------------------------
+
+    def update(
+        self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
+    ) -> str | None:
+        store = self._store
+        key = store.record_key(session_id)
+        try:
+            client = store.sync_client()
+            with pipeline(client, True) as pipe:
+                deadline = store.merge_deadline()
+                for attempt in itertools.count():  # optimistic: another write meanwhile? again
+                    try:
+                        pipe.watch(key)
+                        new = change(as_bytes(pipe.get(key)))
+                        if new is None:
+                            pipe.unwatch()
+                            return None
+                        pipe.multi()
+                        pipe.set(key, new, ex=store.expiry(ttl))
+                        pipe.execute()
+                        return session_id
+                    except WatchError:
+                        if time.monotonic() >= deadline:
+                            break
+                        time.sleep(backoff(attempt))
+        except STORE_ERRORS as exc:
+            raise SessionStoreError(store.description, WRITE, exc) from exc
+        raise SessionStoreError(store.description, WRITE, too_busy())
+
+    # -- the per-user index ----------------------------------------------------------------------------
+
+    def add_user_session(self, user: str, session_id: str) -> None:
+        store = self._store
+        self._command(INDEX, "sadd", store.user_key(user), store.name(session_id))
+
+    def remove_user_session(self, user: str, session_id: str) -> None:
+        store = self._store
+        self._command(INDEX, "srem", store.user_key(user), *store.index_members(session_id))
+
+    def user_sessions(self, user: str) -> list[str]:
+        return sorted(text(m) for m in self._command(INDEX, "smembers", self._store.user_key(user)))
+
+    def revoke_user(self, user: str) -> int:
+        """End every session of ``user``: the index holds record names, so delete those keys (one
+        round trip); how many live records it ended."""
+        store = self._store
+        refusal = store.refusal(self._command(LOOK_UP, "get", store.moved_marker))
+        if refusal is not None:
+            raise refusal
+        names = self.user_sessions(user)
+        keys = [store.member_keys(name) for name in names]
+        try:
+            client = store.sync_client()
+            with pipeline(client, False) as pipe:
+                for key in itertools.chain.from_iterable(keys):
+                    pipe.delete(key)
+                deleted = pipe.execute()
+        except STORE_ERRORS as exc:
+            raise SessionStoreError(store.description, REMOVE, exc) from exc
+        if names:  # only those read: a session indexed meanwhile stays in the index, revocable
+            self._command(INDEX, "srem", store.user_key(user), *names)
+        return ended(keys, deleted)
+
+    def purge_expired(self) -> int:
+        """Redis expires records itself; this drops index entries of sessions that are gone (see
+        :meth:`RedisStore.plan_purge`), a thousand sets at a time."""
+        store = self._store
+        pattern, _ = store.scan_pattern(store.user_key(""))
+        purged = 0
+        try:
+            client = store.sync_client()
+            refusal = store.refusal(client.get(store.moved_marker))
+            if refusal is not None:
+                raise refusal
+            sets: list[str] = []
+            for key in client.scan_iter(match=pattern, count=SCAN_BATCH):
+                sets.append(text(key))
+                if len(sets) >= SCAN_BATCH:
+                    purged += self._purge_sets(client, sets)
+                    sets = []
+            if sets:
+                purged += self._purge_sets(client, sets)
+        except STORE_ERRORS as exc:
+            raise SessionStoreError(store.description, INDEX, exc) from exc
+        return purged
+
+    def _purge_sets(self, client: SyncRedis, sets: list[str]) -> int:
+        store = self._store
+        with pipeline(client, False) as pipe:  # three round trips a batch of sets
+            for key in sets:
+                pipe.smembers(key)
+            memberships = [sorted(map(text, members)) for members in pipe.execute()]
+        with pipeline(client, False) as pipe:
+            store.queue_existence(pipe, memberships)
+            found = iter(pipe.execute())
+        purged = 0
+        with pipeline(client, False) as pipe:
+            for key, members in zip(sets, memberships, strict=True):
+                purged += store.plan_purge(key, members, found, pipe)
+            pipe.execute()
+        return purged
+
+
+def _get_and_expire(client: typing.Any, key: str, seconds: int) -> list[typing.Any]:
+    """GETEX for servers before Redis 6.2, still in one round trip."""
+    with pipeline(client, False) as pipe:
+        pipe.get(key)
+        pipe.expire(key, seconds)
+        return typing.cast(list[typing.Any], pipe.execute())
+
+
+def _get_and_delete(client: typing.Any, key: str) -> list[typing.Any]:
+    """GETDEL for servers before Redis 6.2: GET and DEL in one MULTI/EXEC, so still atomic."""
+    with pipeline(client, True) as pipe:
+        pipe.get(key)
+        pipe.delete(key)
+        return typing.cast(list[typing.Any], pipe.execute())
