@@ -11,11 +11,14 @@ Tables for people, ``--json`` for programs. Bad input ends with one line on stde
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib
 import json
 import os
 import sys
+import threading
+import time
 import typing
 
 from . import admin
@@ -220,12 +223,16 @@ def _count(args: argparse.Namespace) -> None:
 
 
 def _revoke_user(args: argparse.Namespace) -> None:
-    revoked = admin.revoke_user_sessions(_store(args).store, args.user)
+    store = _store(args).store
+    with _Progress(f"revoking {args.user}'s sessions", enabled=not args.json).ticking():
+        revoked = admin.revoke_user_sessions(store, args.user)
     _say(args, {"user": args.user, "revoked": revoked}, f"revoked {revoked} session(s) of {args.user}")
 
 
 def _purge(args: argparse.Namespace) -> None:
-    purged = admin.purge_expired(_store(args).store)
+    store = _store(args).store
+    with _Progress("purging", enabled=not args.json).ticking():
+        purged = admin.purge_expired(store)
     _say(args, {"purged": purged}, f"purged {purged}")
 
 
@@ -349,4 +356,27 @@ class _Progress:
     def done(self) -> None:
         if self.enabled and self.count >= 500:
             sys.stderr.write("\r" + " " * 40 + "\r")
+            sys.stderr.flush()
+
+    @contextlib.contextmanager
+    def ticking(self) -> typing.Iterator[None]:
+        """For one long store call that can't report its steps: the time it has run, every second."""
+        if not self.enabled:
+            yield
+            return
+        started, stop = time.monotonic(), threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(1.0):
+                sys.stderr.write(f"\r{self.verb}... {time.monotonic() - started:,.0f} s")
+                sys.stderr.flush()
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            ticker.join()
+            sys.stderr.write("\r" + " " * 60 + "\r")
             sys.stderr.flush()

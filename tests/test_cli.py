@@ -582,3 +582,29 @@ def test_console_script(redis_url: str) -> None:
 
 def test_json_may_follow_the_command(run: Run, memory: InMemoryStore) -> None:
     assert json.loads(run("--store", f"{__name__}:make_store", "count", "--json")[1]) == {"count": 0}
+
+
+def test_a_long_store_call_shows_the_time_it_has_run_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """purge-expired and revoke-user are one store call each: on a terminal the CLI ticks meanwhile,
+    and clears the line when done (never with --json, or when stderr is not a terminal)."""
+    import io
+    import time
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with cli._Progress("purging", enabled=True).ticking():
+        deadline = time.monotonic() + 10
+        while "purging... " not in terminal.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert "\rpurging... 1 s" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\r")
+
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    with cli._Progress("purging", enabled=False).ticking():
+        time.sleep(0.01)
+    assert quiet.getvalue() == ""

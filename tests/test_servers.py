@@ -3,6 +3,7 @@ one Redis between them, and a browser-like client keeping cookies. One login, tw
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -80,3 +81,34 @@ def test_one_login_shared_by_starlette_under_uvicorn_and_flask_under_waitress(
 
         browser.post(f"{starlette}/logout")
         assert "Not logged in" in browser.get(f"{flask}/").text
+
+
+MERGED = 100
+
+
+def test_a_hundred_concurrent_merges_under_two_uvicorn_workers_all_land(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    """Disjoint-key changes to one session from 100 concurrent requests, spread by the kernel over two
+    worker processes: every request succeeds and every key is kept, round after round."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "tests.merge_app:app", f"--port={port}", "--workers=2"]
+    process = serve(command, port, redis_url)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for round_ in range(2):
+            cookie = httpx2.get(f"{base}/set?seed={round_}").cookies["session"]
+            assert asyncio.run(_fire(base, cookie, round_)) == [200] * MERGED
+            kept = httpx2.get(f"{base}/read", headers={"cookie": f"session={cookie}"}).json()
+            assert kept == {"seed": str(round_), **{f"k{n}": str(round_) for n in range(MERGED)}}
+    finally:
+        stop([process])
+
+
+async def _fire(base: str, cookie: str, value: int) -> list[int]:
+    """``MERGED`` concurrent requests, each setting its own key of the session named by ``cookie``."""
+    limits = httpx2.Limits(max_connections=MERGED)
+    async with httpx2.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        client.headers["cookie"] = f"session={cookie}"
+        requests = [client.get(f"/set?k{n}={value}") for n in range(MERGED)]
+        return [response.status_code for response in await asyncio.gather(*requests)]
