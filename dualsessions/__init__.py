@@ -25,6 +25,7 @@ from .exceptions import SessionStoreError as SessionStoreError
 from .serializers import AsyncSerializer as AsyncSerializer
 from .serializers import JsonSerializer as JsonSerializer
 from .serializers import Serializer as Serializer
+from .serializers import TaggedJsonSerializer as TaggedJsonSerializer
 from .stores import CookieStore as CookieStore
 from .stores import DualSessionStore as DualSessionStore
 from .stores import InMemoryStore as InMemoryStore
@@ -118,4 +119,5 @@ __all__ = [
     "revoke_user_sessions",
     "set_session_lifetime",
     "set_session_user",
+    "TaggedJsonSerializer",
 ]

@@ -142,6 +142,8 @@ class CookieRules:
     secure: bool = True
     domain: str | None = None
     path: str | None = None  # None: the app's mount point (ASGI root_path, WSGI SCRIPT_NAME), or "/"
+    httponly: bool = True  # scripts in the page can't read it
+    partitioned: bool = False  # CHIPS: a cookie of the embedding site's partition, for embedded apps
     _attributes: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -157,10 +159,17 @@ class CookieRules:
                 "cookie_same_site='none' needs cookie_https_only=True: browsers reject SameSite=None "
                 "cookies that are not Secure"
             )
+        if self.partitioned and not self.secure:
+            raise ImproperlyConfigured(
+                "cookie_partitioned=True needs cookie_https_only=True: browsers reject Partitioned "
+                "cookies that are not Secure"
+            )
         attributes = f"; domain={self.domain}" if self.domain else ""
-        attributes += f"; httponly; samesite={same_site}"
+        attributes += f"{'; httponly' if self.httponly else ''}; samesite={same_site}"
         if self.secure:
             attributes += "; secure"
+        if self.partitioned:
+            attributes += "; partitioned"
         object.__setattr__(self, "_attributes", attributes)
 
     def path_for(self, mount_point: str) -> str:

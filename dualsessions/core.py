@@ -72,6 +72,8 @@ class Options(typing.TypedDict, total=False):
     cookie_https_only: bool  # the Secure attribute
     cookie_domain: str | None
     cookie_path: str | None  # None: where the app is mounted
+    cookie_httponly: bool  # the HttpOnly attribute (True: page scripts can't read the cookie)
+    cookie_partitioned: bool  # the Partitioned attribute (CHIPS, for embedded apps; needs Secure)
     serializer: Serializer | AsyncSerializer | None  # None: JsonSerializer
     user_key: str | None  # the session key naming its user, for per-user revocation
     encryptor: Encryptor | None  # encrypts records at rest (dualsessions.crypto)
@@ -265,6 +267,8 @@ _COOKIE_OPTIONS = {
     "cookie_https_only": "secure",
     "cookie_domain": "domain",
     "cookie_path": "path",
+    "cookie_httponly": "httponly",
+    "cookie_partitioned": "partitioned",
 }
 
 
@@ -305,8 +309,9 @@ class SessionConfig:
             for option, name in _COOKIE_OPTIONS.items()
             if option in options
         }
-        if "secure" in cookie:
-            cookie["secure"] = bool(cookie["secure"])
+        for flag in ("secure", "httponly", "partitioned"):
+            if flag in cookie:
+                cookie[flag] = bool(cookie[flag])
         for name in ("domain", "path"):  # "" (an unset environment variable, say) means none
             if name in cookie:
                 cookie[name] = cookie[name] or None

@@ -9,8 +9,10 @@ or, with an application factory, ``sessions = DualSessions(store=...)`` then ``s
 Options are those of the middlewares; those not passed fall back to Flask's configuration:
 ``SESSION_COOKIE_NAME``, ``SESSION_COOKIE_DOMAIN``, ``SESSION_COOKIE_PATH`` (else ``APPLICATION_ROOT``),
 ``SESSION_COOKIE_SECURE``, ``SESSION_COOKIE_SAMESITE`` (``None`` becomes ``"lax"``),
-``SESSION_REFRESH_EACH_REQUEST`` (``rolling``) and ``PERMANENT_SESSION_LIFETIME``. The cookie is always
-HttpOnly and never Partitioned (``SESSION_COOKIE_HTTPONLY``, ``SESSION_COOKIE_PARTITIONED`` are not read).
+``SESSION_COOKIE_HTTPONLY``, ``SESSION_COOKIE_PARTITIONED``, ``SESSION_REFRESH_EACH_REQUEST``
+(``rolling``) and ``PERMANENT_SESSION_LIFETIME``; ``SECRET_KEY_FALLBACKS`` verify a ``CookieStore``'s
+old cookies. Values are stored with :class:`~dualsessions.TaggedJsonSerializer` (Flask's value types)
+unless a ``serializer`` is given; ``migrate_from="flask"`` moves Flask's own cookie sessions in.
 
 ``session.permanent`` maps onto lifetimes: without a ``lifetime`` option, sessions start as browser
 sessions (Flask's default) and ``session.permanent = True`` gives the session the lifetime
@@ -24,7 +26,10 @@ step, so errors reach Flask's error handlers) only when it changed. Requires ``d
 from __future__ import annotations
 
 import datetime
+import hashlib
 import typing
+
+import itsdangerous
 
 try:
     import flask
@@ -37,6 +42,8 @@ from ._sync_engine import SyncEngine, SyncSessionHandle
 from .cookies import find_cookie
 from .core import Lifetime, Options, Phase, Session, lifetime_seconds
 from .exceptions import ImproperlyConfigured
+from .serializers import TaggedJsonSerializer
+from .stores.cookie import CookieStore
 from .types import SessionMetadata
 
 if typing.TYPE_CHECKING:
@@ -131,17 +138,31 @@ for _name in (
 class _Interface(SessionInterface):
     """Opens a lazy :class:`FlaskSession` per request and saves it through the shared core."""
 
-    def __init__(self, engine: SyncEngine, permanent_lifetime: int) -> None:
+    def __init__(
+        self,
+        engine: SyncEngine,
+        permanent_lifetime: int,
+        migrate: typing.Callable[[str], dict[str, typing.Any] | None] | None = None,
+    ) -> None:
         self.engine = engine
         self.permanent_lifetime = permanent_lifetime
+        self.migrate = migrate
 
     def open_session(self, app: flask.Flask, request: flask.Request) -> FlaskSession:
         engine = self.engine
-        cookie = find_cookie(
-            request.environ.get("HTTP_COOKIE", ""), engine.config.cookie.name, engine.accepts_id
-        )
+        header = request.environ.get("HTTP_COOKIE", "")
+        cookie = find_cookie(header, engine.config.cookie.name, engine.accepts_id)
         handle = self.engine.begin(cookie)
-        return FlaskSession(handle, self.permanent_lifetime, request.script_root, request.is_secure)
+        session = FlaskSession(handle, self.permanent_lifetime, request.script_root, request.is_secure)
+        if cookie is None and self.migrate is not None:
+            value = find_cookie(header, engine.config.cookie.name)
+            data = self.migrate(value) if value is not None else None
+            if data:  # Flask's own session: moved into the store, under a new id and cookie, once
+                permanent = data.pop("_permanent", False)
+                session.update(data)
+                if permanent:
+                    session.permanent = True
+        return session
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: flask.Response) -> None:
         if not isinstance(session, FlaskSession):
@@ -162,17 +183,32 @@ class DualSessions:
     """The Flask extension: ``DualSessions(app, store=...)`` or ``DualSessions(store=...).init_app(app)``."""
 
     def __init__(
-        self, app: flask.Flask | None = None, *, store: AnyStore, **options: Unpack[Options]
+        self,
+        app: flask.Flask | None = None,
+        *,
+        store: AnyStore,
+        migrate_from: str | None = None,
+        **options: Unpack[Options],
     ) -> None:
+        if migrate_from not in (None, "flask"):
+            raise ImproperlyConfigured(
+                f"migrate_from must be 'flask' (Flask's cookie session), got {migrate_from!r}"
+            )
         self.store = store
+        self.migrate_from = migrate_from
         self.options = options
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: flask.Flask) -> None:
         options, permanent_lifetime = self._resolve(app.config)
-        engine = SyncEngine(self.store, options)
-        app.session_interface = _Interface(engine, permanent_lifetime)
+        store = self.store
+        fallbacks = list(app.config.get("SECRET_KEY_FALLBACKS") or ())
+        if isinstance(store, CookieStore) and fallbacks:  # old cookies still verify while keys rotate
+            store = store.also_verifying(fallbacks)
+        engine = SyncEngine(store, options)
+        migrate = _flask_cookie_reader(app, permanent_lifetime) if self.migrate_from == "flask" else None
+        app.session_interface = _Interface(engine, permanent_lifetime, migrate)
         app.extensions["dualsessions"] = self
 
     def _resolve(self, config: flask.Config) -> tuple[Options, int]:
@@ -183,8 +219,11 @@ class DualSessions:
             "cookie_https_only": bool(config.get("SESSION_COOKIE_SECURE", False)),
             "cookie_domain": config.get("SESSION_COOKIE_DOMAIN") or None,
             "cookie_path": config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/",
+            "cookie_httponly": bool(config.get("SESSION_COOKIE_HTTPONLY", True)),
+            "cookie_partitioned": bool(config.get("SESSION_COOKIE_PARTITIONED", False)),
             "rolling": bool(config.get("SESSION_REFRESH_EACH_REQUEST", True)),
             "lifetime": 0,  # Flask's default: a browser session until made permanent
+            "serializer": TaggedJsonSerializer(),  # every value Flask's own session holds
         }
         options: Options = {**fallbacks, **{k: v for k, v in self.options.items() if v is not None}}  # type: ignore[typeddict-item]
         permanent = config.get("PERMANENT_SESSION_LIFETIME", datetime.timedelta(days=31))
@@ -192,6 +231,47 @@ class DualSessions:
         if lifetime_seconds(options.get("lifetime", 0)) > 0:
             permanent_lifetime = lifetime_seconds(options.get("lifetime", 0))
         return options, permanent_lifetime
+
+
+class _FlaskJson:
+    """Flask's tagged JSON, as itsdangerous calls a serializer."""
+
+    def __init__(self) -> None:
+        self._tagged = TaggedJsonSerializer()
+
+    def loads(self, text: str | bytes) -> typing.Any:
+        return self._tagged.deserialize(text)
+
+    def dumps(self, value: typing.Any) -> str:
+        return self._tagged.serialize(value).decode("utf-8")
+
+
+def _flask_cookie_reader(
+    app: flask.Flask, permanent_lifetime: int
+) -> typing.Callable[[str], dict[str, typing.Any] | None]:
+    """Reads a cookie of Flask's own session: signed with ``SECRET_KEY`` or one of
+    ``SECRET_KEY_FALLBACKS`` with Flask's salt and key derivation, no older than
+    ``PERMANENT_SESSION_LIFETIME``; None for anything else (forged, expired, not Flask's)."""
+    if not app.secret_key:
+        raise ImproperlyConfigured(
+            "migrate_from='flask' needs the app's SECRET_KEY, which signed its cookies"
+        )
+    keys = [*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.secret_key]  # the last one signs
+    signer = itsdangerous.URLSafeTimedSerializer(
+        keys,
+        salt="cookie-session",
+        serializer=_FlaskJson(),
+        signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha1},
+    )
+
+    def read(value: str) -> dict[str, typing.Any] | None:
+        try:
+            data = signer.loads(value, max_age=permanent_lifetime)
+        except Exception:  # forged, expired, or not a Flask session at all: a new session
+            return None
+        return data if isinstance(data, dict) else None
+
+    return read
 
 
 def _current() -> FlaskSession:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import abc
+import base64
+import datetime
+import email.utils
 import json
 import math
 import typing
+import uuid
 
 from .exceptions import SerializationError
+
+try:
+    from markupsafe import Markup as _Markup
+except ImportError:  # pragma: no cover - markupsafe comes with Flask and Jinja
+    _Markup = str  # type: ignore[assignment,misc]
 
 
 class Serializer(abc.ABC):
@@ -76,6 +85,83 @@ class JsonSerializer(Serializer):
             except StopIteration:
                 pass
         return self._decoder.decode(text)  # type: ignore[no-any-return]  # anything else, as json does
+
+
+class TaggedJsonSerializer(JsonSerializer):
+    """JSON with Flask's tags, so that every value Flask's own session holds round-trips: ``tuple``,
+    ``bytes``, ``Markup``, ``UUID``, ``datetime`` (to the second, given back in UTC) and dicts whose one
+    key looks like a tag. The format is Flask's tagged JSON (``flask.json.tag``), so a record reads the
+    same in a Flask app, in a Starlette app given this serializer, and in Flask's own cookie format.
+    The default of :class:`dualsessions.flask.DualSessions`.
+    """
+
+    def serialize(self, data: typing.Any) -> bytes:
+        return super().serialize(_tag(data))
+
+    def deserialize(self, data: bytes | str) -> dict[str, typing.Any]:
+        return typing.cast(dict[str, typing.Any], _untag(super().deserialize(data)))
+
+
+def _http_date(value: datetime.datetime) -> str:
+    """A datetime as an HTTP date, in UTC (a naive one is taken to be UTC, as Flask does)."""
+    moment = (
+        value.astimezone(datetime.timezone.utc)
+        if value.tzinfo
+        else value.replace(tzinfo=datetime.timezone.utc)
+    )
+    return email.utils.format_datetime(moment, usegmt=True)
+
+
+#: Flask's tags: what a one-key dict {tag: value} stands for when read back.
+_UNTAG: dict[str, typing.Callable[[typing.Any], typing.Any]] = {
+    " di": lambda value: {key[:-2]: item for key, item in value.items()},  # a dict whose key is a tag
+    " t": tuple,
+    " b": lambda value: base64.b64decode(value),
+    " m": lambda value: _Markup(value),
+    " u": lambda value: uuid.UUID(value),
+    " d": lambda value: email.utils.parsedate_to_datetime(value),
+}
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _tag(value: typing.Any) -> typing.Any:
+    """``value`` with what JSON can't hold tagged, in the order Flask's serializer checks."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if isinstance(value, dict):
+        if len(value) == 1:
+            key = next(iter(value))
+            if key in _UNTAG:
+                return {" di": {f"{key}__": _tag(value[key])}}
+        return {key: _tag(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return {" t": [_tag(item) for item in value]}
+    if isinstance(value, list):
+        return [_tag(item) for item in value]
+    if isinstance(value, bytes):
+        return {" b": base64.b64encode(value).decode("ascii")}
+    if callable(getattr(value, "__html__", None)):
+        return {" m": str(value.__html__())}
+    if isinstance(value, uuid.UUID):
+        return {" u": value.hex}
+    if isinstance(value, datetime.datetime):
+        return {" d": _http_date(value)}
+    return value  # (JSON refuses it, naming its key)
+
+
+def _untag(value: typing.Any) -> typing.Any:
+    if isinstance(value, list):
+        return [_untag(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    value = {key: _untag(item) for key, item in value.items()}
+    if len(value) == 1:
+        key = next(iter(value))
+        untag = _UNTAG.get(key)
+        if untag is not None:
+            return untag(value[key])
+    return value
 
 
 def _c_encoder(encoder: json.JSONEncoder) -> typing.Callable[[typing.Any], str] | None:

@@ -180,6 +180,13 @@ class CookieStore(NoIOStore):
             raise ImproperlyConfigured("CookieStore needs a non-empty secret_key (or a list of them)")
         if max_cookie_size < 128:
             raise ImproperlyConfigured(f"max_cookie_size must be at least 128 bytes, got {max_cookie_size}")
+        self._settings: dict[str, typing.Any] = {
+            "max_cookie_size": max_cookie_size,
+            "gc_ttl": gc_ttl,
+            "salt": salt,
+            "read_starsessions_cookies": read_starsessions_cookies,
+        }
+        self._keys = keys
         # itsdangerous signs with the last key of the list; ours signs with the first.
         signer = _Signer(list(reversed(keys)), salt=salt)
         # starsessions' format (itsdangerous' TimestampSigner with its default salt), read-only
@@ -187,3 +194,9 @@ class CookieStore(NoIOStore):
             _Signer(list(reversed(keys)), salt="itsdangerous.Signer") if read_starsessions_cookies else None
         )
         self.sync: _CookieCodec = _CookieCodec(signer, legacy, max_cookie_size, gc_ttl)
+
+    def also_verifying(self, keys: typing.Sequence[SecretKey]) -> CookieStore:
+        """A store like this one that also accepts cookies signed with ``keys`` (old keys being
+        rotated out, such as Flask's ``SECRET_KEY_FALLBACKS``); this store's first key still signs."""
+        extra = [key if isinstance(key, bytes) else str(key).encode("utf-8") for key in keys]
+        return CookieStore([*self._keys, *extra], **self._settings)
