@@ -39,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ._bridge import AnyStore
 from ._sync_engine import SyncEngine, SyncSessionHandle
-from .cookies import find_cookie
+from .cookies import find_cookie, is_session_id
 from .core import Lifetime, Options, Phase, Session, lifetime_seconds
 from .exceptions import ImproperlyConfigured
 from .serializers import TaggedJsonSerializer
@@ -154,14 +154,16 @@ class _Interface(SessionInterface):
         cookie = find_cookie(header, engine.config.cookie.name, engine.accepts_id)
         handle = self.engine.begin(cookie)
         session = FlaskSession(handle, self.permanent_lifetime, request.script_root, request.is_secure)
-        if cookie is None and self.migrate is not None:
+        if self.migrate is not None:
             value = find_cookie(header, engine.config.cookie.name)
-            data = self.migrate(value) if value is not None else None
-            if data:  # Flask's own session: moved into the store, under a new id and cookie, once
-                permanent = data.pop("_permanent", False)
-                session.update(data)
-                if permanent:
-                    session.permanent = True
+            if value is not None:
+                session._load()  # (a cookie naming a dualsessions session is never migrated)
+                data = self.migrate(value) if handle.state.is_new else None
+                if data:  # the old library's session: moved into the store, under a new id, once
+                    permanent = data.pop("_permanent", False)
+                    session.update(data)
+                    if permanent:
+                        session.permanent = True
         return session
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: flask.Response) -> None:
@@ -190,9 +192,10 @@ class DualSessions:
         migrate_from: str | None = None,
         **options: Unpack[Options],
     ) -> None:
-        if migrate_from not in (None, "flask"):
+        if migrate_from not in _MIGRATIONS:
             raise ImproperlyConfigured(
-                f"migrate_from must be 'flask' (Flask's cookie session), got {migrate_from!r}"
+                f"migrate_from must be 'flask' (Flask's cookie session) or 'flask-session' (Flask-Session's "
+                f"Redis records), got {migrate_from!r}"
             )
         self.store = store
         self.migrate_from = migrate_from
@@ -207,7 +210,8 @@ class DualSessions:
         if isinstance(store, CookieStore) and fallbacks:  # old cookies still verify while keys rotate
             store = store.also_verifying(fallbacks)
         engine = SyncEngine(store, options)
-        migrate = _flask_cookie_reader(app, permanent_lifetime) if self.migrate_from == "flask" else None
+        reader = _MIGRATIONS[self.migrate_from]
+        migrate = reader(app, permanent_lifetime) if reader is not None else None
         app.session_interface = _Interface(engine, permanent_lifetime, migrate)
         app.extensions["dualsessions"] = self
 
@@ -272,6 +276,63 @@ def _flask_cookie_reader(
         return data if isinstance(data, dict) else None
 
     return read
+
+
+def _flask_session_reader(
+    app: flask.Flask, permanent_lifetime: int
+) -> typing.Callable[[str], dict[str, typing.Any] | None]:
+    """Takes a record of Flask-Session 0.8 out of its Redis (``SESSION_REDIS``, ``SESSION_KEY_PREFIX``,
+    ``SESSION_USE_SIGNER`` as Flask-Session had them): MessagePack or JSON, never pickle. The record
+    is removed as it is read, so it moves once. None for anything else."""
+    client = app.config.get("SESSION_REDIS")
+    if client is None:
+        raise ImproperlyConfigured(
+            "migrate_from='flask-session' reads Flask-Session's records from SESSION_REDIS: keep it set "
+            "(a redis.Redis) as Flask-Session had it"
+        )
+    try:
+        import msgspec
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise ImproperlyConfigured(
+            "migrate_from='flask-session' needs msgspec: pip install 'dualsessions[flask-session]'"
+        ) from None
+    prefix = app.config.get("SESSION_KEY_PREFIX", "session:")
+    signer = None
+    if app.config.get("SESSION_USE_SIGNER"):
+        if not app.secret_key:
+            raise ImproperlyConfigured("SESSION_USE_SIGNER needs the SECRET_KEY that signed the session ids")
+        signer = itsdangerous.Signer(app.secret_key, salt="flask-session", key_derivation="hmac")
+    decoders = (msgspec.msgpack.Decoder(), msgspec.json.Decoder())
+
+    def read(value: str) -> dict[str, typing.Any] | None:
+        session_id = value
+        if signer is not None:
+            try:
+                session_id = signer.unsign(value).decode("utf-8")
+            except (itsdangerous.BadSignature, UnicodeDecodeError):
+                return None
+        if not is_session_id(session_id):
+            return None
+        with client.pipeline(transaction=True) as pipe:  # taken: it moves once
+            pipe.get(prefix + session_id)
+            pipe.delete(prefix + session_id)
+            record, _ = pipe.execute()
+        for decoder in decoders if record else ():
+            try:
+                data = decoder.decode(record)
+            except msgspec.DecodeError:
+                continue
+            return data if isinstance(data, dict) else None
+        return None
+
+    return read
+
+
+_MIGRATIONS: dict[str | None, typing.Callable[[flask.Flask, int], typing.Any] | None] = {
+    None: None,
+    "flask": _flask_cookie_reader,
+    "flask-session": _flask_session_reader,
+}
 
 
 def _current() -> FlaskSession:

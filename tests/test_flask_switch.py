@@ -279,3 +279,55 @@ def test_a_value_no_serializer_can_store_is_an_error_naming_its_key() -> None:
 
     with pytest.raises(dualsessions.SerializationError, match="'tags' holds a set"):
         flask_client(app).get("/bad")
+
+
+# -- switching from Flask-Session -----------------------------------------------------------------------
+
+
+def flask_session_app(redis_url: str) -> flask.Flask:
+    """The app before the switch: Flask-Session 0.8 keeping sessions in Redis."""
+    import flask_session
+    import redis
+
+    app = flask_app(None, SESSION_TYPE="redis", SESSION_REDIS=redis.Redis.from_url(redis_url))
+    flask_session.Session(app)
+    return app
+
+
+def test_a_flask_session_record_moves_into_the_store_once(redis_url: str) -> None:
+    import redis
+
+    before = flask_client(flask_session_app(redis_url))
+    before.get("/login")
+    old_id = before.cookies["session"]
+    raw = redis.Redis.from_url(redis_url)
+    assert raw.exists("session:" + old_id)
+
+    store = RedisStore(url=redis_url)
+    config = {"SESSION_REDIS": raw, "dualsessions": {"migrate_from": "flask-session"}}
+    client = flask_client(flask_app(store, **config))
+    client.headers["cookie"] = f"session={old_id}"
+    response = client.get("/read")
+    assert response.json() == {"user": "ada"}
+    new_id = cookie_value(response)
+    assert new_id != old_id and "max-age=" in set_cookies(response)[0]
+    assert not raw.exists("session:" + old_id)  # taken: it moves once
+
+    client.headers["cookie"] = f"session={new_id}"
+    assert client.get("/read").json() == {"user": "ada"}
+    client.headers["cookie"] = f"session={old_id}"
+    assert client.get("/read").json() == {}  # the old id gives nothing any more
+
+
+def test_an_unknown_or_forged_flask_session_id_is_a_new_session(redis_url: str) -> None:
+    import redis
+
+    raw = redis.Redis.from_url(redis_url)
+    raw.set("session:" + "p" * 43, b"\x80not msgpack nor json, maybe a pickle")
+    client = flask_client(
+        flask_app(InMemoryStore(), SESSION_REDIS=raw, dualsessions={"migrate_from": "flask-session"})
+    )
+    for value in ("q" * 43, "p" * 43, "user:ada"):
+        client.headers["cookie"] = f"session={value}"
+        response = client.get("/read")
+        assert response.json() == {} and "set-cookie" not in response.headers
