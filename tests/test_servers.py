@@ -112,3 +112,20 @@ async def _fire(base: str, cookie: str, value: int) -> list[int]:
         client.headers["cookie"] = f"session={cookie}"
         requests = [client.get(f"/set?k{n}={value}") for n in range(MERGED)]
         return [response.status_code for response in await asyncio.gather(*requests)]
+
+
+def test_a_misconfigured_session_stops_uvicorn_at_startup() -> None:
+    """Starlette builds its middleware on its first event: with ``--lifespan on`` that is startup, so a
+    bad option combination stops the server before it serves anything (with ``auto``, uvicorn would
+    log it and answer every request with a 500)."""
+    command = [sys.executable, "-m", "uvicorn", "tests.misconfigured_app:app", f"--port={free_port()}"]
+    done = subprocess.run(
+        [*command, "--lifespan=on"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert b"user_key needs a store that indexes sessions by user" in done.stderr
+    assert b"Application startup failed" in done.stderr
