@@ -1,5 +1,4 @@
-"""Sessions outside a request, in the async flavour: the functions of :mod:`dualsessions.admin`
-with an ``a`` prefix.
+"""Sessions outside a request, in the async flavour, as :mod:`dualsessions.admin` exports them.
 
 This file is the source of ``_sync_admin.py``, which ``scripts/unasync.py`` generates from it.
 """

@@ -1,5 +1,4 @@
-"""Sessions outside a request, in the sync flavour: the functions of :mod:`dualsessions.admin`
-with an ``a`` prefix.
+"""Sessions outside a request, in the sync flavour, as :mod:`dualsessions.admin` exports them.
 
 Generated from ``_async_admin.py`` by ``scripts/unasync.py``: edit that file, then run the script.
 """

@@ -1,8 +1,8 @@
 """Performing what the core decides, in the sync flavour.
 
 An engine holds one store and one serializer, adapted to its flavour once, and the validated options.
-Every front end drives a session through one :class:`SyncSessionHandle` (its sync twin for WSGI,
-Flask and scripts): load, change, save, headers. The handle holds no rule: it asks the core
+Every front end drives a session through one handle of its flavour (sync for WSGI, Flask and
+scripts; for ASGI): load, change, save, headers. The handle holds no rule: it asks the core
 (:class:`~dualsessions.core.SessionState`) and carries out what the core decides.
 
 Generated from ``_async_engine.py`` by ``scripts/unasync.py``: edit that file, then run the script.
@@ -115,10 +115,13 @@ class SyncEngine:
         raw: bytes,
         touched: bool = False,
         into: Session | None = None,
+        *,
+        for_changes: bool = True,
     ) -> Session:
         """Hand the record ``raw`` (read under ``session_id``; ``touched``: the read extended it) to
         the core: decrypted and deserialized, or refused with a warning that gives the reason, never
-        the contents. Listing many sessions decodes records read in batches this way."""
+        the contents. Listing many sessions decodes records read in batches this way
+        (``for_changes=False``: nothing will be saved, so no snapshot to find changes against)."""
         data = None
         rebind = False
         if raw:
@@ -134,9 +137,9 @@ class SyncEngine:
                     str(exc) if isinstance(exc, UnboundRecord) else f"undecodable: {type(exc).__name__}"
                 )
         session = state.load(data, touched=touched, raw=raw, into=into)
-        mutable = state.mutable_values()
+        mutable = state.mutable_values() if for_changes and self.direct_serializer is not None else None
         if mutable is not None:  # what a change made inside them will be seen against
-            state.snapshot = self._serialize(mutable)
+            state.snapshot = self._serialize_now(mutable)
         if state.rejected is not None:
             logger.warning(
                 "dualsessions: %s held a session record that was refused: %s", self.store_name, state.rejected
@@ -149,9 +152,14 @@ class SyncEngine:
         """Decide (``status``: the response's, None outside a request) and carry the decision out."""
         if state.needs_load(status):
             self.load(state)
-        mutable = state.unchanged_mutable_values()
-        if mutable is not None and self._serialize(mutable) != state.snapshot:
-            typing.cast(Session, state.session).modified = True  # changed inside a nested value
+        if self.direct_serializer is not None:  # its mutable values, serialized again: any change?
+            mutable = state.unchanged_mutable_values()
+            if mutable is not None and self._serialize_now(mutable) != state.snapshot:
+                typing.cast(Session, state.session).modified = True  # changed inside a nested value
+        else:  # a serializer that waits is called once more only when nothing else is written
+            unchanged = state.unchanged_record()
+            if unchanged is not None and self._serialize(unchanged) != state.raw:
+                typing.cast(Session, state.session).modified = True
         decision = state.decide(status)
         if decision.store is Store.NOTHING and not decision.stale and not decision.stale_users:
             state.stored(None)  # most requests: nothing to write, remove or index
@@ -287,6 +295,15 @@ class SyncEngine:
             return None if merged is None else self._encrypt(merged, session_id)
 
         return sealed
+
+    def _serialize_now(self, data: dict[str, typing.Any]) -> bytes:
+        """``data`` through the sync (direct) serializer."""
+        try:
+            return typing.cast(Serializer, self.direct_serializer).serialize(data)
+        except SessionError:
+            raise
+        except Exception as exc:
+            raise SerializationError(f"the session could not be serialized: {exc}") from exc
 
     def _serialize(self, data: dict[str, typing.Any]) -> bytes:
         try:

@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     command("list", _list, "list sessions: id, user, created, last access, lifetime, keys").add_argument(
-        "--limit", type=int, default=None, help="stop after this many sessions"
+        "--limit", type=_positive, default=None, help="stop after this many sessions"
     )
     command("show", _show, "show one session's data and metadata").add_argument("id")
     command("delete", _delete, "delete one session (its user's other sessions stay)").add_argument("id")
@@ -172,11 +172,11 @@ def _list(args: argparse.Namespace) -> None:
     million sessions cost the memory of one batch."""
     target = _store(args)
     engine = SyncEngine(target.store, target.options)
-    output = _JsonRows() if args.json else _TableRows(LIST_COLUMNS)
     progress = _Progress("reading", enabled=not args.json)
+    output = _JsonRows() if args.json else _TableRows(LIST_COLUMNS, before_printing=progress.clear)
     for session_id, raw in admin.session_records(target.store):
         state = engine.begin(session_id, extend=False).state
-        engine.decode(state, session_id, raw)
+        engine.decode(state, session_id, raw, for_changes=False)
         if state.is_new:  # undecodable, or expired since it was listed
             continue
         output.add(_summary(session_id, state))
@@ -213,12 +213,9 @@ def _delete(args: argparse.Namespace) -> None:
 
 
 def _count(args: argparse.Namespace) -> None:
-    progress = _Progress("counting", enabled=not args.json)
-    count = 0
-    for _ in admin.session_ids(_store(args).store):
-        count += 1
-        progress.step()
-    progress.done()
+    store = _store(args).store
+    with _Progress("counting", enabled=not args.json).ticking():
+        count = admin.count_sessions(store)  # the store's own count (its default: a scan)
     _say(args, {"count": count}, str(count))
 
 
@@ -279,6 +276,13 @@ def _time(timestamp: float | None) -> str | None:
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
+    return number
+
+
 def _say(args: argparse.Namespace, data: typing.Any, text: str) -> None:
     if args.json:
         _print_json(data)
@@ -310,8 +314,9 @@ class _TableRows:
 
     BATCH = 1000
 
-    def __init__(self, columns: list[str]) -> None:
+    def __init__(self, columns: list[str], before_printing: typing.Callable[[], None]) -> None:
         self.columns = columns
+        self.before_printing = before_printing  # (clears a progress line on the same terminal)
         self.widths: list[int] | None = None
         self.pending: list[list[str]] = []
         self.count = 0
@@ -323,6 +328,7 @@ class _TableRows:
             self._flush()
 
     def _flush(self) -> None:
+        self.before_printing()
         if self.widths is None:
             self.widths = [
                 max([len(c), *(len(line[i]) for line in self.pending)]) for i, c in enumerate(self.columns)
@@ -346,17 +352,24 @@ class _Progress:
         self.verb = verb
         self.enabled = enabled and sys.stderr.isatty()
         self.count = 0
+        self.shown = False
 
     def step(self) -> None:
         self.count += 1
         if self.enabled and self.count % 500 == 0:
             sys.stderr.write(f"\r{self.verb}... {self.count:,} sessions")
             sys.stderr.flush()
+            self.shown = True
 
     def done(self) -> None:
-        if self.enabled and self.count >= 500:
-            sys.stderr.write("\r" + " " * 40 + "\r")
+        self.clear()
+
+    def clear(self) -> None:
+        """Take the progress line off the terminal (before other output, or at the end)."""
+        if self.enabled and self.shown:
+            sys.stderr.write("\r\x1b[2K")  # (erases the whole line, however long it was)
             sys.stderr.flush()
+            self.shown = False
 
     @contextlib.contextmanager
     def ticking(self) -> typing.Iterator[None]:
@@ -370,6 +383,7 @@ class _Progress:
             while not stop.wait(1.0):
                 sys.stderr.write(f"\r{self.verb}... {time.monotonic() - started:,.0f} s")
                 sys.stderr.flush()
+                self.shown = True
 
         ticker = threading.Thread(target=tick, daemon=True)
         ticker.start()
@@ -378,5 +392,4 @@ class _Progress:
         finally:
             stop.set()
             ticker.join()
-            sys.stderr.write("\r" + " " * 60 + "\r")
-            sys.stderr.flush()
+            self.clear()

@@ -695,6 +695,31 @@ class SessionState:
             return None
         return {key: session.get(key) for key in self._mutable_keys}
 
+    def unchanged_record(self) -> dict[str, typing.Any] | None:
+        """The loaded record as it would be serialized if nothing had changed, when the session would
+        otherwise not be written; None when there is no need to look. If it serializes to other bytes
+        than ``raw``, a value inside the session was changed in place: set ``session.modified``.
+        For serializers that must wait (an async one), which the engine doesn't call on every load:
+        with a sync serializer, :meth:`mutable_values` costs what the mutable values cost.
+        """
+        session = self.session
+        if (
+            self.phase is not _LOADED
+            or not session
+            or session.modified
+            or self._record_id is None
+            or not self._raw
+            or _IMMUTABLE.issuperset(map(type, session.values()))  # nothing to change in place
+        ):
+            return None
+        situation = self._situation(None)
+        if RULES[situation][0] is not Store.NOTHING:  # written anyway
+            return None
+        record = dict(session)
+        if self._stored_metadata is not _MISSING:
+            record[METADATA_KEY] = self._stored_metadata
+        return record
+
     def _situation(self, status: int | None) -> str:
         """Which row of :data:`RULES` this request is in."""
         session = self.session

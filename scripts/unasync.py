@@ -11,6 +11,7 @@ source must not leave the generated file half-translated.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import pathlib
 import re
@@ -110,11 +111,26 @@ def _formatted(text: str, target: pathlib.Path) -> str:
     return text
 
 
+def _leftovers(text: str) -> list[str]:
+    """What is still async in generated code (an ``await`` a rename missed, say): it must be empty."""
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.AsyncFunctionDef, ast.AsyncFor, ast.AsyncWith, ast.Await)):
+            found.append(f"line {node.lineno}: {type(node).__name__}")
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+        if name.startswith(("async", "Async", "aclose", "__a")) or name in ("loop_client", "asyncio"):
+            found.append(f"line {getattr(node, 'lineno', '?')}: {name}")
+    return found
+
+
 def main() -> int:
     check = "--check" in sys.argv[1:]
     stale = []
     for job in JOBS:
         text = generate(job)
+        leftovers = _leftovers(text)
+        if leftovers:
+            raise SystemExit(f"{job.target} would still be async: {', '.join(leftovers[:5])}")
         target = PACKAGE / job.target
         current = target.read_text() if target.exists() else ""
         if current == text:

@@ -170,14 +170,15 @@ def test_memory_read_and_touch_of_missing_record_creates_nothing(memory: Flavour
 def test_memory_expired_records_are_swept_on_later_writes(
     memory: Flavoured, clock: Clock, now: float
 ) -> None:
+    """Swept once the minute they expire in has passed (a read never returns them before)."""
     memory.write("short", b"1", 10, 10)
-    memory.write("long", b"2", 100, 100)
+    memory.write("long", b"2", 200, 200)
     memory.write("session-only", b"3", 0, 0)  # gc_ttl=1000
     assert set(memory.store.data) == {"short", "long", "session-only"}
-    clock.advance(20)
-    memory.write("new", b"4", 100, 100)
+    clock.advance(80)
+    memory.write("new", b"4", 300, 300)
     assert set(memory.store.data) == {"long", "session-only", "new"}  # "short" was never read again
-    clock.advance(90)  # +110: "long" expired at +100, "new" lives until +120
+    clock.advance(190)  # +270: "long" expired at +200, "new" lives until +380
     memory.write("newer", b"5", 100, 100)
     assert set(memory.store.data) == {"session-only", "new", "newer"}
 
@@ -203,7 +204,7 @@ def test_memory_expiry_index_holds_one_entry_when_one_id_is_rewritten(clock: Clo
         if i % 7 == 0:
             clock.advance(0.01)
         assert expiry_entries(store) == 1
-    assert len(store.sync._seconds) <= 16  # one per second the record's expiry passed through
+    assert len(store.sync._minutes) <= 2  # one per minute the record's expiry passed through
     assert store.data == {"same": b"x"}
 
 
@@ -218,6 +219,23 @@ def test_memory_expiry_index_stays_small_through_the_async_flavour(now: float) -
         return largest
 
     assert asyncio.run(rewrite()) == 1
+
+
+def test_memory_expiry_index_follows_the_live_records_not_the_time(clock: Clock, now: float) -> None:
+    """A few rolling sessions read every second for a month: the buckets are those of the live
+    records, and the heap holds at most one minute per minute of the records' lifetime."""
+    store = InMemoryStore()
+    ids = [f"rolling-{n}" for n in range(10)]
+    for session_id in ids:
+        store.sync.write(session_id, b"x", 3600, 3600)
+    for _ in range(30 * 24 * 60):  # a month, minute by minute
+        clock.advance(60)
+        for session_id in ids:
+            store.sync.read_and_touch(session_id, 3600, 3600)
+        store.sync.write("visitor", b"x", 3600, 3600)
+    assert len(store.sync._buckets) <= 2
+    assert len(store.sync._minutes) <= 3600 // 60 + 2
+    assert expiry_entries(store) == len(ids) + 1
 
 
 def test_memory_expiry_index_keeps_nothing_of_removed_records(now: float) -> None:
@@ -236,7 +254,7 @@ def test_memory_write_drops_a_bounded_number_of_expired_records(clock: Clock, no
     store = InMemoryStore()
     for i in range(1_000):
         store.sync.write(f"id-{i}", b"x", 60, 60)
-    clock.advance(61)
+    clock.advance(121)  # past the end of the minute they expire in
     store.sync.write("next", b"x", 60, 60)
     assert len(store.data) == 1_000 + 1 - _SWEEP_LIMIT
     for i in range(1_000 // _SWEEP_LIMIT + 1):
@@ -251,7 +269,7 @@ def test_memory_index_entries_leave_with_their_records(clock: Clock, now: float)
     store.sync.add_user_session("ada", "gone")
     store.sync.write("kept", b"x", 600, 600)
     store.sync.add_user_session("ada", "kept")
-    clock.advance(61)
+    clock.advance(121)
     store.sync.write("other", b"x", 60, 60)  # sweeps "gone"
     assert store.sync.user_sessions("ada") == ["kept"]
     store.sync.remove("kept")

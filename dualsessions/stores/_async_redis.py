@@ -126,9 +126,13 @@ class AsyncRedisOperations(SessionStore):
 
     # -- listing ---------------------------------------------------------------------------------------
 
-    async def session_ids(self) -> typing.AsyncIterator[str]:
+    def session_ids(self) -> typing.AsyncIterator[str]:
         store = self._store
-        pattern, start = store.scan_pattern()
+        pattern, start = store.scan_pattern()  # refused at once when ids can't be listed (hash_ids)
+        return self._scan(pattern, start)
+
+    async def _scan(self, pattern: str, start: int) -> typing.AsyncIterator[str]:
+        store = self._store
         try:
             client = store.loop_client() or await store.async_client()
             async for key in client.scan_iter(match=pattern, count=SCAN_BATCH):

@@ -127,7 +127,11 @@ class SyncRedisOperations(SyncSessionStore):
 
     def session_ids(self) -> typing.Iterator[str]:
         store = self._store
-        pattern, start = store.scan_pattern()
+        pattern, start = store.scan_pattern()  # refused at once when ids can't be listed (hash_ids)
+        return self._scan(pattern, start)
+
+    def _scan(self, pattern: str, start: int) -> typing.Iterator[str]:
+        store = self._store
         try:
             client = store.sync_client()
             for key in client.scan_iter(match=pattern, count=SCAN_BATCH):

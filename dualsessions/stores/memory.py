@@ -16,25 +16,29 @@ DEFAULT_GC_TTL = 30 * 24 * 3600
 #: The most expired records a write drops (the rest wait for the next writes, or a read finds them
 #: expired): a million sessions expiring at once never stall one request.
 _SWEEP_LIMIT = 64
+#: The width of an expiry bucket, in seconds: records are swept up to this much after they expire
+#: (a read never returns an expired one), and the buckets a record's expiry moves through are few.
+_BUCKET = 60
 
 
 class _MemoryRecords(SyncSessionStore):
     """The records, with their expiry times; shared by both flavours of one :class:`InMemoryStore`.
 
     Expired records are dropped when read, and swept a few at a time on writes: each record sits in
-    the bucket of the second it expires in, and a heap holds those seconds. Extending a record (a
+    the bucket of the minute it expires in, and a heap holds those minutes. Extending a record (a
     rolling session's every request) moves it between buckets, removing it takes it out of its
-    bucket: O(1), with nothing left behind. A write drops at most ``_SWEEP_LIMIT`` expired records,
-    so a million sessions expiring at once never stall a request. Per-user index entries leave with
-    their records.
+    bucket: O(1), and a bucket leaves when it empties, so memory follows the live records (a heap
+    entry of an emptied bucket is skipped when its minute comes). A write drops at most
+    ``_SWEEP_LIMIT`` expired records, so a million sessions expiring at once never stall a request.
+    Per-user index entries leave with their records.
     """
 
     def __init__(self, gc_ttl: int) -> None:
         self.gc_ttl = gc_ttl
         self.data: dict[str, bytes] = {}
         self._expires: dict[str, float] = {}
-        self._buckets: dict[int, set[str]] = {}  # second -> the records expiring within it
-        self._seconds: list[int] = []  # a heap of the buckets' seconds
+        self._buckets: dict[int, set[str]] = {}  # minute -> the records expiring within it
+        self._minutes: list[int] = []  # a heap of the buckets' minutes (some maybe emptied since)
         self._users: dict[str, set[str]] = {}
         self._owners: dict[str, str] = {}  # session id -> its user, so index entries leave with it
         self._lock = threading.RLock()  # update() reads under it
@@ -143,16 +147,24 @@ class _MemoryRecords(SyncSessionStore):
     def _set_expiry(self, session_id: str, expires: float) -> None:
         previous = self._expires.get(session_id)
         self._expires[session_id] = expires
-        second = math.ceil(expires)  # swept once that second has begun: never before its expiry
+        minute = _minute(expires)
         if previous is not None:
-            if math.ceil(previous) == second:
+            if _minute(previous) == minute:
                 return
-            self._buckets[math.ceil(previous)].discard(session_id)  # (an emptied bucket waits its turn)
-        bucket = self._buckets.get(second)
+            self._leave_bucket(session_id, previous)
+        bucket = self._buckets.get(minute)
         if bucket is None:
-            bucket = self._buckets[second] = set()
-            heapq.heappush(self._seconds, second)
+            bucket = self._buckets[minute] = set()
+            heapq.heappush(self._minutes, minute)
         bucket.add(session_id)
+
+    def _leave_bucket(self, session_id: str, expires: float) -> None:
+        minute = _minute(expires)
+        bucket = self._buckets.get(minute)
+        if bucket is not None:
+            bucket.discard(session_id)
+            if not bucket:
+                del self._buckets[minute]
 
     def _unindex(self, user: str, session_id: str) -> None:
         sessions = self._users.get(user)
@@ -165,21 +177,26 @@ class _MemoryRecords(SyncSessionStore):
         self.data.pop(session_id, None)
         expires = self._expires.pop(session_id, None)
         if expires is not None:
-            self._buckets[math.ceil(expires)].discard(session_id)
+            self._leave_bucket(session_id, expires)
         user = self._owners.pop(session_id, None)
         if user is not None:
             self._unindex(user, session_id)
 
     def _sweep(self, now: float) -> None:
-        seconds, budget = self._seconds, _SWEEP_LIMIT
-        while seconds and seconds[0] <= now:
-            bucket = self._buckets[seconds[0]]
+        minutes, budget = self._minutes, _SWEEP_LIMIT
+        while minutes and minutes[0] * _BUCKET <= now:
+            bucket = self._buckets.get(minutes[0])
             while bucket:
                 if not budget:
                     return  # the rest waits for the next writes
-                self._drop(bucket.pop())  # (popped first: _drop's discard finds nothing)
+                self._drop(next(iter(bucket)))  # (which empties the bucket, and deletes it)
                 budget -= 1
-            del self._buckets[heapq.heappop(seconds)]
+            heapq.heappop(minutes)
+
+
+def _minute(expires: float) -> int:
+    """The bucket of a record expiring at ``expires``: swept once that minute has passed, never before."""
+    return math.ceil(expires / _BUCKET)
 
 
 class InMemoryStore(NoIOStore):
