@@ -31,7 +31,8 @@ from .stores.cookie import CookieStore
 from .stores.memory import InMemoryStore
 
 STORE_HELP = (
-    "the store: redis://host:port/db (rediss://, unix:// too), 'memory', or module:factory naming "
+    "the store: redis://host:port/db (rediss://, unix:// too), sqlite:///path or "
+    "postgresql+psycopg://..., 'memory', or module:factory naming "
     "the apps' own store (a store, a function returning one, or a dict of the apps' options with 'store', "
     "for encryptor=, serializer=, hash_ids and prefixes to match) (default: $DUALSESSIONS_STORE)"
 )
@@ -51,6 +52,10 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     except Exception as error:  # one line, never a traceback, whatever the input or the store does
         print(f"dualsessions: {type(error).__name__}: {_one_line(str(error))}", file=sys.stderr)
         return 1
+    finally:
+        made = getattr(args, "made_store", None)
+        if made is not None:  # a store the command made from a URL: its connections end with it
+            made.close()
 
 
 def _one_line(text: str) -> str:
@@ -120,7 +125,13 @@ def _store(args: argparse.Namespace) -> _Target:
     if scheme in ("redis", "rediss", "unix"):
         from .stores.redis import RedisStore
 
-        return _Target(RedisStore(url=spec, prefix=args.prefix, timeout=5), {}, True)
+        args.made_store = RedisStore(url=spec, prefix=args.prefix, timeout=5)
+        return _Target(args.made_store, {}, True)
+    if scheme.split("+")[0] in ("sqlite", "postgresql"):
+        from .stores.sql import SQLStore
+
+        args.made_store = SQLStore(spec)
+        return _Target(args.made_store, {}, True)
     if separator:
         raise SessionError(f"unknown store {spec!r}: use redis://..., 'memory', or module:factory")
     if spec == "memory":

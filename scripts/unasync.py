@@ -64,6 +64,14 @@ JOBS = [
         (r"\b_async_contract\b", "_sync_contract"),
         (r"in the async flavour", "in the sync flavour"),
     ]),
+    Job("stores/_async_sql.py", "stores/_sync_sql.py", [
+        (r"\bstore\.async_transaction\b", "store.sync_transaction"),
+        (r"(?m)^import asyncio\n", ""),
+        (r"\bAsyncSQLOperations\b", "SyncSQLOperations"),
+        (r"\bSessionStore\b", "SyncSessionStore"),
+        (r"\b_async_contract\b", "_sync_contract"),
+        (r"in the async flavour", "in the sync flavour"),
+    ]),
     Job("_async_admin.py", "_sync_admin.py", [
         (r"\ba(open_session|delete_session|session_ids|session_records|count_sessions|"
          r"revoke_user_sessions|purge_expired)\b", r"\1"),

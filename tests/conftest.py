@@ -5,12 +5,14 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+import sqlalchemy
 
 import dualsessions
 from dualsessions import _clock
 from dualsessions.stores.redis import RedisStore
 
 from .apps import FRONTENDS
+from .postgres_server import running_postgres
 from .redis_server import RedisCluster, RedisSentinelSet, RedisServer, running_redis
 from .stores import AsyncDictStore, SyncDictStore
 
@@ -75,6 +77,8 @@ STORE_KINDS = [
     "redis-sentinel",
     "sync-custom",
     "async-custom",
+    "sql-sqlite",
+    "sql-postgres",
 ]
 URL_FIXTURES = {
     "redis": "redis_url",
@@ -102,15 +106,49 @@ def build_store(kind: str, redis_url: str | None = None) -> typing.Any:
     raise ValueError(kind)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """The server's URL, its sessions table emptied first (tests that build a store create it)."""
+    engine = sqlalchemy.create_engine(postgres_server)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DROP TABLE IF EXISTS dualsessions"))
+    engine.dispose()
+    return postgres_server
+
+
+def build_sql_store(url: str) -> typing.Any:
+    from dualsessions.stores.sql import SQLStore
+
+    store = SQLStore(url)
+    store.create_table()
+    return store
+
+
 @pytest.fixture(params=STORE_KINDS)
 def store_kind(request: pytest.FixtureRequest) -> str:
     return typing.cast(str, request.param)
 
 
 @pytest.fixture
-def store(store_kind: str, request: pytest.FixtureRequest) -> typing.Any:
+def store(store_kind: str, request: pytest.FixtureRequest) -> Iterator[typing.Any]:
+    if store_kind.startswith("sql-"):
+        url = (
+            f"sqlite:///{request.getfixturevalue('tmp_path')}/sessions.db"
+            if store_kind == "sql-sqlite"
+            else request.getfixturevalue("postgres_url")
+        )
+        sql_store = build_sql_store(url)
+        yield sql_store
+        sql_store.close()
+        return
     url = request.getfixturevalue(URL_FIXTURES[store_kind]) if store_kind in URL_FIXTURES else None
-    return build_store(store_kind, url)
+    yield build_store(store_kind, url)
 
 
 @pytest.fixture(params=sorted(FRONTENDS))

@@ -16,7 +16,7 @@ from .stores import spy
 
 Frontend = typing.Callable[..., typing.Any]
 
-SERVER_SIDE = ("memory", "redis", "sync-custom", "async-custom")
+SERVER_SIDE = ("memory", "redis", "sync-custom", "async-custom", "sql-sqlite", "sql-postgres")
 
 
 def cookie_of(response: typing.Any) -> str | None:
@@ -109,7 +109,7 @@ def test_rolling_read_only_request_extends_expiry_and_resends_cookie(
     assert response.json() == {"user": "alice"}
     cookie = cookie_of(response)
     assert cookie is not None and "max-age=600" in cookie
-    if store_kind == "memory" or store_kind.startswith("redis"):  # these extend the expiry while reading
+    if store_kind == "memory" or store_kind.startswith(("redis", "sql")):  # these extend while reading
         assert [method for method, _ in calls] == ["read_and_touch"]
     else:  # the others need the record written again
         assert [method for method, _ in calls] == ["read", "write"]

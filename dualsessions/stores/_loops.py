@@ -1,0 +1,60 @@
+"""One resource per running event loop (an async client, an async engine): made when a loop first
+needs it and closed when that loop shuts down, since async connections belong to the loop that made
+them (Starlette's ``TestClient`` runs each request on a new loop; ``asyncio.run`` makes one per call)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import typing
+
+T = typing.TypeVar("T")
+
+
+class PerLoop(typing.Generic[T]):
+    """``make()`` gives the loop's resource, ``close(resource)`` ends it as the loop shuts down.
+
+    An async generator started on the loop is closed by the loop when it shuts down (``asyncio.run``,
+    anyio and uvicorn all do): its ``finally`` closes the resource while its connections' loop still
+    runs. Loops closed without that shutdown are dropped when the next loop arrives.
+    """
+
+    def __init__(
+        self, make: typing.Callable[[], T], close: typing.Callable[[T], typing.Awaitable[None]]
+    ) -> None:
+        self._make = make
+        self._close = close
+        self._lock = threading.Lock()
+        self._made: dict[asyncio.AbstractEventLoop, tuple[T, typing.AsyncGenerator[None, None]]] = {}
+
+    def now(self) -> T | None:
+        """The running loop's resource if it has one yet (a dict lookup: no coroutine)."""
+        entry = self._made.get(asyncio.get_running_loop())
+        return entry[0] if entry is not None else None
+
+    async def get(self) -> T:
+        """The running loop's resource, made on first use."""
+        loop = asyncio.get_running_loop()
+        entry = self._made.get(loop)
+        if entry is not None:
+            return entry[0]
+        with self._lock:
+            for closed in [known for known in self._made if known.is_closed()]:
+                del self._made[closed]
+        resource = self._make()
+        guard = self._guard(loop, resource)
+        self._made[loop] = (resource, guard)
+        await guard.asend(None)
+        return resource
+
+    async def _guard(self, loop: asyncio.AbstractEventLoop, resource: T) -> typing.AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await self.release(loop)
+
+    async def release(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close ``loop``'s resource now (``aclose()`` of a store)."""
+        entry = self._made.pop(loop, None)
+        if entry is not None:
+            await self._close(entry[0])
