@@ -122,6 +122,14 @@ def _store(library: str, kind: str, url: str | None) -> typing.Any:
         return module.CookieStore(SECRET)
     if kind == "memory":
         return module.InMemoryStore()
+    if kind == "sqlite":  # a file in a fresh directory: SQLite as an app without a server runs it
+        import tempfile
+
+        from dualsessions.stores.sql import SQLStore
+
+        store = SQLStore(f"sqlite:///{tempfile.mkdtemp(prefix='dualsessions-bench-')}/sessions.db")
+        store.create_table()
+        return opened(store)
     return opened(__import__(f"{library}.stores.redis", fromlist=["RedisStore"]).RedisStore(url=url))
 
 
@@ -328,6 +336,12 @@ def stacks(with_peers: bool) -> list[Stack]:
             "dualsessions ASGI, RedisStore", "asgi", "starlette", asgi_sessions("dualsessions", "redis"), True
         ),
         Stack("floor: Starlette + one Redis GET (+SET)", "asgi", "starlette", asgi_redis_floor, True),
+        Stack(
+            "dualsessions ASGI, SQLStore (SQLite file)",
+            "asgi",
+            "starlette",
+            asgi_sessions("dualsessions", "sqlite"),
+        ),
         Stack("Werkzeug bare app", "wsgi", "werkzeug", wsgi_bare),
         Stack("dualsessions WSGI (Werkzeug), CookieStore", "wsgi", "werkzeug", wsgi_dualsessions("cookie")),
         Stack("dualsessions WSGI (Werkzeug), InMemoryStore", "wsgi", "werkzeug", wsgi_dualsessions("memory")),
@@ -335,6 +349,12 @@ def stacks(with_peers: bool) -> list[Stack]:
             "dualsessions WSGI (Werkzeug), RedisStore", "wsgi", "werkzeug", wsgi_dualsessions("redis"), True
         ),
         Stack("floor: Werkzeug + one Redis GET (+SET)", "wsgi", "werkzeug", wsgi_redis_floor, True),
+        Stack(
+            "dualsessions WSGI (Werkzeug), SQLStore (SQLite file)",
+            "wsgi",
+            "werkzeug",
+            wsgi_dualsessions("sqlite"),
+        ),
         Stack("Flask bare app", "wsgi", "flask", flask_bare),
         Stack("dualsessions Flask, CookieStore", "wsgi", "flask", flask_dualsessions("cookie")),
         Stack("dualsessions Flask, InMemoryStore", "wsgi", "flask", flask_dualsessions("memory")),

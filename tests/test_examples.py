@@ -69,9 +69,31 @@ def test_examples_answer_503_while_redis_is_down() -> None:
 
 def test_store_follows_redis_url(monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("DEMO_STORE", raising=False)
     assert isinstance(make_store(), InMemoryStore)
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     assert isinstance(make_store(), RedisStore)
+
+
+def test_the_demo_keeps_sessions_in_sqlite_across_a_restart(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: typing.Any
+) -> None:
+    """DEMO_STORE=sqlite:///demo.db: the combined demo's sessions survive a restart, with no server."""
+    from dualsessions.stores.sql import SQLStore
+
+    monkeypatch.setenv("DEMO_STORE", f"sqlite:///{tmp_path}/demo.db")
+    first = make_store()
+    assert isinstance(first, SQLStore)
+    client = TestClient(combined.create_app(first))
+    client.post("/flask/login", data={"user": "ada"})
+    cookie = client.cookies["session"]
+    first.close()
+
+    restarted = make_store()  # a new process would make it the same way
+    client = TestClient(combined.create_app(restarted))
+    client.cookies.set("session", cookie)
+    assert "Logged in as <b>ada</b>" in client.get("/").text
+    restarted.close()
 
 
 def wsgi_client_for(app: typing.Any) -> httpx2.Client:

@@ -23,6 +23,9 @@ class SyncSessionStore(abc.ABC):
     #: The session lives in the cookie's value itself (:class:`CookieStore`): the server keeps no
     #: record to end, list, index or bind to an id.
     stateless: typing.ClassVar[bool] = False
+    #: The store drops a record once its ttl has passed (the built-in ones do; the core refuses an
+    #: expired session on load anyway, so a store without TTLs is correct, only bigger).
+    expires_records: typing.ClassVar[bool] = False
 
     @abc.abstractmethod
     def read(self, session_id: str, lifetime: int) -> bytes:

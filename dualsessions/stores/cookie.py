@@ -160,6 +160,8 @@ class CookieStore(NoIOStore):
     key (Starlette's own session cookies, or any other token the app signs with it, look the same).
     """
 
+    expires_records = True
+
     stateless = True
 
     def __init__(

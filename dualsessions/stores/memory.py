@@ -206,6 +206,8 @@ class InMemoryStore(NoIOStore):
     sessions (``lifetime=0``) are kept ``gc_ttl`` seconds after their last write.
     """
 
+    expires_records = True
+
     def __init__(self, gc_ttl: int = DEFAULT_GC_TTL) -> None:
         self.sync: _MemoryRecords = _MemoryRecords(gc_ttl)
 

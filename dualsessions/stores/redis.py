@@ -71,6 +71,8 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
     reconnects, so the app recovers by itself once Redis is back.
     """
 
+    expires_records = True
+
     def __init__(
         self,
         url: str | None = None,

@@ -68,6 +68,8 @@ class SQLStore(AsyncSQLOperations, DualSessionStore):
     Create the table with :meth:`create_table` / :meth:`acreate_table`, or in your migrations.
     """
 
+    expires_records = True
+
     def __new__(cls, *args: typing.Any, **kwargs: typing.Any) -> SQLStore:
         url = kwargs.get("url", args[0] if args else None)
         if cls is SQLStore and url is not None and _in_memory(sa.make_url(url)):
