@@ -21,6 +21,7 @@ import gc
 import inspect
 import json
 import os
+import pathlib
 import platform
 import statistics
 import subprocess
@@ -59,6 +60,32 @@ async def close_opened() -> None:
 
 
 SECRET = "benchmark secret"
+
+
+class _Postgres:
+    """A PostgreSQL server for the SQLStore rows, started when a stack first needs it (the tests'
+    own: a fresh cluster on a free loopback port), stopped at the end of the run."""
+
+    def __init__(self) -> None:
+        self._running: typing.Any = None
+        self._url = ""
+
+    def url(self) -> str:
+        if self._running is None:
+            sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+            from tests.postgres_server import running_postgres
+
+            self._running = running_postgres()
+            self._url = self._running.__enter__()
+        return self._url
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._running.__exit__(None, None, None)
+            self._running = None
+
+
+POSTGRES = _Postgres()
 
 
 @dataclasses.dataclass
@@ -122,12 +149,13 @@ def _store(library: str, kind: str, url: str | None) -> typing.Any:
         return module.CookieStore(SECRET)
     if kind == "memory":
         return module.InMemoryStore()
-    if kind == "sqlite":  # a file in a fresh directory: SQLite as an app without a server runs it
+    if kind in ("sqlite", "postgres"):  # SQLite: a file in a fresh directory, as an app without a server
         import tempfile
 
         from dualsessions.stores.sql import SQLStore
 
-        store = SQLStore(f"sqlite:///{tempfile.mkdtemp(prefix='dualsessions-bench-')}/sessions.db")
+        directory = tempfile.mkdtemp(prefix="dualsessions-bench-")
+        store = SQLStore(f"sqlite:///{directory}/sessions.db" if kind == "sqlite" else POSTGRES.url())
         store.create_table()
         return opened(store)
     return opened(__import__(f"{library}.stores.redis", fromlist=["RedisStore"]).RedisStore(url=url))
@@ -342,6 +370,12 @@ def stacks(with_peers: bool) -> list[Stack]:
             "starlette",
             asgi_sessions("dualsessions", "sqlite"),
         ),
+        Stack(
+            "dualsessions ASGI, SQLStore (PostgreSQL)",
+            "asgi",
+            "starlette",
+            asgi_sessions("dualsessions", "postgres"),
+        ),
         Stack("Werkzeug bare app", "wsgi", "werkzeug", wsgi_bare),
         Stack("dualsessions WSGI (Werkzeug), CookieStore", "wsgi", "werkzeug", wsgi_dualsessions("cookie")),
         Stack("dualsessions WSGI (Werkzeug), InMemoryStore", "wsgi", "werkzeug", wsgi_dualsessions("memory")),
@@ -354,6 +388,12 @@ def stacks(with_peers: bool) -> list[Stack]:
             "wsgi",
             "werkzeug",
             wsgi_dualsessions("sqlite"),
+        ),
+        Stack(
+            "dualsessions WSGI (Werkzeug), SQLStore (PostgreSQL)",
+            "wsgi",
+            "werkzeug",
+            wsgi_dualsessions("postgres"),
         ),
         Stack("Flask bare app", "wsgi", "flask", flask_bare),
         Stack("dualsessions Flask, CookieStore", "wsgi", "flask", flask_dualsessions("cookie")),
@@ -651,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         samples, commands = asyncio.run(_all(selected, server, args.rounds, args.block))
     finally:
         server.close()
+        POSTGRES.stop()
     fastest = {key: _fast(values) for key, values in samples.items()} | commands
     medians = {key: statistics.median(values) for key, values in samples.items()} | commands
     memory = {live: memory_write_cost(live, 2000 if args.smoke else 20000) for live in (100, 100_000)}
