@@ -72,8 +72,8 @@ class AsyncEngine:
             )
         if self.config.merge and not (implements(store, "update") and self.direct_serializer is not None):
             raise ImproperlyConfigured(
-                f"concurrency='merge' needs a store that updates records atomically (memory, Redis) and a "
-                f"sync serializer; {self.store_name} with {type(self.serializer).__name__} can't"
+                "concurrency='merge' needs a store that updates records atomically (memory, Redis, SQL) "
+                f"and a sync serializer; {self.store_name} with {type(self.serializer).__name__} can't"
             )
 
     def begin(self, session_id: str | None, *, extend: bool = True) -> AsyncSessionHandle:

@@ -24,6 +24,7 @@ and Flask's test client::
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import time
 import typing
@@ -37,10 +38,7 @@ from .stores.base import implements, indexes_users, is_stateless
 if typing.TYPE_CHECKING:
     from typing_extensions import Unpack
 
-try:
-    import pytest
-except ImportError:  # pragma: no cover - the helpers work without pytest; the kit needs it
-    pytest = None  # type: ignore[assignment]
+import pytest
 
 __all__ = ["StoreContract", "clear_session", "read_session", "set_session"]
 
@@ -49,18 +47,20 @@ NEW = b'{"user":"ada","theme":"dark"}'
 
 
 class _View:
-    """One flavour of a store, called the same way in both (``asyncio.run`` for the async one)."""
+    """One flavour of a store, called the same way in both (the async one on the test's one event
+    loop, so that what a store keeps of a loop, such as a client, stays usable)."""
 
-    def __init__(self, store: typing.Any, flavour: str) -> None:
+    def __init__(self, store: typing.Any, flavour: str, loop: asyncio.AbstractEventLoop) -> None:
         self.flavour = flavour
         self.target = store.sync if flavour == "sync" and hasattr(store, "sync") else store
+        self.loop = loop
 
     def __call__(self, method: str, *args: typing.Any) -> typing.Any:
         result = getattr(self.target, method)(*args)
         if self.flavour == "async":
             if hasattr(result, "__aiter__"):
-                return asyncio.run(_listed(result))
-            return asyncio.run(result)
+                return self.loop.run_until_complete(_listed(result))
+            return self.loop.run_until_complete(result)
         return list(result) if method == "session_ids" else result
 
     def __repr__(self) -> str:
@@ -71,11 +71,11 @@ async def _listed(items: typing.AsyncIterator[str]) -> list[str]:
     return [item async for item in items]
 
 
-def _views(store: typing.Any) -> list[_View]:
+def _flavours(store: typing.Any) -> list[str]:
     """The flavours ``store`` offers natively."""
     if hasattr(store, "sync"):  # a store of both flavours
-        return [_View(store, "async"), _View(store, "sync")]
-    return [_View(store, "async" if inspect.iscoroutinefunction(store.read) else "sync")]
+        return ["async", "sync"]
+    return ["async" if inspect.iscoroutinefunction(store.read) else "sync"]
 
 
 def _offers(store: typing.Any, *methods: str) -> bool:
@@ -85,8 +85,20 @@ def _offers(store: typing.Any, *methods: str) -> bool:
 class StoreContract:
     """The store contract as tests: give the class a ``store`` fixture (see the module's docstring)."""
 
+    _loop: asyncio.AbstractEventLoop
+
+    @pytest.fixture(autouse=True)
+    def _one_event_loop(self) -> typing.Iterator[None]:
+        self._loop = asyncio.new_event_loop()
+        yield
+        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        self._loop.close()
+
+    def _views(self, store: typing.Any) -> list[_View]:
+        return [_View(store, flavour, self._loop) for flavour in _flavours(store)]
+
     def test_a_written_record_reads_back_and_a_missing_one_is_empty(self, store: typing.Any) -> None:
-        for view in _views(store):
+        for view in self._views(store):
             assert view("read", generate_session_id(), 60) == b"", view
             written = view("write", generate_session_id(), DATA, 60, 60)
             assert isinstance(written, str), view
@@ -94,7 +106,7 @@ class StoreContract:
             assert view("exists", written) is True, view
 
     def test_a_removed_record_is_gone(self, store: typing.Any) -> None:
-        for view in _views(store):
+        for view in self._views(store):
             written = view("write", generate_session_id(), DATA, 60, 60)
             view("remove", written)
             if is_stateless(store):  # the record is the cookie: only the deleting cookie ends it
@@ -105,7 +117,7 @@ class StoreContract:
             view("remove", written)  # a missing record is not an error
 
     def test_replace_writes_only_a_live_record(self, store: typing.Any) -> None:
-        for view in _views(store):
+        for view in self._views(store):
             if is_stateless(store):  # the record is the cookie: a replace is a write
                 assert view("read", view("replace", "x" * 32, NEW, 60, 60), 60) == NEW, view
                 continue
@@ -118,7 +130,7 @@ class StoreContract:
             assert view("read", written, 60) == b"", view
 
     def test_take_removes_and_returns_the_record(self, store: typing.Any) -> None:
-        for view in _views(store):
+        for view in self._views(store):
             written = view("write", generate_session_id(), DATA, 60, 60)
             assert view("take", written) == DATA, view
             if not is_stateless(store):
@@ -129,7 +141,7 @@ class StoreContract:
         """A record is kept for its ttl; a store that drops expired records (``expires_records``)
         never returns one after it; ``read_and_touch`` gives one more time. (The core enforces every
         session's expiry on load anyway: a store without TTLs is correct, only bigger.)"""
-        views = _views(store)
+        views = self._views(store)
         kept = [(view, view("write", generate_session_id(), DATA, 60, 60)) for view in views]
         short = [(view, view("write", generate_session_id(), DATA, 1, 1)) for view in views]
         touched = []
@@ -151,7 +163,7 @@ class StoreContract:
             with pytest.raises(ImproperlyConfigured, match="user_key"):
                 open_session(store, generate_session_id(), user_key="user")
             return
-        for view in _views(store):
+        for view in self._views(store):
             user = f"user-{generate_session_id()}"
             first = view("write", generate_session_id(), DATA, 60, 60)
             second = view("write", generate_session_id(), DATA, 60, 60)
@@ -161,8 +173,11 @@ class StoreContract:
             view("remove_user_session", user, second)
             assert len(view("user_sessions", user)) == 1, view
             view("add_user_session", user, second)
+            bystander = view("write", generate_session_id(), DATA, 60, 60)
+            view("add_user_session", f"other-{user}", bystander)
             assert view("revoke_user", user) == 2, view
             assert view("read", first, 60) == view("read", second, 60) == b"", view
+            assert view("read", bystander, 60) == DATA, view  # another user's session stays
             assert view("revoke_user", user) == 0, view
 
     def test_listing_reads_every_live_record(self, store: typing.Any) -> None:
@@ -170,7 +185,7 @@ class StoreContract:
             with pytest.raises(ImproperlyConfigured):
                 admin.session_ids(store)
             return
-        for view in _views(store):
+        for view in self._views(store):
             ids = [view("write", generate_session_id(), DATA, 60, 60) for _ in range(3)]
             try:
                 listed = view("session_ids")
@@ -186,7 +201,7 @@ class StoreContract:
             with pytest.raises(ImproperlyConfigured):
                 admin.purge_expired(store)
             return
-        for view in _views(store):
+        for view in self._views(store):
             written = view("write", generate_session_id(), DATA, 60, 60)
             assert isinstance(view("purge_expired"), int), view
             assert view("read", written, 60) == DATA, view
@@ -196,7 +211,7 @@ class StoreContract:
             with pytest.raises(ImproperlyConfigured, match="merge"):
                 open_session(store, generate_session_id(), concurrency="merge")
             return
-        for view in _views(store):
+        for view in self._views(store):
             written = view("write", generate_session_id(), DATA, 60, 60)
             assert view("update", written, lambda current: current + b" ", 60, 60) == written, view
             assert view("read", written, 60) == DATA + b" ", view
@@ -246,7 +261,8 @@ def _cookie(client: typing.Any, name: str) -> str | None:
     if hasattr(client, "get_cookie"):  # Werkzeug's and Flask's test clients
         cookie = client.get_cookie(name)
         return cookie.value if cookie is not None else None
-    return typing.cast("str | None", client.cookies.get(name))  # httpx: Starlette's TestClient
+    found = [cookie.value for cookie in client.cookies.jar if cookie.name == name]  # httpx: TestClient
+    return found[-1] if found else None
 
 
 def _set_cookie(client: typing.Any, name: str, value: str | None) -> None:
@@ -256,7 +272,10 @@ def _set_cookie(client: typing.Any, name: str, value: str | None) -> None:
         else:
             client.set_cookie(name, value)
         return
-    if value is None:
-        client.cookies.delete(name)
-    else:
-        client.cookies.set(name, value)
+    for cookie in [cookie for cookie in client.cookies.jar if cookie.name == name]:
+        client.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
+    if value is not None:  # as a response from the app would set it: the app's later cookies replace it
+        httpx = importlib.import_module(type(client.cookies).__module__.split(".")[0])
+        request = httpx.Request("GET", client.base_url)
+        response = httpx.Response(200, headers=[("set-cookie", f"{name}={value}; Path=/")], request=request)
+        client.cookies.extract_cookies(response)

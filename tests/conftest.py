@@ -117,7 +117,8 @@ def postgres_url(postgres_server: str) -> str:
     """The server's URL, its sessions table emptied first (tests that build a store create it)."""
     engine = sqlalchemy.create_engine(postgres_server)
     with engine.begin() as connection:
-        connection.execute(sqlalchemy.text("DROP TABLE IF EXISTS dualsessions"))
+        connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE"))  # every test's tables
+        connection.execute(sqlalchemy.text("CREATE SCHEMA public"))
     engine.dispose()
     return postgres_server
 

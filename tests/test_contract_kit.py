@@ -39,6 +39,12 @@ def _clients(store: typing.Any) -> dict[str, typing.Any]:
     def read() -> typing.Any:
         return dict(flask.session)
 
+    @flask_app.get("/regenerate")
+    def regenerate() -> typing.Any:
+        from dualsessions.flask import regenerate_session_id
+
+        return {"id": regenerate_session_id()}
+
     from dualsessions.flask import DualSessions
 
     DualSessions(flask_app, store=store, cookie_https_only=False)
@@ -60,6 +66,9 @@ def test_a_test_client_gets_a_session_without_a_login_endpoint(kind: str) -> Non
     response = client.get("/read")
     assert (response.json if kind != "starlette" else response.json()) == {"user": "ada"}
     assert read_session(client, store) == {"user": "ada"}
+    client.get("/regenerate")  # the app sets its own cookie over the one the helper set
+    assert read_session(client, store) == {"user": "ada"}
+    assert len(store.data) == 1
     clear_session(client, store)
     assert read_session(client, store) == {}
     response = client.get("/read")

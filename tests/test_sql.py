@@ -135,6 +135,7 @@ def test_in_memory_sqlite_serves_both_flavours_from_one_database() -> None:
         app = App(front, store)
         _, new_id = log_in(app)
         assert app.read(new_id) == LOGIN
+    store.close()  # (which ends the database: it is its one connection)
 
 
 def test_hashed_ids_never_appear_in_the_table(sql_store: SQLStore, sql_url: str) -> None:
@@ -192,3 +193,48 @@ def test_the_command_works_on_sql_urls(
     assert cli.main(["--store", sql_url, "revoke-user", "ada"]) == 0
     assert capsys.readouterr().out == "revoked 1 session(s) of ada\n"
     assert app.read(session_id) == {}
+
+
+@pytest.mark.parametrize(
+    ("url", "sync_driver", "async_driver"),
+    [
+        ("postgresql://app@db/app", "psycopg", "psycopg"),  # no driver named: the extra's
+        ("postgresql+psycopg://app@db/app", "psycopg", "psycopg"),
+        ("postgresql+asyncpg://app@db/app", "psycopg", "asyncpg"),
+        ("postgresql+psycopg_async://app@db/app", "psycopg", "psycopg_async"),
+        ("sqlite:///x.db", "pysqlite", "aiosqlite"),
+        ("sqlite+aiosqlite:///x.db", "pysqlite", "aiosqlite"),
+    ],
+)
+def test_each_flavour_gets_a_driver_of_its_own(url: str, sync_driver: str, async_driver: str) -> None:
+    from dualsessions.stores.sql import _ASYNC_DRIVERS, _SYNC_DRIVERS
+
+    store = SQLStore(url)
+    assert store._driven(_SYNC_DRIVERS, sync=True).get_driver_name() == sync_driver
+    assert store._driven(_ASYNC_DRIVERS, sync=False).get_driver_name() == async_driver
+
+
+def test_unsupported_databases_and_shared_memory_engines_are_refused_at_once() -> None:
+    with pytest.raises(dualsessions.ImproperlyConfigured, match="SQLite and PostgreSQL"):
+        SQLStore("mysql://app@db/app")
+    with pytest.raises(dualsessions.ImproperlyConfigured, match="in-memory"):
+        SQLStore(engine=sa.create_engine("sqlite://"))
+
+
+def test_a_forked_worker_makes_connections_of_its_own(postgres_url: str) -> None:
+    """gunicorn --preload forks after the app (and its store) was made: the child must not use the
+    parent's pooled connection, or two processes would talk over one socket."""
+    import os
+
+    store = SQLStore(postgres_url)
+    store.create_table()  # leaves a connection in the pool, as an app's startup does
+    session_id = generate_session_id()
+    store.sync.write(session_id, DATA, 60, 60)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit status
+        ok = all(store.sync.read(session_id, 60) == DATA for _ in range(50))
+        os._exit(0 if ok else 1)
+    parent_reads = [store.sync.read(session_id, 60) for _ in range(50)]
+    _, status = os.waitpid(child, 0)
+    assert status == 0 and parent_reads == [DATA] * 50
+    store.close()

@@ -38,12 +38,12 @@ class PerLoop(typing.Generic[T]):
         entry = self._made.get(loop)
         if entry is not None:
             return entry[0]
-        with self._lock:
-            for closed in [known for known in self._made if known.is_closed()]:
-                del self._made[closed]
         resource = self._make()
         guard = self._guard(loop, resource)
-        self._made[loop] = (resource, guard)
+        with self._lock:
+            for closed in [known for known in list(self._made) if known.is_closed()]:
+                del self._made[closed]
+            self._made[loop] = (resource, guard)
         await guard.asend(None)
         return resource
 
@@ -51,10 +51,18 @@ class PerLoop(typing.Generic[T]):
         try:
             yield
         finally:
-            await self.release(loop)
+            await self._release(loop, resource)
 
     async def release(self, loop: asyncio.AbstractEventLoop) -> None:
         """Close ``loop``'s resource now (``aclose()`` of a store)."""
-        entry = self._made.pop(loop, None)
+        entry = self._made.get(loop)
         if entry is not None:
-            await self._close(entry[0])
+            await self._release(loop, entry[0])
+
+    async def _release(self, loop: asyncio.AbstractEventLoop, resource: T) -> None:
+        with self._lock:  # only if it is still this loop's (not a newer one made after a release)
+            entry = self._made.get(loop)
+            if entry is None or entry[0] is not resource:
+                return
+            del self._made[loop]
+        await self._close(resource)

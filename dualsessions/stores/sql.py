@@ -10,9 +10,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import os
+import sqlite3
 import threading
 import time
 import typing
+import weakref
 
 from ..exceptions import ImproperlyConfigured
 from ._async_sql import AsyncSQLOperations
@@ -36,7 +39,9 @@ _MERGE_PATIENCE = 10.0
 #: The drivers each flavour uses when the store makes its engine of the other flavour from a URL.
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "psycopg"}
 _SYNC_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
-_ASYNC_ONLY = {"aiosqlite", "asyncpg"}
+_ASYNC_ONLY = {"aiosqlite", "asyncpg", "psycopg_async"}
+#: Every SQLStore, so that a forked child (gunicorn --preload) drops the connections it inherited.
+_STORES: weakref.WeakSet[SQLStore] = weakref.WeakSet()
 
 
 def session_table(
@@ -117,14 +122,22 @@ class SQLStore(AsyncSQLOperations, DualSessionStore):
         self._url = sa.make_url(url) if url is not None else typing.cast(typing.Any, source).url
         self._lock = threading.Lock()
         self._async_engines: PerLoop[AsyncEngine] = PerLoop(self._make_async, _dispose)
-        dialect = source.dialect if source is not None else self._url.get_dialect()()
-        #: The database can return rows from UPDATE and DELETE (one statement for a rolling read or a take).
-        self.update_returns = bool(getattr(dialect, "update_returning", False))
-        self.delete_returns = bool(getattr(dialect, "delete_returning", False))
         self._backend = self._url.get_backend_name()
+        if self._backend not in ("sqlite", "postgresql"):
+            raise ImproperlyConfigured(f"SQLStore supports SQLite and PostgreSQL, not {self._backend!r}")
+        #: The database can return rows from UPDATE and DELETE (one statement for a rolling read or a
+        #: take): PostgreSQL, and SQLite from 3.35 (the library Python links, not a dialect default).
+        returning = self._backend == "postgresql" or sqlite3.sqlite_version_info >= (3, 35)
+        self.update_returns = self.delete_returns = returning
         self.description = f"SQLStore({self._url.render_as_string(hide_password=True)})"
         self._store = self
         self.sync: SyncSQLOperations = SyncSQLOperations(self)
+        if _in_memory(self._url) and not isinstance(self, _InMemorySQLStore):
+            raise ImproperlyConfigured(
+                "an in-memory SQLite database is one connection: use SQLStore('sqlite://') itself (not a "
+                "subclass, not an engine of yours)"
+            )
+        _STORES.add(self)
 
     # -- engines and transactions ----------------------------------------------------------------------
 
@@ -133,9 +146,8 @@ class SQLStore(AsyncSQLOperations, DualSessionStore):
         if engine is None:
             with self._lock:
                 if self._sync_engine is None:
-                    self._sync_engine = sa.create_engine(
-                        self._driven(_SYNC_DRIVERS, sync=True), **self._options()
-                    )
+                    url = self._driven(_SYNC_DRIVERS, sync=True)
+                    self._sync_engine = sa.create_engine(url, **self._options(url))
                 engine = self._sync_engine
         return engine
 
@@ -143,12 +155,14 @@ class SQLStore(AsyncSQLOperations, DualSessionStore):
         given, self._given_async = self._given_async, None  # the caller's engine serves the first loop
         if given is not None:
             return given
-        return create_async_engine(self._driven(_ASYNC_DRIVERS, sync=False), **self._options())
+        url = self._driven(_ASYNC_DRIVERS, sync=False)
+        return create_async_engine(url, **self._options(url))
 
     def _driven(self, drivers: dict[str, str], sync: bool) -> sa.URL:
         """The URL with a driver of the flavour wanted (the one given when it is of that flavour)."""
         driver = self._url.get_driver_name()
-        if driver == "psycopg" or (driver in _ASYNC_ONLY) != sync:  # (psycopg 3 serves both)
+        explicit = "+" in self._url.drivername  # (without one, SQLAlchemy's default may not be installed)
+        if explicit and (driver == "psycopg" or (driver in _ASYNC_ONLY) != sync):  # psycopg 3 serves both
             return self._url
         wanted = drivers.get(self._backend)
         if wanted is None:
@@ -158,21 +172,31 @@ class SQLStore(AsyncSQLOperations, DualSessionStore):
             )
         return self._url.set(drivername=f"{self._backend}+{wanted}")
 
-    def _options(self) -> dict[str, typing.Any]:
-        if self._backend == "postgresql" and self._timeout is not None:
-            return {"pool_pre_ping": True, "connect_args": {"connect_timeout": max(1, int(self._timeout))}}
-        return {"pool_pre_ping": True}
+    def _options(self, url: sa.URL) -> dict[str, typing.Any]:
+        """One statement, one round trip: autocommit (no BEGIN and COMMIT around it), no ping (a dead
+        connection is replaced when it fails); a connect timeout where the driver takes one."""
+        options: dict[str, typing.Any] = {"isolation_level": "AUTOCOMMIT"}
+        driver = url.get_driver_name()
+        if self._timeout is not None and driver in ("psycopg", "psycopg2"):
+            options["connect_args"] = {"connect_timeout": max(1, int(self._timeout))}
+        elif self._timeout is not None and driver == "asyncpg":
+            options["connect_args"] = {"timeout": self._timeout}
+        return options
 
     @contextlib.contextmanager
     def sync_transaction(self) -> typing.Iterator[sa.Connection]:
-        with self.sync_engine().begin() as connection:
+        """A connection for one operation, committed after it (a no-op on the store's own engines,
+        which autocommit; an engine of yours gets its BEGIN and COMMIT)."""
+        with self.sync_engine().connect() as connection:
             yield connection
+            connection.commit()
 
     @contextlib.asynccontextmanager
     async def async_transaction(self) -> typing.AsyncIterator[AsyncConnection]:
         engine = self._async_engines.now() or await self._async_engines.get()
-        async with engine.begin() as connection:
+        async with engine.connect() as connection:
             yield connection
+            await connection.commit()
 
     def create_table(self) -> None:
         """Create the table (and its indexes) if it doesn't exist."""
@@ -183,8 +207,16 @@ class SQLStore(AsyncSQLOperations, DualSessionStore):
             await connection.run_sync(lambda sync: self.table.create(sync, checkfirst=True))
 
     def close(self) -> None:
+        """Close the sync engine's connections (an in-memory database ends with its one connection)."""
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+
+    def _forked(self) -> None:
+        """In a forked child: forget the parent's connections without touching them (they are the
+        parent's sockets), and its event loops' engines."""
+        if self._sync_engine is not None:
+            self._sync_engine.dispose(close=False)
+        self._async_engines = PerLoop(self._make_async, _dispose)
 
     async def aclose(self) -> None:
         import asyncio
@@ -303,7 +335,9 @@ class _InMemorySQLStore(NoIOStore, SQLStore):
             with self._lock:
                 if self._sync_engine is None:
                     self._sync_engine = sa.create_engine(
-                        self._url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
+                        self._url.set(drivername="sqlite+pysqlite"),
+                        poolclass=sa.pool.StaticPool,
+                        connect_args={"check_same_thread": False},
                     )
                     self._one_at_a_time = threading.RLock()
                     self.table.create(self._sync_engine, checkfirst=True)  # (nothing outlives it anyway)
@@ -315,6 +349,17 @@ class _InMemorySQLStore(NoIOStore, SQLStore):
         engine = self.sync_engine()
         with self._one_at_a_time, engine.begin() as connection:
             yield connection
+
+    async def acreate_table(self) -> None:
+        self.create_table()  # (its one database is the sync connection's)
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _in_memory(url: sa.URL) -> bool:
