@@ -31,6 +31,14 @@ Operation: typing.TypeAlias = "str | typing.Callable[..., typing.Any]"
 READ, WRITE, REMOVE, LOOK_UP = ("read a session", "write a session", "remove a session", "look up a session")
 LIST, INDEX = "list sessions", "update the per-user index"
 SCAN_BATCH = 1000
+#: Writes ARGV[2] (with ARGV[3] seconds to live) only if KEYS[1] still holds ARGV[1]: a merge's write.
+COMPARE_AND_SET = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
 
 
 def alive(keys: list[list[str]], found: list[typing.Any]) -> list[bool]:

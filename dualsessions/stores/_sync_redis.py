@@ -12,6 +12,7 @@ import typing
 
 from ..exceptions import SessionStoreError
 from ._redis_common import (
+    COMPARE_AND_SET,
     INDEX,
     LIST,
     LOOK_UP,
@@ -22,7 +23,6 @@ from ._redis_common import (
     WRITE,
     Operation,
     SyncRedis,
-    WatchError,
     as_bytes,
     backoff,
     bind,
@@ -151,29 +151,24 @@ class SyncRedisOperations(SyncSessionStore):
     def update(
         self, session_id: str, change: typing.Callable[[bytes], bytes | None], lifetime: int, ttl: int
     ) -> str | None:
+        """Optimistic: read, change, then write only if the record is still what was read (one Lua
+        compare-and-set on one key: a cluster runs it too); again if another write came in between,
+        with a growing random pause, until the store's merge deadline. Two commands a merge."""
         store = self._store
         key = store.record_key(session_id)
-        try:
-            client = store.sync_client()
-            with pipeline(client, True) as pipe:
-                deadline = store.merge_deadline()
-                for attempt in itertools.count():  # optimistic: another write meanwhile? again
-                    try:
-                        pipe.watch(key)
-                        new = change(as_bytes(pipe.get(key)))
-                        if new is None:
-                            pipe.unwatch()
-                            return None
-                        pipe.multi()
-                        pipe.set(key, new, ex=store.expiry(ttl))
-                        pipe.execute()
-                        return session_id
-                    except WatchError:
-                        if time.monotonic() >= deadline:
-                            break
-                        time.sleep(backoff(attempt))
-        except STORE_ERRORS as exc:
-            raise SessionStoreError(store.description, WRITE, exc) from exc
+        deadline = store.merge_deadline()
+        for attempt in itertools.count():
+            current = as_bytes(self._command(READ, "get", key))
+            if not current:  # ended meanwhile: it stays ended
+                return None
+            new = change(current)
+            if new is None:
+                return None
+            if self._command(WRITE, "eval", COMPARE_AND_SET, 1, key, current, new, store.expiry(ttl)):
+                return session_id
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(backoff(attempt))
         raise SessionStoreError(store.description, WRITE, too_busy())
 
     # -- the per-user index ----------------------------------------------------------------------------
