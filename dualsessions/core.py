@@ -674,11 +674,9 @@ class SessionState:
         record was loaded. Finding in-place changes then costs what those values cost, not the whole
         session."""
         session = self.session
-        if not session or self._record_id is None:
-            return None
+        if not session or self._record_id is None or _IMMUTABLE.issuperset(map(type, session.values())):
+            return None  # (the common case, checked in C)
         mutable = {key: value for key, value in session.items() if type(value) not in _IMMUTABLE}
-        if not mutable:
-            return None
         self._mutable_keys = tuple(mutable)
         return mutable
 
