@@ -176,3 +176,20 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(_clock.now())
     monkeypatch.setattr(_clock, "now", fake)
     return fake
+
+
+Run = typing.Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """``run(*argv)``: the ``dualsessions`` command run in-process; its exit status, stdout and stderr."""
+    from dualsessions import cli
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -22,7 +22,7 @@ from examples_asgi import starlette_app
 from examples_wsgi import flask_app
 
 from .apps import asgi_client, flask_client
-from .conftest import Clock
+from .conftest import Clock, Run
 from .redis_server import RedisServer, free_port
 
 PREFIX = "starsessions."
@@ -52,22 +52,6 @@ def memory(monkeypatch: pytest.MonkeyPatch) -> InMemoryStore:
     store = InMemoryStore()
     monkeypatch.setattr(sys.modules[__name__], "STORE", store)
     return store
-
-
-Run = typing.Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    """``run(*argv)``: the command's exit status, stdout and stderr."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def assert_one_line_error(code: int, out: str, err: str, *fragments: str) -> None:

@@ -104,7 +104,7 @@ def test_requests_on_a_new_event_loop_each_work(redis_url: str) -> None:
     for n in range(5):
         client.get(f"/set?n={n}")
         assert client.get("/read").json() == {"n": str(n)}
-    assert store._clients == {}  # every loop's client was closed when its loop shut down
+    assert len(store._async_clients) == 0  # every loop's client was closed when its loop shut down
 
 
 def test_repeated_asyncio_run(redis_url: str) -> None:
@@ -112,7 +112,7 @@ def test_repeated_asyncio_run(redis_url: str) -> None:
     for n in range(5):
         asyncio.run(store.write(f"id{n}", b"data", 0, 60))
         assert asyncio.run(store.read(f"id{n}", 0)) == b"data"
-    assert store._clients == {}
+    assert len(store._async_clients) == 0
 
 
 def test_given_async_client_as_in_the_starsessions_readme(redis_url: str) -> None:
@@ -278,7 +278,7 @@ def test_loops_closed_without_shutdown_are_not_kept(redis_url: str) -> None:
         loop = asyncio.new_event_loop()
         loop.run_until_complete(store.write("abc", b"x", 0, 60))
         loop.close()  # no shutdown_asyncgens: the store can't close that client itself
-    assert len(store._clients) == 1  # only the last loop's, dropped when the next loop arrives
+    assert len(store._async_clients) == 1  # only the last loop's, dropped when the next loop arrives
     del loop, store
     gc.collect()  # the dropped clients' connections warn now, inside this test, not in a later one
 

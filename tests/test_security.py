@@ -40,11 +40,11 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import dualsessions
-from dualsessions import CookieStore, InMemoryStore, admin, cli, generate_session_id
+from dualsessions import CookieStore, InMemoryStore, admin, generate_session_id
 from dualsessions.crypto import AESGCMEncryptor, FernetEncryptor
 from dualsessions.stores.redis import RedisStore
 
-from .conftest import SECRET
+from .conftest import SECRET, Run
 from .stores import SyncDictStore, spy
 from .test_cli import assert_one_line_error
 from .test_lifecycle import HTTP, LOGIN, App, cookie_value, log_in
@@ -76,21 +76,11 @@ def assert_new_empty_session(app: App, cookie: str) -> None:
     assert (response.status_code, response.json()) == (200, {})
 
 
-Cli = typing.Callable[..., tuple[int, str, str]]
-
-
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
-    """``run_cli(*argv)``: the command run in-process, its exit status, stdout and stderr."""
+def run_cli(run: Run, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """``run_cli(*argv)``: the command run in-process, with no DUALSESSIONS_* variables around."""
     for name in ("DUALSESSIONS_STORE", "DUALSESSIONS_PREFIX", "DUALSESSIONS_SECRET"):
         monkeypatch.delenv(name, raising=False)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
     return run
 
 
@@ -163,7 +153,7 @@ def test_revoking_ends_sessions_at_every_stage_of_the_switch(front: str, stage: 
         RedisStore(url="redis+cluster://127.0.0.1:7000/", hash_ids="k", legacy_ids=True)
 
 
-def test_the_command_counts_records_it_ended_not_index_entries(redis_url: str, run_cli: Cli) -> None:
+def test_the_command_counts_records_it_ended_not_index_entries(redis_url: str, run_cli: Run) -> None:
     """An operator told "revoked 1" believes a session was ended: ada's only session is gone already."""
     plain = App("wsgi", RedisStore(url=redis_url), {"user_key": "user"})
     _, gone_id = log_in(plain)
@@ -175,7 +165,7 @@ def test_the_command_counts_records_it_ended_not_index_entries(redis_url: str, r
 
 @pytest.mark.parametrize("command", ["revoke-user ada", "purge-expired"])
 def test_a_store_without_the_hash_key_refuses_to_revoke_or_purge_moved_sessions(
-    command: str, redis_url: str, run_cli: Cli
+    command: str, redis_url: str, run_cli: Run
 ) -> None:
     """Stops an operator's bare ``--store redis://`` from reporting sessions moved to hashed keys as
     gone (and dropping their index entries, so that no later revocation could find them)."""
@@ -248,7 +238,7 @@ def write_store_module(directory: Path, name: str, redis_url: str, fernet_key: b
 
 @pytest.mark.parametrize("front", HTTP)
 def test_deleting_an_encrypted_session_on_a_hashed_store_reports_the_truth(
-    front: str, redis_url: str, run_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    front: str, redis_url: str, run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stops a stolen session outliving its deletion: an operator deleting it with a tool that lacks the
     apps' encryptor must still delete it and be told so, a second delete must say there was nothing, and
@@ -572,7 +562,7 @@ def signed_cookie(payload: bytes) -> str:
 
 
 @pytest.mark.parametrize("cookie", [*UNREADABLE_PAYLOADS, *GARBAGE])
-def test_decode_answers_any_cookie_in_one_line(cookie: str, run_cli: Cli) -> None:
+def test_decode_answers_any_cookie_in_one_line(cookie: str, run_cli: Run) -> None:
     """Stops a crafted cookie (pasted by an operator from a report) from crashing the command with a
     traceback (RecursionError, an AttributeError on a non-dict) or printing a non-session as a session."""
     value = signed_cookie(UNREADABLE_PAYLOADS[cookie]) if cookie in UNREADABLE_PAYLOADS else cookie

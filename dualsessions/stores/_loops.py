@@ -27,6 +27,10 @@ class PerLoop(typing.Generic[T]):
         self._lock = threading.Lock()
         self._made: dict[asyncio.AbstractEventLoop, tuple[T, typing.AsyncGenerator[None, None]]] = {}
 
+    def __len__(self) -> int:
+        """How many loops have their resource now."""
+        return len(self._made)
+
     def now(self) -> T | None:
         """The running loop's resource if it has one yet (a dict lookup: no coroutine)."""
         entry = self._made.get(asyncio.get_running_loop())

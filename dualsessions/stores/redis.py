@@ -19,13 +19,13 @@ import urllib.parse
 
 from ..exceptions import ImproperlyConfigured
 from ._async_redis import AsyncRedisOperations
+from ._loops import PerLoop
 from ._redis_common import AsyncRedis, SyncRedis, redis
 from ._sync_redis import SyncRedisOperations
 from .base import DualSessionStore
 
 Prefix: typing.TypeAlias = "str | typing.Callable[[str], str]"
 
-_Guard: typing.TypeAlias = "typing.AsyncGenerator[None, None]"
 
 DEFAULT_GC_TTL = 30 * 24 * 3600
 # Options that hold objects of one flavour and can't be handed to a client of the other.
@@ -121,8 +121,9 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
         self.has_getex = True
         #: False once the server turned out to predate GETDEL (Redis < 6.2): GET + DEL in one MULTI/EXEC.
         self.has_getdel = True
-        # One async client per event loop, closed when its loop shuts down (see _client_for).
-        self._clients: dict[asyncio.AbstractEventLoop, tuple[AsyncRedis, _Guard, bool]] = {}
+        # One async client per event loop, closed when its loop shuts down.
+        self._async_clients: PerLoop[AsyncRedis] = PerLoop(self._client_for_a_loop, self._close_async)
+        self._callers_async = self._async_given
         self.description = f"RedisStore({self._where()})"
         self._store = self  # the async operations are the store's own methods
         self.sync: SyncRedisOperations = SyncRedisOperations(self)
@@ -300,53 +301,29 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
 
     def loop_client(self) -> AsyncRedis | None:
         """The async client of the running loop, if it has one yet (a dict lookup: no coroutine)."""
-        entry = self._clients.get(asyncio.get_running_loop())
-        return entry[0] if entry is not None else None
+        return self._async_clients.now()
 
     async def async_client(self) -> AsyncRedis:
         """The async client of the running loop, made and bound to it on first use."""
-        loop = asyncio.get_running_loop()
-        entry = self._clients.get(loop)
-        return entry[0] if entry is not None else await self._client_for(loop)
+        return await self._async_clients.get()
 
-    async def _client_for(self, loop: asyncio.AbstractEventLoop) -> AsyncRedis:
-        """The async client of ``loop``, made and bound to it on first use.
-
-        An async generator started on the loop is closed by the loop when it shuts down (``asyncio.run``,
-        anyio, uvicorn all do): its ``finally`` closes the client while its connections' loop still
-        runs. Loops closed without that shutdown are dropped when the next loop arrives.
-        """
+    def _client_for_a_loop(self) -> AsyncRedis:
+        """A new loop's client. The caller's own async client serves the first loop that uses it; its
+        connections can't move to another loop, so later loops get clients of their own."""
         with self._lock:
-            for closed in [known for known in self._clients if known.is_closed()]:
-                del self._clients[closed]
-            # The caller's own async client serves the first loop that uses it; its connections can't
-            # move to another loop, so later loops get clients of their own.
             given, self._async_given = self._async_given, None
-        client = given if given is not None else self._make_async()
-        guard = self._loop_guard(loop)
-        self._clients[loop] = (client, guard, given is None)
-        await guard.asend(None)
-        return client
+        return given if given is not None else self._make_async()
 
     def _make_async(self) -> AsyncRedis:
         return typing.cast(AsyncRedis, self._make(redis.asyncio.Redis, redis.asyncio.connection))
 
-    async def _loop_guard(self, loop: asyncio.AbstractEventLoop) -> typing.AsyncGenerator[None, None]:
-        try:
-            yield
-        finally:
-            await self._release(loop)
-
-    async def _release(self, loop: asyncio.AbstractEventLoop) -> None:
-        entry = self._clients.pop(loop, None)
-        if entry is not None:
-            client, _, owned = entry
-            if owned:
-                await client.aclose()
-                for watcher in _sentinels(client):  # the connections that found the master
-                    await watcher.aclose()
-            else:  # the caller's client: not ours to close, but its connections die with this loop
-                await client.connection_pool.disconnect()
+    async def _close_async(self, client: AsyncRedis) -> None:
+        if client is self._callers_async:  # not ours to close, but its connections die with its loop
+            await client.connection_pool.disconnect()
+            return
+        await client.aclose()
+        for watcher in _sentinels(client):  # the connections that found the master
+            await watcher.aclose()
 
     # -- keys ------------------------------------------------------------------------------------------
 
@@ -380,7 +357,7 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
 
     async def aclose(self) -> None:
         """Close the async client of the running loop (only disconnect it, if it was given)."""
-        await self._release(asyncio.get_running_loop())
+        await self._async_clients.release(asyncio.get_running_loop())
 
     def __repr__(self) -> str:
         return self.description
