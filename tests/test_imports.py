@@ -153,3 +153,14 @@ def test_runtime_dependencies_are_the_expected_ones() -> None:
 def test_every_runtime_dependency_is_imported_by_the_package(dependency: str) -> None:
     assert dependency in _declared_dependencies()
     assert dependency in _imported_top_level_modules(), f"{dependency} is declared but never imported"
+
+
+def test_the_sql_store_needs_no_redis_client() -> None:
+    """The ``sql`` extra doesn't bring redis-py: SQLStore must import (and work) without it."""
+    script = (
+        "import sys; sys.modules['redis'] = None\n"
+        "from dualsessions.stores.sql import SQLStore\n"
+        "store = SQLStore('sqlite://'); store.sync.write('x' * 32, b'{}', 60, 60)\n"
+        "assert store.sync.read('x' * 32, 60) == b'{}'; store.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)

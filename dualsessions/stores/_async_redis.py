@@ -26,7 +26,6 @@ from ._redis_common import (
     AsyncRedis,
     Operation,
     as_bytes,
-    backoff,
     bind,
     ended,
     pipeline,
@@ -34,6 +33,7 @@ from ._redis_common import (
     too_busy,
     unknown_command,
 )
+from ._retry import backoff
 
 if typing.TYPE_CHECKING:
     from .redis import RedisStore

@@ -14,7 +14,7 @@ import typing
 from .. import _clock
 from ..exceptions import SessionStoreError
 from ._async_contract import SessionStore
-from ._redis_common import backoff
+from ._retry import backoff
 
 if typing.TYPE_CHECKING:
     from .sql import SQLStore

@@ -4,7 +4,6 @@ the errors it raises, and small helpers of no flavour."""
 from __future__ import annotations
 
 import functools
-import random
 import typing
 
 from ..exceptions import SessionStoreError
@@ -13,11 +12,11 @@ try:
     import redis
     import redis.asyncio
     import redis.asyncio.connection
-    from redis.exceptions import RedisError, ResponseError, WatchError
+    from redis.exceptions import RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("RedisStore needs redis-py: pip install 'dualsessions[redis]'") from exc
 
-__all__ = ["WatchError", "redis"]
+__all__ = ["redis"]
 
 if typing.TYPE_CHECKING:
     SyncRedis = redis.Redis
@@ -53,12 +52,6 @@ def alive(keys: list[list[str]], found: list[typing.Any]) -> list[bool]:
 def ended(keys: list[list[str]], deleted: list[typing.Any]) -> int:
     """How many members had a record among their keys (``deleted``: DEL's answer per key)."""
     return sum(alive(keys, deleted))
-
-
-def backoff(attempt: int) -> float:
-    """A random pause before a merge's next attempt: up to 1 ms, doubling to at most 50 ms, so that
-    writers contending for one record spread out instead of colliding again."""
-    return random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6)))
 
 
 def too_busy() -> RedisError:

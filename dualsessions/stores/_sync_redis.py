@@ -24,7 +24,6 @@ from ._redis_common import (
     Operation,
     SyncRedis,
     as_bytes,
-    backoff,
     bind,
     ended,
     pipeline,
@@ -32,6 +31,7 @@ from ._redis_common import (
     too_busy,
     unknown_command,
 )
+from ._retry import backoff
 from ._sync_contract import SyncSessionStore
 
 if typing.TYPE_CHECKING:

@@ -12,7 +12,7 @@ import typing
 
 from .. import _clock
 from ..exceptions import SessionStoreError
-from ._redis_common import backoff
+from ._retry import backoff
 from ._sync_contract import SyncSessionStore
 
 if typing.TYPE_CHECKING:
