@@ -56,7 +56,9 @@ class JsonSerializer(Serializer):
         self._encoder = json_encoder(separators=(",", ":"), allow_nan=False)
         self._encode = _c_encoder(self._encoder) or self._encoder.encode
         # A number beyond the float range (1e999999) would read as inf, which no later save can write.
-        self._decoder = json_decoder(parse_constant=_not_json, parse_float=_finite_float)
+        self._decoder = json_decoder(
+            parse_constant=_not_json, parse_float=_finite_float, object_hook=self._object_hook
+        )
         # The scanner json's decode() runs, called without decode()'s Python layers, unless a decoder
         # class of the caller's changes decode() itself.
         self._scan_once: typing.Callable[[str, int], tuple[typing.Any, int]] | None = (
@@ -64,6 +66,9 @@ class JsonSerializer(Serializer):
             if type(self._decoder).decode is json.JSONDecoder.decode
             else None
         )
+
+    #: Called by the decoder with every JSON object read, innermost first (None: objects stay dicts).
+    _object_hook: typing.Callable[[dict[str, typing.Any]], typing.Any] | None = None
 
     def serialize(self, data: typing.Any) -> bytes:
         try:
@@ -85,21 +90,6 @@ class JsonSerializer(Serializer):
             except StopIteration:
                 pass
         return self._decoder.decode(text)  # type: ignore[no-any-return]  # anything else, as json does
-
-
-class TaggedJsonSerializer(JsonSerializer):
-    """JSON with Flask's tags, so that every value Flask's own session holds round-trips: ``tuple``,
-    ``bytes``, ``Markup``, ``UUID``, ``datetime`` (to the second, given back in UTC) and dicts whose one
-    key looks like a tag. The format is Flask's tagged JSON (``flask.json.tag``), so a record reads the
-    same in a Flask app, in a Starlette app given this serializer, and in Flask's own cookie format.
-    The default of :class:`dualsessions.flask.DualSessions`.
-    """
-
-    def serialize(self, data: typing.Any) -> bytes:
-        return super().serialize(_tag(data))
-
-    def deserialize(self, data: bytes | str) -> dict[str, typing.Any]:
-        return typing.cast(dict[str, typing.Any], _untag(super().deserialize(data)))
 
 
 def _http_date(value: datetime.datetime) -> str:
@@ -150,18 +140,29 @@ def _tag(value: typing.Any) -> typing.Any:
     return value  # (JSON refuses it, naming its key)
 
 
-def _untag(value: typing.Any) -> typing.Any:
-    if isinstance(value, list):
-        return [_untag(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    value = {key: _untag(item) for key, item in value.items()}
+def _untag(value: dict[str, typing.Any]) -> typing.Any:
+    """A JSON object as read (its own values untagged already): what it stands for if it is a tag."""
     if len(value) == 1:
-        key = next(iter(value))
-        untag = _UNTAG.get(key)
-        if untag is not None:
-            return untag(value[key])
+        for key, item in value.items():
+            untag = _UNTAG.get(key)
+            if untag is not None:
+                return untag(item)
     return value
+
+
+class TaggedJsonSerializer(JsonSerializer):
+    """JSON with Flask's tags, so that every value Flask's own session holds round-trips: ``tuple``,
+    ``bytes``, ``Markup``, ``UUID``, ``datetime`` (to the second, given back in UTC) and dicts whose one
+    key looks like a tag. The format is Flask's tagged JSON (``flask.json.tag``), so a record reads the
+    same in a Flask app, in a Starlette app given this serializer, and in Flask's own cookie format.
+    The default of :class:`dualsessions.flask.DualSessions`.
+    """
+
+    def serialize(self, data: typing.Any) -> bytes:
+        return super().serialize(_tag(data))
+
+    # Tags are read as json's scanner meets each object: no second walk over the data in Python.
+    _object_hook = staticmethod(_untag)
 
 
 def _c_encoder(encoder: json.JSONEncoder) -> typing.Callable[[typing.Any], str] | None:

@@ -14,6 +14,8 @@ import flask
 import httpx2
 import itsdangerous
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -331,3 +333,33 @@ def test_an_unknown_or_forged_flask_session_id_is_a_new_session(redis_url: str) 
         client.headers["cookie"] = f"session={value}"
         response = client.get("/read")
         assert response.json() == {} and "set-cookie" not in response.headers
+
+
+_TAG_KEYS = st.sampled_from([" t", " di", " b", " m", " u", " d", "plain", "t"])
+_tagged_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=8)
+    | st.binary(max_size=8)
+    | st.uuids()
+    | st.text(max_size=8).map(Markup),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(_TAG_KEYS | st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_tagged_values)
+def test_tagged_json_reads_and_writes_as_flask_does(value: typing.Any) -> None:
+    """Flask's tagged JSON, nested every way (dicts whose one key looks like a tag included): what
+    Flask writes reads here as Flask reads it, and what is written here reads in Flask as it was."""
+    flask_tags = flask.json.tag.TaggedJSONSerializer()
+    ours = TaggedJsonSerializer()
+    session = {"v": value}
+    assert ours.deserialize(flask_tags.dumps(session).encode()) == flask_tags.loads(flask_tags.dumps(session))
+    assert flask_tags.loads(ours.serialize(session).decode()) == session
