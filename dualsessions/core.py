@@ -514,7 +514,7 @@ class SessionState:
     def needs_load(self, status: int | None) -> bool:
         """Whether the engine must load the session before deciding: a change was asked for before
         loading, and the request did not fail (a failed one changes nothing, so reads nothing)."""
-        return self.must_load_to_decide and not _failed(status)
+        return self.phase is _UNLOADED and self.in_play and not _failed(status)
 
     # -- 1. reading ----------------------------------------------------------------------------------
 
@@ -559,7 +559,7 @@ class SessionState:
         if isinstance(data, dict) and data:
             rolling, last_access = config.rolling, now
             if stored is not _MISSING:  # its own rules (a starsessions record has none: the app's apply)
-                own = typing.cast(SessionMetadata, stored)
+                own: SessionMetadata = stored  # type: ignore[assignment]  # checked by _is_metadata
                 lifetime, created = own["lifetime"], own["created"]
                 last_access = own.get("last_access", now)
                 owner = own.get("user")
@@ -940,13 +940,14 @@ def _is_metadata(stored: object, now: float) -> bool:
         return False
     lifetime, created = stored.get("lifetime"), stored.get("created")
     last_access, user = stored.get("last_access", created), stored.get("user", _MISSING)
-    return (
+    latest = now + _CLOCK_SKEW
+    return (  # (the range checks refuse NaN and infinities too)
         type(lifetime) is int
         and 0 <= lifetime <= MAX_LIFETIME
-        and _is_time(created)
-        and 0 <= created <= now + _CLOCK_SKEW
-        and _is_time(last_access)
-        and 0 <= last_access <= now + _CLOCK_SKEW
+        and (type(created) is float or type(created) is int)
+        and 0 <= created <= latest
+        and (type(last_access) is float or type(last_access) is int)
+        and 0 <= last_access <= latest
         and (user is _MISSING or (type(user) is str and user != ""))
         and type(stored.get("rolling", False)) is bool
     )
