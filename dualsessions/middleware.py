@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
 import re
 import typing
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._async_engine import AsyncEngine
@@ -13,7 +15,7 @@ from ._bridge import AnyStore
 from ._sync_engine import SyncEngine
 from .cookies import find_cookie, with_session_headers
 from .core import Options, options_from
-from .exceptions import ImproperlyConfigured, SessionNotLoaded
+from .exceptions import ImproperlyConfigured, SessionNotLoaded, SessionStoreError
 from .serializers import JsonSerializer
 from .session import SessionHandler
 
@@ -21,6 +23,12 @@ if typing.TYPE_CHECKING:
     from typing_extensions import Unpack
 
 _SAVE_ON = frozenset({"http.response.start", "websocket.accept"})
+
+logger = logging.getLogger("dualsessions")
+
+#: ``on_store_error``: given the request and the store's error, the response to answer with (a
+#: Starlette ``Response``, or any ASGI app), or an awaitable of it.
+StoreErrorHandler = typing.Callable[[Request, SessionStoreError], typing.Any]
 
 
 class _NotLoaded(dict):  # type: ignore[type-arg]
@@ -60,11 +68,29 @@ class SessionMiddleware:
     :class:`SessionAutoloadMiddleware`). The store is written only when the session changed (or rolls
     on a store that can't touch), and a cookie is sent only when it changed. On WebSocket connections,
     changes made before ``accept()`` are saved with the handshake.
+
+    ``on_store_error(request, exc)`` answers a request whose store failed (``SessionStoreError``, while
+    loading or saving) before its response started: it returns the response (a 503, say), which is
+    sent as it is, and the failure is logged as one line. The connection stays open, where an error
+    raised on to the server would close it. A WebSocket handshake that fails so is refused (close code
+    1013, "try again later"). Without it, the error is raised as any other.
     """
 
-    def __init__(self, app: ASGIApp, store: AnyStore, *args: typing.Any, **options: Unpack[Options]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: AnyStore,
+        *args: typing.Any,
+        on_store_error: StoreErrorHandler | None = None,
+        **options: Unpack[Options],
+    ) -> None:
+        if on_store_error is not None and not callable(on_store_error):
+            raise ImproperlyConfigured(
+                f"on_store_error must be a callable (request, exc) -> response, got {on_store_error!r}"
+            )
         self.app = app
         self.store = store
+        self.on_store_error = on_store_error
         options = options_from(args, options, "SessionMiddleware")
         self.engine = AsyncEngine(store, options)
         # A store and serializer that never wait (memory, cookie) are driven without coroutines.
@@ -95,7 +121,10 @@ class SessionMiddleware:
         scope["session"] = NOT_LOADED
         scope["session_handler"] = SessionHandler(handle, scope)
 
+        started = False
+
         async def send_with_session(message: Message) -> None:
+            nonlocal started
             if message["type"] in _SAVE_ON and state.in_play:
                 if isinstance(engine, SyncEngine):
                     engine.save(state, message.get("status"))
@@ -104,9 +133,38 @@ class SessionMiddleware:
                 https = scope.get("scheme") in ("https", "wss")
                 added = state.response_headers(scope.get("root_path", ""), https)
                 message["headers"] = with_session_headers(message.get("headers", ()), added, as_bytes=True)
+            started = True
             await send(message)
 
-        await self.app(scope, receive, send_with_session)
+        try:
+            await self.app(scope, receive, send_with_session)
+        except SessionStoreError as exc:
+            if self.on_store_error is None or started:
+                raise
+            await self._answer_store_error(exc, scope, receive, send)
+
+    async def _answer_store_error(
+        self, exc: SessionStoreError, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Answer, in place of the app, a request whose session store failed (``on_store_error``)."""
+        where = scope.get("path", "")
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1013})
+            logger.warning("session store failed, WebSocket %s refused: %s", where, _one_line(exc))
+            return
+        handler = typing.cast(StoreErrorHandler, self.on_store_error)
+        response = handler(Request(scope, receive), exc)
+        if inspect.isawaitable(response):
+            response = await response
+        await response(scope, receive, send)
+        status = getattr(response, "status_code", "")
+        logger.warning(
+            "session store failed, %s %s answered %s: %s", scope["method"], where, status, _one_line(exc)
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 class SessionAutoloadMiddleware:

@@ -41,18 +41,17 @@ def create_app(store: SessionStore | None = None) -> FastAPI:
         lifetime=3600,
         cookie_https_only=False,
         user_key="user",
+        on_store_error=sessions_unavailable,  # a 503 while the store is down, loading or saving
     )
-    # On the 500 handler, which sees store failures both while loading and while saving (a failed
-    # save happens as the response starts, past where per-exception handlers can answer).
-    app.add_exception_handler(500, session_store_down)
     app.include_router(router)
     return app
 
 
-async def session_store_down(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, SessionStoreError):
-        return PlainTextResponse("Sessions are unavailable right now, try again shortly.", status_code=503)
-    return PlainTextResponse("Internal Server Error", status_code=500)
+def sessions_unavailable(request: Request, exc: SessionStoreError) -> Response:
+    """The answer while the session store is down (the middleware logs the failure in one line)."""
+    return PlainTextResponse(
+        "Sessions are unavailable, try again shortly.", status_code=503, headers={"Retry-After": "5"}
+    )
 
 
 router = APIRouter()

@@ -74,10 +74,11 @@ async def logout(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
-async def session_store_down(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, SessionStoreError):
-        return PlainTextResponse("Sessions are unavailable right now, try again shortly.", status_code=503)
-    return PlainTextResponse("Internal Server Error", status_code=500)
+def sessions_unavailable(request: Request, exc: SessionStoreError) -> Response:
+    """The answer while the session store is down (the middleware logs the failure in one line)."""
+    return PlainTextResponse(
+        "Sessions are unavailable, try again shortly.", status_code=503, headers={"Retry-After": "5"}
+    )
 
 
 def create_app(store: SessionStore | None = None, other_side: tuple[str, str] | None = None) -> Starlette:
@@ -97,12 +98,10 @@ def create_app(store: SessionStore | None = None, other_side: tuple[str, str] | 
                 lifetime=3600,
                 cookie_https_only=False,
                 user_key="user",  # names the user: `dualsessions revoke-user NAME` ends their sessions
+                on_store_error=sessions_unavailable,  # a 503 while the store is down, loading or saving
             ),
             Middleware(SessionAutoloadMiddleware),
         ],
-        # On the 500 handler, which sees store failures both while loading and while saving (a failed
-        # save happens as the response starts, past where per-exception handlers can answer).
-        exception_handlers={500: session_store_down},
     )
     app.state.other_side = other_side
     return app

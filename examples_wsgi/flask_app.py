@@ -74,10 +74,10 @@ def create_app(store: SessionStore | None = None, other_side: tuple[str, str] | 
         session.clear()  # removes the record and deletes the cookie
         return redirect(url_for("home"), code=303)
 
-    @app.errorhandler(500)
+    @app.errorhandler(500)  # sees store failures while loading and while saving
     def store_down(error: typing.Any) -> typing.Any:
         if isinstance(getattr(error, "original_exception", None), SessionStoreError):
-            return "Sessions are unavailable right now, try again shortly.", 503
+            return "Sessions are unavailable, try again shortly.", 503, {"Retry-After": "5"}
         return "Internal Server Error", 500
 
     return app

@@ -26,6 +26,13 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A server of the test's own, which the test may stop and start."""
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     with redis_server.client() as client:
         client.flushall()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import json
 import typing
-from collections.abc import Iterator
 
 import flask
 import httpx2
@@ -18,7 +17,7 @@ from dualsessions.flask import DualSessions
 from dualsessions.stores.redis import RedisStore
 
 from .conftest import Clock
-from .redis_server import RedisServer, running_redis
+from .redis_server import RedisServer
 from .stores import SyncDictStore, spy
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -469,13 +468,6 @@ def test_change_inside_a_nested_value_is_saved() -> None:
 
 
 # -- errors --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A server of the test's own, which the test may stop and start."""
-    with running_redis() as server:
-        yield server
 
 
 @pytest.mark.redis

@@ -7,7 +7,6 @@ import gc
 import json
 import time
 import typing
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -30,13 +29,6 @@ HANDSHAKE = {"client|setinfo", "hello", "select", "auth", "client|setname"}
 
 def data_commands(server: RedisServer) -> dict[str, int]:
     return {name: n for name, n in server.command_counts().items() if name not in HANDSHAKE}
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A server of the test's own, which the test may stop and start."""
-    with running_redis() as server:
-        yield server
 
 
 @pytest.mark.parametrize(

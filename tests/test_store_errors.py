@@ -1,0 +1,216 @@
+"""``on_store_error``: an ASGI app answers a store outage itself (a 503), before its response starts,
+so the server keeps the connection; in process, and under a real uvicorn on one keep-alive connection.
+
+The store fails for real: a RedisStore whose port nothing listens on (connection refused), or a Redis
+server the test stops."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import typing
+from pathlib import Path
+
+import h11
+import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from dualsessions import (
+    ImproperlyConfigured,
+    SessionAutoloadMiddleware,
+    SessionMiddleware,
+    SessionStoreError,
+    generate_session_id,
+    load_session,
+)
+from dualsessions.stores.redis import RedisStore
+
+from .redis_server import RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+A_COOKIE = {"session": generate_session_id()}  # well-formed, so the store is asked for it
+
+
+def unavailable(request: Request, exc: SessionStoreError) -> Response:
+    return PlainTextResponse("sessions unavailable", status_code=503, headers={"Retry-After": "5"})
+
+
+async def unavailable_async(request: Request, exc: SessionStoreError) -> Response:
+    return unavailable(request, exc)
+
+
+async def read(request: Request) -> Response:
+    await load_session(request)
+    return PlainTextResponse(str(request.session.get("n")))
+
+
+async def write(request: Request) -> Response:
+    await load_session(request)
+    request.session["n"] = 1
+    return PlainTextResponse("written")
+
+
+async def streamed(request: Request) -> Response:
+    async def body() -> typing.AsyncIterator[bytes]:
+        yield b"started; "
+        await load_session(request)  # too late to answer otherwise: the response has started
+        yield b"never"
+
+    return StreamingResponse(body())
+
+
+async def socket_endpoint(websocket: WebSocket) -> None:
+    await load_session(websocket)
+    await websocket.accept()
+    await websocket.close()
+
+
+def down_store() -> RedisStore:
+    return RedisStore(url=f"redis://127.0.0.1:{free_port()}/0", timeout=2)  # nothing listens there
+
+
+def app_for(handler: typing.Any, *, autoload: bool = False) -> Starlette:
+    middleware = [Middleware(SessionMiddleware, store=down_store(), on_store_error=handler)]
+    if autoload:
+        middleware.append(Middleware(SessionAutoloadMiddleware))
+    routes = [
+        Route("/read", read),
+        Route("/write", write, methods=["POST"]),
+        Route("/streamed", streamed),
+        WebSocketRoute("/ws", socket_endpoint),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+@pytest.mark.parametrize("handler", [unavailable, unavailable_async], ids=["sync", "async"])
+@pytest.mark.parametrize(
+    ("method", "path", "cookies", "autoload"),
+    [
+        ("GET", "/read", A_COOKIE, False),  # the store fails while loading, in the handler
+        ("GET", "/read", A_COOKIE, True),  # ... in SessionAutoloadMiddleware, outside the router
+        ("POST", "/write", {}, False),  # a new visitor: the store fails while saving, as the response starts
+    ],
+    ids=["load", "autoload", "save"],
+)
+def test_a_store_failure_is_answered_by_on_store_error_with_one_log_line(
+    handler: typing.Any,
+    method: str,
+    path: str,
+    cookies: dict[str, str],
+    autoload: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = TestClient(app_for(handler, autoload=autoload), cookies=cookies)
+    with client, caplog.at_level(logging.WARNING, logger="dualsessions"):
+        response = client.request(method, path)
+    assert (response.status_code, response.text) == (503, "sessions unavailable")
+    assert response.headers["retry-after"] == "5"
+    assert "set-cookie" not in response.headers  # nothing was saved: no cookie names it
+    records = [record for record in caplog.records if record.name == "dualsessions"]
+    assert len(records) == 1 and records[0].exc_info is None
+    message = records[0].getMessage()
+    assert f"{method} {path} answered 503" in message and "\n" not in message
+    assert "could not" in message  # the store's error, in the same line
+
+
+def test_without_on_store_error_the_failure_is_raised() -> None:
+    app = Starlette(routes=[Route("/read", read)])
+    app.add_middleware(SessionMiddleware, store=down_store())
+    with TestClient(app, cookies=A_COOKIE) as client, pytest.raises(SessionStoreError):
+        client.get("/read")
+
+
+def test_a_failure_after_the_response_started_is_raised() -> None:
+    """Past the start of the response, the status is sent: nothing can be answered instead."""
+    with TestClient(app_for(unavailable), cookies=A_COOKIE) as client, pytest.raises(SessionStoreError):
+        client.get("/streamed")
+
+
+def test_a_websocket_handshake_is_refused_with_try_again_later(caplog: pytest.LogCaptureFixture) -> None:
+    client = TestClient(app_for(unavailable), cookies=A_COOKIE)
+    with client, pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws"):
+        pass
+    assert refused.value.code == 1013
+    assert any("WebSocket /ws refused" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("bad", ["503", 503, object()])
+def test_on_store_error_must_be_callable(bad: object) -> None:
+    app = Starlette(middleware=[Middleware(SessionMiddleware, store=down_store(), on_store_error=bad)])
+    with pytest.raises(ImproperlyConfigured, match="on_store_error must be a callable"):
+        app.build_middleware_stack()
+
+
+def _requests_on_one_connection(port: int, requests: list[tuple[str, str, dict[str, str]]]) -> list[int]:
+    """Send the requests one after another on one HTTP/1.1 connection; the status of each. A
+    connection the server closes fails the rest (a ``ConnectionError``)."""
+    connection = h11.Connection(h11.CLIENT)
+    statuses = []
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        for method, path, cookies in requests:
+            headers = [("Host", "127.0.0.1"), ("Content-Length", "0")]
+            headers += [("Cookie", f"{name}={value}") for name, value in cookies.items()]
+            sock.sendall(connection.send(h11.Request(method=method, target=path, headers=headers)))
+            sock.sendall(connection.send(h11.EndOfMessage()))
+            status = None
+            while True:
+                event = connection.next_event()
+                if event is h11.NEED_DATA:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise ConnectionError(
+                            f"the server closed the connection after {len(statuses)} requests"
+                        )
+                    connection.receive_data(data)
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise ConnectionError(f"the server closed the connection after {len(statuses)}")
+            statuses.append(typing.cast(int, status))
+            connection.start_next_cycle()
+    return statuses
+
+
+def test_uvicorn_keeps_the_connection_while_redis_is_down(own_redis: RedisServer, tmp_path: Path) -> None:
+    """The Starlette example under a real uvicorn, its Redis stopped: 400 requests on one keep-alive
+    connection, reads (the store fails while loading) and new visitors' writes (while saving), get
+    400 answers of 503, and the log has one line per failure and no traceback."""
+    port, log_path = free_port(), tmp_path / "uvicorn.log"
+    env = {**os.environ, "REDIS_URL": own_redis.url, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "uvicorn", "examples_asgi.starlette_app:app", f"--port={port}"]
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx2.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200
+                break
+            except httpx2.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+        own_redis.stop()
+        requests = [("GET", "/", A_COOKIE), ("POST", "/count", {})] * 200
+        statuses = _requests_on_one_connection(port, requests)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        own_redis.start()
+    assert statuses == [503] * 400
+    lines = log_path.read_text().splitlines()
+    failures = [line for line in lines if "session store failed" in line]
+    assert len(failures) == 400, lines[-20:]
+    assert not [line for line in lines if "Traceback" in line]
