@@ -4,6 +4,8 @@ its own counter, alternating between the two servers. Zero errors, and every cli
 equals its number of successful increments: nothing lost.
 
 CI runs it for 5 seconds; ``scripts/load`` runs the full 60 (DUALSESSIONS_LOAD_SECONDS to change).
+Every client makes at least a few increments however long they take, so a slow machine makes the
+test longer, never a failure: it asserts what was kept, not how fast.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .test_servers import serve, stop
 
 SECONDS = float(os.environ.get("DUALSESSIONS_LOAD_SECONDS", "5"))
 CLIENTS = 50
+AT_LEAST = 4  # increments per client, past the deadline if need be
 COUNT = re.compile(rb"Visits counted in this session: <b>(\d+)</b>")
 
 
@@ -52,8 +55,8 @@ def test_fifty_clients_lose_nothing(both_servers: list[str]) -> None:
 
     def client(number: int) -> None:
         successes, errors = 0, []
-        with httpx2.Client(timeout=30) as http:
-            while time.monotonic() < deadline:
+        with httpx2.Client(timeout=120) as http:
+            while not errors and (successes < AT_LEAST or time.monotonic() < deadline):
                 server = both_servers[(number + successes) % 2]  # alternate: one session, two frameworks
                 try:
                     response = http.post(f"{server}/count")
@@ -72,11 +75,11 @@ def test_fifty_clients_lose_nothing(both_servers: list[str]) -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=SECONDS + 120)
+        thread.join()
 
     assert len(results) == CLIENTS
     assert [errors for _, _, errors in results if errors] == []
     assert [(successes, count) for successes, count, _ in results if successes != count] == []
+    assert min(successes for successes, _, _ in results) >= AT_LEAST
     total = sum(successes for successes, _, _ in results)
-    assert total > CLIENTS  # requests got through
     print(f"\n{total} increments by {CLIENTS} clients in {SECONDS:g} s, none lost")

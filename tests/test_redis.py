@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import socket
 import time
 import typing
 
@@ -286,26 +287,34 @@ def test_clients_that_cannot_be_copied_are_refused() -> None:
 
 @pytest.mark.parametrize("frontend", ["asgi", "wsgi"])
 def test_a_slow_redis_fails_the_request_within_the_timeout_then_recovers(frontend: str) -> None:
-    import threading
-
     from .apps import FRONTENDS
 
     with running_redis("--enable-debug-command", "yes") as server:
         client = FRONTENDS[frontend](RedisStore(url=server.url, timeout=0.5))
         client.get("/set?user=alice")
 
-        def stall() -> None:
-            with server.client() as raw:
-                raw.execute_command("DEBUG", "SLEEP", "2")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as stall:
+            stall.sendall(b"DEBUG SLEEP 5\r\n")  # the server is stuck for five seconds
 
-        sleeper = threading.Thread(target=stall)
-        sleeper.start()
-        time.sleep(0.1)  # the server is now stuck for two seconds
-        started = time.monotonic()
-        with pytest.raises(SessionStoreError, match="TimeoutError"):
-            client.get("/read")
-        assert time.monotonic() - started < 1.5  # the worker is not held for the whole stall
-        sleeper.join()
+            def stuck() -> bool:  # a PING sent now waits behind the stall
+                with socket.create_connection(("127.0.0.1", server.port), timeout=0.2) as probe:
+                    probe.sendall(b"PING\r\n")
+                    try:
+                        probe.recv(16)
+                    except TimeoutError:
+                        return True
+                    return False
+
+            while not stuck():
+                pass
+            with pytest.raises(SessionStoreError, match="TimeoutError"):
+                client.get("/read")
+            # The worker was not held for the whole stall: the stall's own reply hasn't come yet.
+            stall.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                stall.recv(16)
+            stall.setblocking(True)
+            assert stall.recv(16) == b"+OK\r\n"
         assert client.get("/read").json() == {"user": "alice"}  # and it works again, no restart
 
 
