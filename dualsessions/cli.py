@@ -210,10 +210,9 @@ def _show(args: argparse.Namespace) -> None:
     record = {**_summary(session_id, state), "data": dict(state.session or {})}
     if args.json:
         _print_json(record)
-        return
-    for key in ("id", "user", "created", "last_access", "lifetime"):
-        print(f"{key:12} {'' if record[key] is None else record[key]}")
-    print(json.dumps(record["data"], indent=2, sort_keys=True, default=repr))
+    else:
+        fields = {key: record[key] for key in ("id", "user", "created", "last_access", "lifetime")}
+        _print_record(fields, record["data"])
 
 
 def _delete(args: argparse.Namespace) -> None:
@@ -259,11 +258,15 @@ def _decode(args: argparse.Namespace) -> None:
     if not isinstance(data, dict):
         raise SessionError(f"the cookie verifies, but its payload is a {type(data).__name__}, not a session")
     metadata = data.pop(METADATA_KEY, {})
-    record = {"metadata": metadata, "data": data}
     if args.json:
-        _print_json(record)
-    else:
-        print(json.dumps(record, indent=2, sort_keys=True))
+        _print_json({"metadata": metadata, "data": data})
+        return
+    fields = {
+        "created": _time(metadata.get("created")),
+        "last_access": _time(metadata.get("last_access")),
+        "lifetime": metadata.get("lifetime"),
+    }
+    _print_record(fields, data)
 
 
 # -- output ----------------------------------------------------------------------------------------------
@@ -302,7 +305,15 @@ def _say(args: argparse.Namespace, data: typing.Any, text: str) -> None:
 
 
 def _print_json(data: typing.Any) -> None:
-    print(json.dumps(data, indent=2, default=repr))
+    """One JSON document on one line (``{"count": 3}``), for programs."""
+    print(json.dumps(data, default=repr))
+
+
+def _print_record(fields: dict[str, typing.Any], data: dict[str, typing.Any]) -> None:
+    """For people: a field a line, then the session's data as indented JSON."""
+    for key, value in fields.items():
+        print(f"{key:12} {'' if value is None else value}".rstrip())
+    print(json.dumps(data, indent=2, sort_keys=True, default=repr))
 
 
 class _JsonRows:

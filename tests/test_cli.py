@@ -423,16 +423,30 @@ def assert_decoded(out: str) -> None:
 
 
 def test_decode_with_the_secret(run: Run, cookie: str) -> None:
-    code, out, err = run("decode", cookie, "--secret", "k1")
-    assert (code, err) == (0, "")
-    assert_decoded(out)
     code, out, err = run("--json", "decode", cookie, "--secret", "k1")
     assert (code, err) == (0, "")
     assert_decoded(out)
 
 
+def test_decode_prints_a_readable_form_without_json(run: Run, cookie: str) -> None:
+    """Like ``show``: the metadata a field a line (times in ISO 8601), then the data."""
+    code, out, err = run("decode", cookie, "--secret", "k1")
+
+    assert (code, err) == (0, "")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)
+    lines = out.splitlines()
+    fields = dict(line.split(None, 1) for line in lines[:3])
+    assert fields.keys() == {"created", "last_access", "lifetime"}
+    assert fields["lifetime"] == "600"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for key in ("created", "last_access"):
+        assert abs((now - datetime.datetime.fromisoformat(fields[key])).total_seconds()) < 60
+    assert json.loads("\n".join(lines[3:])) == {"theme": "dark", "user": "ada"}
+
+
 def test_decode_with_rotated_secrets(run: Run, cookie: str) -> None:
-    code, out, _ = run("decode", cookie, "--secret", "k2", "--secret", "k1")
+    code, out, _ = run("--json", "decode", cookie, "--secret", "k2", "--secret", "k1")
     assert code == 0
     assert_decoded(out)
 
@@ -441,7 +455,7 @@ def test_decode_with_the_secret_from_the_environment(
     run: Run, cookie: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DUALSESSIONS_SECRET", "k1")
-    code, out, _ = run("decode", cookie)
+    code, out, _ = run("--json", "decode", cookie)
     assert code == 0
     assert_decoded(out)
 
@@ -459,6 +473,57 @@ def test_decode_a_tampered_cookie(run: Run, cookie: str) -> None:
 def test_decode_without_a_secret(run: Run, cookie: str) -> None:
     assert_one_line_error(*run("decode", cookie), "secret")
     assert_one_line_error(*run("decode", cookie, "--secret", ""), "secret")
+
+
+# -- --json: every command, one compact JSON document ----------------------------------------------------
+
+COMMANDS = ["list", "show", "delete", "count", "revoke-user", "purge-expired", "decode"]
+
+
+@pytest.mark.parametrize("json_last", [False, True], ids=["--json first", "--json last"])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_prints_its_json_shape(
+    run: Run, memory: InMemoryStore, cookie: str, command: str, json_last: bool
+) -> None:
+    """One compact JSON document a line (``list``: a JSON array holding one session object a line)."""
+    session_id = create(memory, {"user": "ada"}, user_key="user")
+    arguments = {
+        "show": [session_id],
+        "delete": [session_id],
+        "revoke-user": ["ada"],
+        "decode": [cookie, "--secret", "k1"],
+    }.get(command, [])
+    store = [] if command == "decode" else ["--store", f"{__name__}:make_store"]
+    argv = [*store, command, *arguments, "--json"] if json_last else [*store, "--json", command, *arguments]
+
+    code, out, err = run(*argv)
+
+    assert (code, err) == (0, "")
+    document = json.loads(out)
+    if command == "list":
+        lines = out.splitlines()
+        assert (lines[0], lines[-1]) == ("[", "]")
+        assert [json.loads(line.removesuffix(",")) for line in lines[1:-1]] == document
+        assert [record["id"] for record in document] == [session_id]
+        assert set(document[0]) == {"id", "user", "created", "last_access", "lifetime", "keys"}
+        return
+    assert out == json.dumps(document) + "\n"  # one line, compact
+    if command == "show":
+        assert set(document) == {"id", "user", "created", "last_access", "lifetime", "keys", "data"}
+        assert (document["id"], document["data"]) == (session_id, {"user": "ada"})
+    elif command == "decode":
+        assert set(document) == {"metadata", "data"}
+        assert_decoded(out)
+    else:
+        assert (
+            document
+            == {
+                "delete": {"deleted": session_id},
+                "count": {"count": 1},
+                "revoke-user": {"user": "ada", "revoked": 1},
+                "purge-expired": {"purged": 0},
+            }[command]
+        )
 
 
 # -- progress ----------------------------------------------------------------------------------------
