@@ -9,11 +9,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
+import redis
 from starlette.testclient import TestClient
 
 from dualsessions import CookieStore, InMemoryStore, admin, cli, generate_session_id
@@ -22,8 +25,8 @@ from examples_asgi import starlette_app
 from examples_wsgi import flask_app
 
 from .apps import asgi_client, flask_client
-from .conftest import Clock, Run
-from .redis_server import RedisServer, free_port
+from .conftest import Clock, Run, build_sql_store
+from .redis_server import RedisServer, free_port, running_redis
 
 PREFIX = "starsessions."
 ROOT = Path(__file__).resolve().parent.parent
@@ -361,7 +364,7 @@ UNREACHABLE = "redis://127.0.0.1:{port}/0"
     [
         (["--store", "http://x", "count"], ["unknown store 'http://x'"]),
         (["--store", "mongodb://localhost/0", "list"], ["unknown store"]),
-        (["--store", "redis://x:notaport/0", "count"], ["not a Redis URL"]),
+        (["--store", "redis://x:notaport/0", "count"], ["bad store URL", "port"]),
         (["--store", "nonsense", "count"], ["unknown store 'nonsense'"]),
         (["count"], ["no store", "--store"]),
         (["--store", "tests.no_such_module:make_store", "count"], ["can't load the store"]),
@@ -378,10 +381,140 @@ UNREACHABLE = "redis://127.0.0.1:{port}/0"
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) and value and "--store" in value else None,
 )
-def test_errors_are_one_line(run: Run, argv: list[str], fragments: list[str]) -> None:
+@pytest.mark.parametrize("json_output", [False, True], ids=["", "--json"])
+def test_errors_are_one_line(run: Run, argv: list[str], fragments: list[str], json_output: bool) -> None:
     argv = [UNREACHABLE.format(port=free_port()) if arg == "unreachable" else arg for arg in argv]
-    code, out, err = run(*argv)
+    code, out, err = run(*(["--json"] if json_output else []), *argv)
     assert_one_line_error(code, out, err, *fragments)
+
+
+# -- store URLs: every kind the command takes, and strict about each part ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def unix_redis_server() -> Iterator[str]:
+    """The path of the Unix socket of a redis-server."""
+    with tempfile.TemporaryDirectory(prefix="dualsessions-cli-") as directory:
+        path = f"{directory}/redis.sock"
+        with running_redis("--unixsocket", path, "--unixsocketperm", "700"):
+            yield path
+
+
+@pytest.fixture
+def unix_socket(unix_redis_server: str) -> str:
+    with redis.Redis(unix_socket_path=unix_redis_server) as client:
+        client.flushall()
+    return unix_redis_server
+
+
+def _url(template: str, request: pytest.FixtureRequest) -> str:
+    """``template`` with its placeholders filled by running servers (each started only when named):
+    {redis} host:port, {unix} a socket path, {sqlite} a database file holding the sessions table,
+    {postgres} user@host:port/database."""
+    if "{redis}" in template:
+        redis_url = request.getfixturevalue("redis_url")
+        template = template.replace("{redis}", redis_url.removeprefix("redis://").removesuffix("/0"))
+    if "{unix}" in template:
+        template = template.replace("{unix}", request.getfixturevalue("unix_socket"))
+    if "{sqlite}" in template:
+        path = request.getfixturevalue("tmp_path") / "sessions.db"
+        build_sql_store(f"sqlite:///{path}").close()
+        template = template.replace("{sqlite}", str(path))
+    if "{postgres}" in template:
+        postgres_url = request.getfixturevalue("postgres_url")
+        build_sql_store(postgres_url).close()
+        template = template.replace("{postgres}", postgres_url.removeprefix("postgresql+psycopg://"))
+    return template
+
+
+GOOD_URLS = {
+    "redis, db in the path": "redis://{redis}/1",
+    "redis, db as an option": "redis://{redis}?db=1",
+    "redis, every option": (
+        "redis://{redis}/1?socket_timeout=2&socket_connect_timeout=2.5&socket_keepalive=yes"
+        "&retry_on_timeout=false&health_check_interval=0&max_connections=4&client_name=cli"
+    ),
+    "unix socket": "unix://{unix}?db=1",
+    "redis cluster": "redis_cluster_url",
+    "redis sentinel": "redis_sentinel_url",
+    "sqlite": "sqlite:///{sqlite}",
+    "sqlite, an option": "sqlite:///{sqlite}?timeout=2",
+    "postgresql": "postgresql://{postgres}",
+    "postgresql+psycopg": "postgresql+psycopg://{postgres}",
+}
+
+
+@pytest.mark.parametrize("template", GOOD_URLS.values(), ids=GOOD_URLS.keys())
+def test_every_kind_of_store_url(run: Run, request: pytest.FixtureRequest, template: str) -> None:
+    url = request.getfixturevalue(template) if template.endswith("_url") else _url(template, request)
+    store = build_sql_store(url) if url.startswith(("sqlite", "postgresql")) else RedisStore(url=url)
+    try:
+        for n in range(2):
+            create(store, {"n": n})
+    finally:
+        store.close()
+
+    assert run("--store", url, "count") == (0, "2\n", "")
+    if "/1" in template or "db=1" in template:  # the db it names, not db 0
+        db_0 = _url(template.replace("/1", "/0").replace("db=1", "db=0"), request)
+        assert run("--store", db_0, "count") == (0, "0\n", "")
+
+
+BAD_URLS = {
+    # Redis: the db, the port, the options; each named in the one line
+    "redis://{redis}/abc": ["bad store URL", "db", "'abc'"],
+    "redis://{redis}/1/2": ["bad store URL", "db", "'1/2'"],
+    "redis://{redis}/-1": ["bad store URL", "db", "'-1'"],
+    "redis://{redis}/0?db=1": ["bad store URL", "db", "twice"],
+    "redis://{redis}?db=x": ["bad store URL", "db", "'x'"],
+    "redis://{redis}?db=": ["bad store URL", "'db'", "no value"],
+    "redis://:S3CRET@{redis}/0?foo=1": ["bad store URL", "unknown option 'foo'"],
+    "redis://{redis}/0?socket_timeout=soon": ["bad store URL", "socket_timeout", "'soon'"],
+    "redis://{redis}/0?socket_keepalive=maybe": ["bad store URL", "socket_keepalive", "'maybe'"],
+    "redis://{redis}/0?max_connections=0": ["bad store URL", "max_connections", "'0'"],
+    "redis://{redis}/0?ssl_cert_reqs=none": ["bad store URL", "unknown option 'ssl_cert_reqs'"],
+    "redis://{redis}/0?client_name=a&client_name=b": ["bad store URL", "client_name", "twice"],
+    "redis://{redis}/0#x": ["bad store URL", "'#'"],
+    "redis://:S3#CRET@{redis}/0": ["bad store URL", "'#'", "%23"],
+    "redis://127.0.0.1:notaport/0": ["bad store URL", "port", "'notaport'"],
+    "redis://127.0.0.1:0/0": ["bad store URL", "port", "'0'"],
+    "redis://:S3CRET@127.0.0.1:70000/0": ["bad store URL", "port", "'70000'"],
+    "rediss://{redis}/abc": ["bad store URL", "db", "'abc'"],
+    "rediss://{redis}/0?foo=1": ["bad store URL", "unknown option 'foo'"],
+    "rediss://{redis}/0?ssl_cert_reqs=sometimes": ["bad store URL", "ssl_cert_reqs", "'sometimes'"],
+    "unix://{unix}?db=abc": ["bad store URL", "db", "'abc'"],
+    "unix://{unix}?socket_keepalive=yes": ["bad store URL", "unknown option 'socket_keepalive'"],
+    "unix://localhost{unix}": ["bad store URL", "no host"],
+    "unix://": ["bad store URL", "socket"],
+    "redis+cluster://{redis}/0": ["bad store URL", "cluster", "db"],
+    "redis+cluster://{redis}/?socket_timeout=1": ["bad store URL", "no option", "'socket_timeout'"],
+    "redis+cluster://127.0.0.1:notaport/": ["is not host:port"],
+    "redis+sentinel://{redis}/mymaster/abc": ["names the master"],
+    "redis+sentinel://{redis}/mymaster?db=1": ["bad store URL", "no option", "'db'"],
+    # an unknown kind of URL
+    "redis+unknown://{redis}/0": ["unknown store"],
+    "mysql://u@127.0.0.1/db": ["unknown store"],
+    "postgres://u@127.0.0.1/db": ["unknown store"],
+    # SQL: SQLAlchemy's driver checks its options when the engine is made (psycopg's, when it connects)
+    "sqlite:///{sqlite}?foo=bar": ["bad store URL", "'foo'"],
+    "sqlite:///{sqlite}?timeout=soon": ["bad store URL", "'soon'"],
+    "sqlite+nodriver:///{sqlite}": ["bad store URL", "nodriver"],
+    "sqlite://somehost/sessions.db": ["bad store URL", "SQLite URL"],
+    "postgresql://u:S3CRET@127.0.0.1:notaport/db": ["bad store URL", "port", "'notaport'"],
+    "postgresql+nodriver://u@127.0.0.1/db": ["bad store URL", "nodriver"],
+    "postgresql://{postgres}?foo=bar": ['invalid connection option "foo"'],
+}
+
+
+@pytest.mark.parametrize("json_output", [False, True], ids=["", "--json"])
+@pytest.mark.parametrize(("template", "fragments"), BAD_URLS.items(), ids=BAD_URLS.keys())
+def test_a_bad_store_url_is_one_line_naming_the_problem(
+    run: Run, request: pytest.FixtureRequest, template: str, fragments: list[str], json_output: bool
+) -> None:
+    """Never the db, port or option it could guess instead, and never the password."""
+    code, out, err = run("--store", _url(template, request), *(["--json"] if json_output else []), "count")
+    assert_one_line_error(code, out, err, *fragments)
+    assert "S3CRET" not in err
 
 
 def test_show_unknown_id(run: Run, redis_url: str) -> None:
@@ -595,7 +728,8 @@ def test_python_dash_m() -> None:
     )
     assert (failed.returncode, failed.stdout) == (1, "")
     assert failed.stderr.splitlines() == [
-        "dualsessions: unknown store 'http://x': use redis://..., 'memory', or module:factory"
+        "dualsessions: unknown store 'http://x': use a redis://, rediss://, unix://, redis+cluster://, "
+        "redis+sentinel://, sqlite:// or postgresql:// URL, 'memory', or module:factory"
     ]
 
 
