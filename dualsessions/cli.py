@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import importlib
 import json
+import logging
 import math
 import os
 import sys
@@ -55,21 +56,51 @@ _STORE_KINDS = (
 def main(argv: typing.Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    noted = _Warnings()
+    logger = logging.getLogger("dualsessions")
+    logger.addHandler(noted)
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        for message in noted.messages:
+            print(f"dualsessions: warning: {message}", file=sys.stderr)
+        return code
     except (SessionError, ValueError) as error:
-        print(f"dualsessions: {_one_line(str(error))}", file=sys.stderr)
+        print(f"dualsessions: {_one_line(str(error))}{noted.aside()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("dualsessions: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # one line, never a traceback, whatever the input or the store does
-        print(f"dualsessions: {type(error).__name__}: {_one_line(str(error))}", file=sys.stderr)
+        print(
+            f"dualsessions: {type(error).__name__}: {_one_line(str(error))}{noted.aside()}",
+            file=sys.stderr,
+        )
         return 1
     finally:
+        logger.removeHandler(noted)
         made = getattr(args, "made_store", None)
         if made is not None:  # a store the command made from a URL: its connections end with it
             made.close()
+
+
+class _Warnings(logging.Handler):
+    """What the package warns of during a command (a record it can't read, say), kept to be told in the
+    command's own lines: after its output, or inside its one error line (it also keeps Python from
+    printing them, bare, on its own)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(_one_line(record.getMessage()))
+
+    def aside(self) -> str:
+        """The warnings, for the end of an error line."""
+        if not self.messages:
+            return ""
+        more = len(self.messages) - 1
+        return f" (warning: {self.messages[0]}{f'; and {more} more' if more else ''})"
 
 
 def _one_line(text: str) -> str:

@@ -517,6 +517,32 @@ def test_a_bad_store_url_is_one_line_naming_the_problem(
     assert "S3CRET" not in err
 
 
+@pytest.mark.parametrize("json_output", [False, True], ids=["", "--json"])
+def test_a_refused_record_is_told_in_the_commands_own_lines(
+    run: Run, memory: InMemoryStore, json_output: bool
+) -> None:
+    """The engine's warning (a record it can't read) comes out as the command's: one line, prefixed, after
+    the output; and when the command then fails, inside its one error line."""
+    good = create(memory, {"theme": "dark"})
+    bad = "B" * 32
+    memory.sync.write(bad, b"not json", 0, 600)
+    json_flag = ["--json"] if json_output else []
+    warning = "InMemoryStore held a session record that was refused: undecodable: JSONDecodeError"
+
+    code, out, err = run("--store", f"{__name__}:make_store", *json_flag, "list")
+
+    assert code == 0
+    assert err == f"dualsessions: warning: {warning}\n"
+    if json_output:
+        assert [record["id"] for record in json.loads(out)] == [good]
+    else:
+        assert out.splitlines()[-1] == "(1 session)"
+
+    code, out, err = run("--store", f"{__name__}:make_store", *json_flag, "show", bad)
+
+    assert_one_line_error(code, out, err, f"no session with id {bad!r} in InMemoryStore", warning)
+
+
 def test_show_unknown_id(run: Run, redis_url: str) -> None:
     session_id = "U" + generate_session_id()[1:]  # never starting with "-"
     code, out, err = run("--store", redis_url, "show", session_id)
