@@ -265,7 +265,7 @@ class _Portal:
         try:
             asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(timeout=5)
         except Exception:  # closing on exit: nothing left to tell
-            logger.debug("dualsessions: closing the portal loop", exc_info=True)
+            logger.debug("closing the portal loop", exc_info=True)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
 
@@ -286,7 +286,7 @@ def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
     try:
         loop.run_forever()
     except BaseException:  # the next call starts a new portal rather than waiting forever
-        logger.exception("dualsessions: the background event loop stopped")
+        logger.exception("the background event loop stopped")
     finally:  # calls still waiting get an error rather than waiting forever
         portal.retire(loop)
         while pending := asyncio.all_tasks(loop):

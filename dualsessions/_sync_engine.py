@@ -141,9 +141,7 @@ class SyncEngine:
         if mutable is not None:  # what a change made inside them will be seen against
             state.snapshot = self._serialize_now(mutable)
         if state.rejected is not None:
-            logger.warning(
-                "dualsessions: %s held a session record that was refused: %s", self.store_name, state.rejected
-            )
+            logger.warning("%s held a session record that was refused: %s", self.store_name, state.rejected)
         elif rebind and state.extends and not state.is_new:  # a request's use, not a script's look
             session.modified = True  # written before ids were bound: bound when saved
         return session

@@ -4,8 +4,10 @@
     DUALSESSIONS_STORE=redis://... dualsessions revoke-user ada
     dualsessions decode 'eyJ1c2VyIjoi...' --secret "$SECRET_KEY"
 
-Tables for people, ``--json`` for programs. Bad input ends with one line on stderr and exit status 1
-(2 for a command line that doesn't parse), never a traceback.
+Tables for people; with ``--json``, every command prints one compact JSON document (``list``: an array,
+one session a line). A store URL is used as written or refused, never guessed at (a db of "abc" is not
+db 0). Bad input ends with one line on stderr and exit status 1 (2 for a command line that doesn't
+parse), never a traceback.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import contextlib
 import datetime
 import importlib
 import json
+import logging
+import math
 import os
 import sys
 import threading
 import time
 import typing
+import urllib.parse
+import warnings
 
 from . import admin
 from ._sync_engine import SyncEngine
@@ -30,32 +36,71 @@ from .stores.base import describe
 from .stores.cookie import CookieStore
 from .stores.memory import InMemoryStore
 
+if typing.TYPE_CHECKING:
+    from .stores.sql import SQLStore
+
 STORE_HELP = (
-    "the store: redis://host:port/db (rediss://, unix:// too), sqlite:///path or "
-    "postgresql+psycopg://..., 'memory', or module:factory naming "
-    "the apps' own store (a store, a function returning one, or a dict of the apps' options with 'store', "
-    "for encryptor=, serializer=, hash_ids and prefixes to match) (default: $DUALSESSIONS_STORE)"
+    "the store: redis://host:port/db (rediss://, unix:///path?db=N, redis+cluster://host:port,.../, "
+    "redis+sentinel://host:port,.../master/db too), sqlite:///path or postgresql://..., 'memory', or "
+    "module:factory naming the apps' own store (a store, a function returning one, or a dict of the apps' "
+    "options with 'store', for encryptor=, serializer=, hash_ids and prefixes to match) "
+    "(default: $DUALSESSIONS_STORE)"
+)
+#: What --store may be, for the message when it is none of them.
+_STORE_KINDS = (
+    "a redis://, rediss://, unix://, redis+cluster://, redis+sentinel://, sqlite:// or postgresql:// URL, "
+    "'memory', or module:factory"
 )
 
 
 def main(argv: typing.Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    noted = _Warnings()
+    logger = logging.getLogger("dualsessions")
+    logger.addHandler(noted)
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        for message in noted.messages:
+            print(f"dualsessions: warning: {message}", file=sys.stderr)
+        return code
     except (SessionError, ValueError) as error:
-        print(f"dualsessions: {_one_line(str(error))}", file=sys.stderr)
+        print(f"dualsessions: {_one_line(str(error))}{noted.aside()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("dualsessions: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # one line, never a traceback, whatever the input or the store does
-        print(f"dualsessions: {type(error).__name__}: {_one_line(str(error))}", file=sys.stderr)
+        print(
+            f"dualsessions: {type(error).__name__}: {_one_line(str(error))}{noted.aside()}",
+            file=sys.stderr,
+        )
         return 1
     finally:
+        logger.removeHandler(noted)
         made = getattr(args, "made_store", None)
         if made is not None:  # a store the command made from a URL: its connections end with it
             made.close()
+
+
+class _Warnings(logging.Handler):
+    """What the package warns of during a command (a record it can't read, say), kept to be told in the
+    command's own lines: after its output, or inside its one error line (it also keeps Python from
+    printing them, bare, on its own)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(_one_line(record.getMessage()))
+
+    def aside(self) -> str:
+        """The warnings, for the end of an error line."""
+        if not self.messages:
+            return ""
+        more = len(self.messages) - 1
+        return f" (warning: {self.messages[0]}{f'; and {more} more' if more else ''})"
 
 
 def _one_line(text: str) -> str:
@@ -122,23 +167,22 @@ def _store(args: argparse.Namespace) -> _Target:
     if not spec:
         raise SessionError("no store: pass --store redis://... (or set DUALSESSIONS_STORE)")
     scheme, separator, _ = spec.partition("://")
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in _REDIS_SCHEMES:
         from .stores.redis import RedisStore
 
+        _check_redis_url(spec)
         args.made_store = RedisStore(url=spec, prefix=args.prefix, timeout=5)
         return _Target(args.made_store, {}, True)
     if scheme.split("+")[0] in ("sqlite", "postgresql"):
-        from .stores.sql import SQLStore
-
-        args.made_store = SQLStore(spec)
+        args.made_store = _sql_store(spec)
         return _Target(args.made_store, {}, True)
     if separator:
-        raise SessionError(f"unknown store {spec!r}: use redis://..., 'memory', or module:factory")
+        raise SessionError(f"unknown store {_masked(spec)!r}: use {_STORE_KINDS}")
     if spec == "memory":
         return _Target(InMemoryStore(), {}, True)
     module_name, _, attribute = spec.partition(":")
     if not attribute:
-        raise SessionError(f"unknown store {spec!r}: use redis://..., 'memory', or module:factory")
+        raise SessionError(f"unknown store {spec!r}: use {_STORE_KINDS}")
     try:
         found = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
@@ -155,6 +199,159 @@ def _store(args: argparse.Namespace) -> _Target:
     if not hasattr(found, "read"):
         raise SessionError(f"{spec!r} is not a session store (nor a dict of options with 'store')")
     return _Target(found, typing.cast(Options, options), False)
+
+
+# -- store URLs: taken as written, or refused with the part that is wrong ----------------------------------
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "redis+sentinel")
+_ONE_SERVER = ("redis", "rediss", "unix")
+_TCP = ("redis", "rediss")
+
+
+class _Option(typing.NamedTuple):
+    """A query option of a Redis URL: the schemes that take it, and what its value must be."""
+
+    schemes: tuple[str, ...]
+    valid: typing.Callable[[str], bool]
+    expected: str
+
+
+def _whole(minimum: int) -> typing.Callable[[str], bool]:
+    return lambda text: text.isascii() and text.isdigit() and int(text) >= minimum
+
+
+def _seconds(text: str) -> bool:
+    try:
+        return 0 < float(text) < math.inf
+    except ValueError:
+        return False
+
+
+def _yes_no(text: str) -> bool:
+    return text.lower() in ("yes", "no", "true", "false", "1", "0")
+
+
+def _text(text: str) -> bool:
+    return True
+
+
+#: The options the command takes in a redis://, rediss:// or unix:// URL: redis-py's, but only those
+#: that are plain values, checked here (redis-py reads any text as "yes", and some only when it connects).
+_REDIS_OPTIONS = {
+    "db": _Option(_ONE_SERVER, _whole(0), "a number from 0"),
+    "socket_timeout": _Option(_ONE_SERVER, _seconds, "seconds, more than 0"),
+    "socket_connect_timeout": _Option(_ONE_SERVER, _seconds, "seconds, more than 0"),
+    "socket_keepalive": _Option(_TCP, _yes_no, "yes or no"),
+    "retry_on_timeout": _Option(_ONE_SERVER, _yes_no, "yes or no"),
+    "health_check_interval": _Option(_ONE_SERVER, _whole(0), "whole seconds, from 0"),
+    "max_connections": _Option(_ONE_SERVER, _whole(1), "a number from 1"),
+    "client_name": _Option(_ONE_SERVER, _text, "a name"),
+    "ssl_cert_reqs": _Option(
+        ("rediss",), ("none", "optional", "required").__contains__, "none, optional or required"
+    ),
+    "ssl_check_hostname": _Option(("rediss",), _yes_no, "yes or no"),
+    "ssl_ca_certs": _Option(("rediss",), _text, "a file"),
+    "ssl_ca_path": _Option(("rediss",), _text, "a directory"),
+    "ssl_certfile": _Option(("rediss",), _text, "a file"),
+    "ssl_keyfile": _Option(("rediss",), _text, "a file"),
+    "ssl_password": _Option(("rediss",), _text, "a password"),
+    "ssl_ciphers": _Option(("rediss",), _text, "a cipher list"),
+}
+
+
+def _check_redis_url(spec: str) -> None:
+    """Refuse what redis-py would take another way than written (``/abc`` as db 0, an option it ignores
+    or fails on when it connects); RedisStore then checks the hosts of Cluster and Sentinel URLs."""
+    if "#" in spec:  # (the URL is not repeated: what follows may be part of a password)
+        raise SessionError("bad store URL: it has a '#', which ends a URL (in a password or path, write %23)")
+    parts = _split(spec)
+    scheme = parts.scheme
+    options = _query_options(spec, parts.query)
+    if scheme not in _ONE_SERVER:  # redis+cluster, redis+sentinel
+        if options:
+            raise _bad_url(spec, f"{scheme}:// takes no option, got {', '.join(map(repr, options))}")
+        if scheme == "redis+cluster" and parts.path not in ("", "/"):
+            raise _bad_url(spec, f"a cluster has one db: nothing after host:port,.../, got {parts.path!r}")
+        return
+    for name, value in options.items():
+        option = _REDIS_OPTIONS.get(name)
+        if option is None or scheme not in option.schemes:
+            known = ", ".join(known for known, taken in _REDIS_OPTIONS.items() if scheme in taken.schemes)
+            raise _bad_url(spec, f"unknown option {name!r} ({scheme}:// takes {known})")
+        if not option.valid(value):
+            raise _bad_url(spec, f"{name} is {option.expected}, not {value!r}")
+    if scheme == "unix":
+        if parts.netloc.rpartition("@")[2]:
+            raise _bad_url(spec, "a unix:// URL has no host: unix:///path/to/redis.sock?db=0")
+        if not parts.path:
+            raise _bad_url(spec, "no socket path: unix:///path/to/redis.sock?db=0")
+        return
+    _check_port(spec, parts)
+    db = parts.path.removeprefix("/")
+    if db and not _whole(0)(db):
+        raise _bad_url(spec, f"the db is a number from 0 (redis://host:port/0), not {db!r}")
+    if db and "db" in options:
+        raise _bad_url(spec, "the db is given twice: in the path and as ?db=")
+
+
+def _sql_store(spec: str) -> SQLStore:
+    """An SQLStore on ``spec``, its engine made now (it connects later): SQLAlchemy then refuses a
+    driver it doesn't have and options the driver doesn't take (PostgreSQL's own are checked by psycopg
+    when it connects)."""
+    from .stores.sql import SQLStore  # first: without SQLAlchemy, it says what to install
+
+    _check_port(spec, _split(spec))
+    import sqlalchemy as sa
+
+    try:
+        store = SQLStore(spec)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", sa.exc.SAWarning)  # an option the driver would ignore
+            store.sync_engine()
+    except sa.exc.SAWarning as warning:  # (what the driver would ignore; refused here)
+        raise _bad_url(spec, f"SQLAlchemy warns: {warning.args[0]}") from None
+    except (sa.exc.ArgumentError, ImportError, ValueError, TypeError) as error:
+        raise _bad_url(spec, str(error)) from None
+    return store
+
+
+def _query_options(spec: str, query: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        if name in options:
+            raise _bad_url(spec, f"option {name!r} is given twice")
+        if not value:
+            raise _bad_url(spec, f"option {name!r} has no value")
+        options[name] = value
+    return options
+
+
+def _check_port(spec: str, parts: urllib.parse.SplitResult) -> None:
+    port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]  # (after an IPv6 address)
+    if port and not (_whole(1)(port) and int(port) < 65536):
+        raise _bad_url(spec, f"the port is a number from 1 to 65535, not {port!r}")
+
+
+def _split(spec: str) -> urllib.parse.SplitResult:
+    try:
+        return urllib.parse.urlsplit(spec)
+    except ValueError as error:  # ("Invalid IPv6 URL": a bracket left open)
+        raise SessionError(f"bad store URL: {error}") from None
+
+
+def _bad_url(spec: str, problem: str) -> SessionError:
+    return SessionError(f"bad store URL {_masked(spec)!r}: {problem}")
+
+
+def _masked(spec: str) -> str:
+    """``spec`` as written, with its password (if any) hidden: for messages."""
+    try:
+        netloc = urllib.parse.urlsplit(spec).netloc
+    except ValueError:
+        return spec.partition("://")[0] + "://..."
+    credentials, _, address = netloc.rpartition("@")
+    user, colon, _ = credentials.partition(":")
+    return spec.replace(netloc, f"{user}:***@{address}", 1) if colon else spec
 
 
 def _not_found(target: _Target, session_id: str) -> SessionError:
@@ -210,10 +407,9 @@ def _show(args: argparse.Namespace) -> None:
     record = {**_summary(session_id, state), "data": dict(state.session or {})}
     if args.json:
         _print_json(record)
-        return
-    for key in ("id", "user", "created", "last_access", "lifetime"):
-        print(f"{key:12} {'' if record[key] is None else record[key]}")
-    print(json.dumps(record["data"], indent=2, sort_keys=True, default=repr))
+    else:
+        fields = {key: record[key] for key in ("id", "user", "created", "last_access", "lifetime")}
+        _print_record(fields, record["data"])
 
 
 def _delete(args: argparse.Namespace) -> None:
@@ -259,11 +455,15 @@ def _decode(args: argparse.Namespace) -> None:
     if not isinstance(data, dict):
         raise SessionError(f"the cookie verifies, but its payload is a {type(data).__name__}, not a session")
     metadata = data.pop(METADATA_KEY, {})
-    record = {"metadata": metadata, "data": data}
     if args.json:
-        _print_json(record)
-    else:
-        print(json.dumps(record, indent=2, sort_keys=True))
+        _print_json({"metadata": metadata, "data": data})
+        return
+    fields = {
+        "created": _time(metadata.get("created")),
+        "last_access": _time(metadata.get("last_access")),
+        "lifetime": metadata.get("lifetime"),
+    }
+    _print_record(fields, data)
 
 
 # -- output ----------------------------------------------------------------------------------------------
@@ -302,7 +502,15 @@ def _say(args: argparse.Namespace, data: typing.Any, text: str) -> None:
 
 
 def _print_json(data: typing.Any) -> None:
-    print(json.dumps(data, indent=2, default=repr))
+    """One JSON document on one line (``{"count": 3}``), for programs."""
+    print(json.dumps(data, default=repr))
+
+
+def _print_record(fields: dict[str, typing.Any], data: dict[str, typing.Any]) -> None:
+    """For people: a field a line, then the session's data as indented JSON."""
+    for key, value in fields.items():
+        print(f"{key:12} {'' if value is None else value}".rstrip())
+    print(json.dumps(data, indent=2, sort_keys=True, default=repr))
 
 
 class _JsonRows:

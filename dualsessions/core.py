@@ -893,9 +893,10 @@ def _warn_insecure_once(cookie_name: str) -> None:
     if cookie_name not in _warned_insecure:
         _warned_insecure.add(cookie_name)
         logger.warning(
-            "dualsessions: the %r cookie is Secure but this request came over plain http, so browsers "
-            "and test clients won't send it back. Serve over https, or pass cookie_https_only=False "
-            "for local development.",
+            "the %r cookie is Secure but this request came over plain http: browsers send it back over "
+            "http only to localhost (Chromium and Firefox do), and httpx-based test clients such as "
+            "Starlette's TestClient never do. Serve over https, or pass cookie_https_only=False for "
+            "plain-http development and tests.",
             cookie_name,
         )
 

@@ -424,6 +424,14 @@ def test_secure_cookie_over_plain_http_warns_once(caplog: pytest.LogCaptureFixtu
         client.get("/")
     warnings = [r for r in caplog.records if "cookie_https_only=False" in r.getMessage()]
     assert len(warnings) == 1
+    # One line, in logging's default format without the logger's name twice; and true: browsers do
+    # send a Secure cookie back to http://localhost, httpx-based test clients don't over http.
+    line = logging.Formatter(logging.BASIC_FORMAT).format(warnings[0])
+    assert line.startswith(
+        "WARNING:dualsessions:the 'plainhttp' cookie is Secure but this request came over plain http"
+    )
+    assert "\n" not in line
+    assert "localhost" in line and "TestClient" in line
 
 
 class LongIdStore(AsyncDictStore):

@@ -9,11 +9,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
+import redis
 from starlette.testclient import TestClient
 
 from dualsessions import CookieStore, InMemoryStore, admin, cli, generate_session_id
@@ -22,8 +25,8 @@ from examples_asgi import starlette_app
 from examples_wsgi import flask_app
 
 from .apps import asgi_client, flask_client
-from .conftest import Clock, Run
-from .redis_server import RedisServer, free_port
+from .conftest import Clock, Run, build_sql_store
+from .redis_server import RedisServer, free_port, running_redis
 
 PREFIX = "starsessions."
 ROOT = Path(__file__).resolve().parent.parent
@@ -361,7 +364,7 @@ UNREACHABLE = "redis://127.0.0.1:{port}/0"
     [
         (["--store", "http://x", "count"], ["unknown store 'http://x'"]),
         (["--store", "mongodb://localhost/0", "list"], ["unknown store"]),
-        (["--store", "redis://x:notaport/0", "count"], ["not a Redis URL"]),
+        (["--store", "redis://x:notaport/0", "count"], ["bad store URL", "port"]),
         (["--store", "nonsense", "count"], ["unknown store 'nonsense'"]),
         (["count"], ["no store", "--store"]),
         (["--store", "tests.no_such_module:make_store", "count"], ["can't load the store"]),
@@ -378,10 +381,166 @@ UNREACHABLE = "redis://127.0.0.1:{port}/0"
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) and value and "--store" in value else None,
 )
-def test_errors_are_one_line(run: Run, argv: list[str], fragments: list[str]) -> None:
+@pytest.mark.parametrize("json_output", [False, True], ids=["", "--json"])
+def test_errors_are_one_line(run: Run, argv: list[str], fragments: list[str], json_output: bool) -> None:
     argv = [UNREACHABLE.format(port=free_port()) if arg == "unreachable" else arg for arg in argv]
-    code, out, err = run(*argv)
+    code, out, err = run(*(["--json"] if json_output else []), *argv)
     assert_one_line_error(code, out, err, *fragments)
+
+
+# -- store URLs: every kind the command takes, and strict about each part ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def unix_redis_server() -> Iterator[str]:
+    """The path of the Unix socket of a redis-server."""
+    with tempfile.TemporaryDirectory(prefix="dualsessions-cli-") as directory:
+        path = f"{directory}/redis.sock"
+        with running_redis("--unixsocket", path, "--unixsocketperm", "700"):
+            yield path
+
+
+@pytest.fixture
+def unix_socket(unix_redis_server: str) -> str:
+    with redis.Redis(unix_socket_path=unix_redis_server) as client:
+        client.flushall()
+    return unix_redis_server
+
+
+def _url(template: str, request: pytest.FixtureRequest) -> str:
+    """``template`` with its placeholders filled by running servers (each started only when named):
+    {redis} host:port, {unix} a socket path, {sqlite} a database file holding the sessions table,
+    {postgres} user@host:port/database."""
+    if "{redis}" in template:
+        redis_url = request.getfixturevalue("redis_url")
+        template = template.replace("{redis}", redis_url.removeprefix("redis://").removesuffix("/0"))
+    if "{unix}" in template:
+        template = template.replace("{unix}", request.getfixturevalue("unix_socket"))
+    if "{sqlite}" in template:
+        path = request.getfixturevalue("tmp_path") / "sessions.db"
+        build_sql_store(f"sqlite:///{path}").close()
+        template = template.replace("{sqlite}", str(path))
+    if "{postgres}" in template:
+        postgres_url = request.getfixturevalue("postgres_url")
+        build_sql_store(postgres_url).close()
+        template = template.replace("{postgres}", postgres_url.removeprefix("postgresql+psycopg://"))
+    return template
+
+
+GOOD_URLS = {
+    "redis, db in the path": "redis://{redis}/1",
+    "redis, db as an option": "redis://{redis}?db=1",
+    "redis, every option": (
+        "redis://{redis}/1?socket_timeout=2&socket_connect_timeout=2.5&socket_keepalive=yes"
+        "&retry_on_timeout=false&health_check_interval=0&max_connections=4&client_name=cli"
+    ),
+    "unix socket": "unix://{unix}?db=1",
+    "redis cluster": "redis_cluster_url",
+    "redis sentinel": "redis_sentinel_url",
+    "sqlite": "sqlite:///{sqlite}",
+    "sqlite, an option": "sqlite:///{sqlite}?timeout=2",
+    "postgresql": "postgresql://{postgres}",
+    "postgresql+psycopg": "postgresql+psycopg://{postgres}",
+}
+
+
+@pytest.mark.parametrize("template", GOOD_URLS.values(), ids=GOOD_URLS.keys())
+def test_every_kind_of_store_url(run: Run, request: pytest.FixtureRequest, template: str) -> None:
+    url = request.getfixturevalue(template) if template.endswith("_url") else _url(template, request)
+    store = build_sql_store(url) if url.startswith(("sqlite", "postgresql")) else RedisStore(url=url)
+    try:
+        for n in range(2):
+            create(store, {"n": n})
+    finally:
+        store.close()
+
+    assert run("--store", url, "count") == (0, "2\n", "")
+    if "/1" in template or "db=1" in template:  # the db it names, not db 0
+        db_0 = _url(template.replace("/1", "/0").replace("db=1", "db=0"), request)
+        assert run("--store", db_0, "count") == (0, "0\n", "")
+
+
+BAD_URLS = {
+    # Redis: the db, the port, the options; each named in the one line
+    "redis://{redis}/abc": ["bad store URL", "db", "'abc'"],
+    "redis://{redis}/1/2": ["bad store URL", "db", "'1/2'"],
+    "redis://{redis}/-1": ["bad store URL", "db", "'-1'"],
+    "redis://{redis}/0?db=1": ["bad store URL", "db", "twice"],
+    "redis://{redis}?db=x": ["bad store URL", "db", "'x'"],
+    "redis://{redis}?db=": ["bad store URL", "'db'", "no value"],
+    "redis://:S3CRET@{redis}/0?foo=1": ["bad store URL", "unknown option 'foo'"],
+    "redis://{redis}/0?socket_timeout=soon": ["bad store URL", "socket_timeout", "'soon'"],
+    "redis://{redis}/0?socket_keepalive=maybe": ["bad store URL", "socket_keepalive", "'maybe'"],
+    "redis://{redis}/0?max_connections=0": ["bad store URL", "max_connections", "'0'"],
+    "redis://{redis}/0?ssl_cert_reqs=none": ["bad store URL", "unknown option 'ssl_cert_reqs'"],
+    "redis://{redis}/0?client_name=a&client_name=b": ["bad store URL", "client_name", "twice"],
+    "redis://{redis}/0#x": ["bad store URL", "'#'"],
+    "redis://:S3#CRET@{redis}/0": ["bad store URL", "'#'", "%23"],
+    "redis://127.0.0.1:notaport/0": ["bad store URL", "port", "'notaport'"],
+    "redis://127.0.0.1:0/0": ["bad store URL", "port", "'0'"],
+    "redis://:S3CRET@127.0.0.1:70000/0": ["bad store URL", "port", "'70000'"],
+    "rediss://{redis}/abc": ["bad store URL", "db", "'abc'"],
+    "rediss://{redis}/0?foo=1": ["bad store URL", "unknown option 'foo'"],
+    "rediss://{redis}/0?ssl_cert_reqs=sometimes": ["bad store URL", "ssl_cert_reqs", "'sometimes'"],
+    "unix://{unix}?db=abc": ["bad store URL", "db", "'abc'"],
+    "unix://{unix}?socket_keepalive=yes": ["bad store URL", "unknown option 'socket_keepalive'"],
+    "unix://localhost{unix}": ["bad store URL", "no host"],
+    "unix://": ["bad store URL", "socket"],
+    "redis+cluster://{redis}/0": ["bad store URL", "cluster", "db"],
+    "redis+cluster://{redis}/?socket_timeout=1": ["bad store URL", "no option", "'socket_timeout'"],
+    "redis+cluster://127.0.0.1:notaport/": ["is not host:port"],
+    "redis+sentinel://{redis}/mymaster/abc": ["names the master"],
+    "redis+sentinel://{redis}/mymaster?db=1": ["bad store URL", "no option", "'db'"],
+    # an unknown kind of URL
+    "redis+unknown://{redis}/0": ["unknown store"],
+    "mysql://u@127.0.0.1/db": ["unknown store"],
+    "postgres://u@127.0.0.1/db": ["unknown store"],
+    # SQL: SQLAlchemy's driver checks its options when the engine is made (psycopg's, when it connects)
+    "sqlite:///{sqlite}?foo=bar": ["bad store URL", "'foo'"],
+    "sqlite:///{sqlite}?timeout=soon": ["bad store URL", "'soon'"],
+    "sqlite+nodriver:///{sqlite}": ["bad store URL", "nodriver"],
+    "sqlite://somehost/sessions.db": ["bad store URL", "SQLite URL"],
+    "postgresql://u:S3CRET@127.0.0.1:notaport/db": ["bad store URL", "port", "'notaport'"],
+    "postgresql+nodriver://u@127.0.0.1/db": ["bad store URL", "nodriver"],
+    "postgresql://{postgres}?foo=bar": ['invalid connection option "foo"'],
+}
+
+
+@pytest.mark.parametrize("json_output", [False, True], ids=["", "--json"])
+@pytest.mark.parametrize(("template", "fragments"), BAD_URLS.items(), ids=BAD_URLS.keys())
+def test_a_bad_store_url_is_one_line_naming_the_problem(
+    run: Run, request: pytest.FixtureRequest, template: str, fragments: list[str], json_output: bool
+) -> None:
+    """Never the db, port or option it could guess instead, and never the password."""
+    code, out, err = run("--store", _url(template, request), *(["--json"] if json_output else []), "count")
+    assert_one_line_error(code, out, err, *fragments)
+    assert "S3CRET" not in err
+
+
+@pytest.mark.parametrize("json_output", [False, True], ids=["", "--json"])
+def test_a_refused_record_is_told_in_the_commands_own_lines(
+    run: Run, memory: InMemoryStore, json_output: bool
+) -> None:
+    """The engine's warning (a record it can't read) comes out as the command's: one line, prefixed, after
+    the output; and when the command then fails, inside its one error line."""
+    good = create(memory, {"theme": "dark"})
+    bad = "B" * 32
+    memory.sync.write(bad, b"not json", 0, 600)
+    json_flag = ["--json"] if json_output else []
+    warning = "InMemoryStore held a session record that was refused: undecodable: JSONDecodeError"
+
+    code, out, err = run("--store", f"{__name__}:make_store", *json_flag, "list")
+
+    assert code == 0
+    assert err == f"dualsessions: warning: {warning}\n"
+    if json_output:
+        assert [record["id"] for record in json.loads(out)] == [good]
+    else:
+        assert out.splitlines()[-1] == "(1 session)"
+
+    code, out, err = run("--store", f"{__name__}:make_store", *json_flag, "show", bad)
+
+    assert_one_line_error(code, out, err, f"no session with id {bad!r} in InMemoryStore", warning)
 
 
 def test_show_unknown_id(run: Run, redis_url: str) -> None:
@@ -423,16 +582,30 @@ def assert_decoded(out: str) -> None:
 
 
 def test_decode_with_the_secret(run: Run, cookie: str) -> None:
-    code, out, err = run("decode", cookie, "--secret", "k1")
-    assert (code, err) == (0, "")
-    assert_decoded(out)
     code, out, err = run("--json", "decode", cookie, "--secret", "k1")
     assert (code, err) == (0, "")
     assert_decoded(out)
 
 
+def test_decode_prints_a_readable_form_without_json(run: Run, cookie: str) -> None:
+    """Like ``show``: the metadata a field a line (times in ISO 8601), then the data."""
+    code, out, err = run("decode", cookie, "--secret", "k1")
+
+    assert (code, err) == (0, "")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)
+    lines = out.splitlines()
+    fields = dict(line.split(None, 1) for line in lines[:3])
+    assert fields.keys() == {"created", "last_access", "lifetime"}
+    assert fields["lifetime"] == "600"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for key in ("created", "last_access"):
+        assert abs((now - datetime.datetime.fromisoformat(fields[key])).total_seconds()) < 60
+    assert json.loads("\n".join(lines[3:])) == {"theme": "dark", "user": "ada"}
+
+
 def test_decode_with_rotated_secrets(run: Run, cookie: str) -> None:
-    code, out, _ = run("decode", cookie, "--secret", "k2", "--secret", "k1")
+    code, out, _ = run("--json", "decode", cookie, "--secret", "k2", "--secret", "k1")
     assert code == 0
     assert_decoded(out)
 
@@ -441,7 +614,7 @@ def test_decode_with_the_secret_from_the_environment(
     run: Run, cookie: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DUALSESSIONS_SECRET", "k1")
-    code, out, _ = run("decode", cookie)
+    code, out, _ = run("--json", "decode", cookie)
     assert code == 0
     assert_decoded(out)
 
@@ -459,6 +632,57 @@ def test_decode_a_tampered_cookie(run: Run, cookie: str) -> None:
 def test_decode_without_a_secret(run: Run, cookie: str) -> None:
     assert_one_line_error(*run("decode", cookie), "secret")
     assert_one_line_error(*run("decode", cookie, "--secret", ""), "secret")
+
+
+# -- --json: every command, one compact JSON document ----------------------------------------------------
+
+COMMANDS = ["list", "show", "delete", "count", "revoke-user", "purge-expired", "decode"]
+
+
+@pytest.mark.parametrize("json_last", [False, True], ids=["--json first", "--json last"])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_prints_its_json_shape(
+    run: Run, memory: InMemoryStore, cookie: str, command: str, json_last: bool
+) -> None:
+    """One compact JSON document a line (``list``: a JSON array holding one session object a line)."""
+    session_id = create(memory, {"user": "ada"}, user_key="user")
+    arguments = {
+        "show": [session_id],
+        "delete": [session_id],
+        "revoke-user": ["ada"],
+        "decode": [cookie, "--secret", "k1"],
+    }.get(command, [])
+    store = [] if command == "decode" else ["--store", f"{__name__}:make_store"]
+    argv = [*store, command, *arguments, "--json"] if json_last else [*store, "--json", command, *arguments]
+
+    code, out, err = run(*argv)
+
+    assert (code, err) == (0, "")
+    document = json.loads(out)
+    if command == "list":
+        lines = out.splitlines()
+        assert (lines[0], lines[-1]) == ("[", "]")
+        assert [json.loads(line.removesuffix(",")) for line in lines[1:-1]] == document
+        assert [record["id"] for record in document] == [session_id]
+        assert set(document[0]) == {"id", "user", "created", "last_access", "lifetime", "keys"}
+        return
+    assert out == json.dumps(document) + "\n"  # one line, compact
+    if command == "show":
+        assert set(document) == {"id", "user", "created", "last_access", "lifetime", "keys", "data"}
+        assert (document["id"], document["data"]) == (session_id, {"user": "ada"})
+    elif command == "decode":
+        assert set(document) == {"metadata", "data"}
+        assert_decoded(out)
+    else:
+        assert (
+            document
+            == {
+                "delete": {"deleted": session_id},
+                "count": {"count": 1},
+                "revoke-user": {"user": "ada", "revoked": 1},
+                "purge-expired": {"purged": 0},
+            }[command]
+        )
 
 
 # -- progress ----------------------------------------------------------------------------------------
@@ -530,7 +754,8 @@ def test_python_dash_m() -> None:
     )
     assert (failed.returncode, failed.stdout) == (1, "")
     assert failed.stderr.splitlines() == [
-        "dualsessions: unknown store 'http://x': use redis://..., 'memory', or module:factory"
+        "dualsessions: unknown store 'http://x': use a redis://, rediss://, unix://, redis+cluster://, "
+        "redis+sentinel://, sqlite:// or postgresql:// URL, 'memory', or module:factory"
     ]
 
 
