@@ -208,8 +208,9 @@ class Session(dict[str, typing.Any]):
     """The session data: a dict that notes when it is changed.
 
     Every mutating method sets ``modified``. A change inside a nested value (``session["cart"].append(x)``)
-    can't be seen from here: assign the value again, or set ``session.modified = True``.
-    It stays a real ``dict`` so that ``JSONResponse(request.session)`` and ``dict(session)`` just work.
+    can't be seen from here: the engine finds it by serializing the session's lists and dicts again at
+    the end of the request; ``session.modified = True`` forces a write. It stays a real ``dict`` so
+    that ``JSONResponse(request.session)`` and ``dict(session)`` just work.
     """
 
     __slots__ = ("modified",)
