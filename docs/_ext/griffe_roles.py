@@ -1,19 +1,23 @@
 """A griffe extension for the documentation site (mkdocs.yml loads it, the site doesn't ship it).
 
-The docstrings are written with reST roles (``:class:`CookieStore```, ``:func:`~dualsessions.admin.open_session```)
-and ``::`` before literal blocks. In the API reference a role becomes a link to the object's entry, or
-plain code when the object has none; a closing ``::`` becomes ``:``.
+The docstrings are written with reST roles (``:class:`CookieStore```,
+``:func:`~dualsessions.admin.open_session```) and ``::`` before literal blocks. In the API reference
+a role becomes a link to the object's entry, or plain code when the object has none; a closing ``::``
+becomes ``:``.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import typing
 
 import griffe
 
-_ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|exc|obj):`(?P<short>~?)(?P<name>[\w.]+)(?P<call>\(\))?`")
+_ROLE = re.compile(
+    r":(?:class|func|meth|mod|data|attr|exc|obj):`(?P<short>~?)(?P<name>[\w.]+)(?P<call>\(\))?`"
+)
 _LITERAL = re.compile(r"(?<=\S)::$", re.M)
 
 
@@ -22,7 +26,7 @@ class Roles(griffe.Extension):
         for obj in _objects(pkg):
             if obj.docstring is not None:
                 text = _LITERAL.sub(":", obj.docstring.value)
-                obj.docstring.value = _ROLE.sub(lambda match, obj=obj: _link(pkg, obj, match), text)
+                obj.docstring.value = _ROLE.sub(functools.partial(_link, pkg, obj), text)
 
 
 def _objects(obj: griffe.Object) -> typing.Iterator[griffe.Object]:
@@ -59,7 +63,7 @@ def _resolve(pkg: griffe.Module, obj: griffe.Object, name: str) -> str | None:
             continue
         try:
             found = pkg[tail] if tail else pkg
-            return str(found.final_target.path if found.is_alias else found.path)
+            return str(found.final_target.path if isinstance(found, griffe.Alias) else found.path)
         except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
             continue
     return None
