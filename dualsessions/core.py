@@ -368,7 +368,7 @@ class Cookie(enum.Enum):
 FAILED = "failed: status >= 500 or an exception"
 
 #: The rules table: each situation at the end of a request, and what the store and the cookie do.
-#: The README's table of rules says the same, row by row.
+#: The docs' table of rules (docs/rules.md) says the same, row by row.
 RULES: dict[str, tuple[Store, Cookie]] = {
     "never loaded": (Store.NOTHING, Cookie.NONE),
     FAILED: (Store.NOTHING, Cookie.KEEP),
