@@ -10,8 +10,10 @@ prefix, as Django's ``aget``). The rules are the middlewares' own, from the same
 
     revoke_user_sessions(store, "ada")                  # log ada out everywhere
 
-Reading never extends a session and never creates one. Pass ``lifetime``, ``rolling`` and
-``user_key`` as the app does, so that expiry and the per-user index follow the same rules.
+Reading never extends a session and never creates one. Ids are never adopted: data saved in the
+session of an unknown id goes to a record under a new id (``OpenSession.session_id`` once the block
+is left); check ``OpenSession.exists`` first when that is not wanted. Pass ``lifetime``, ``rolling``
+and ``user_key`` as the app does, so that expiry and the per-user index follow the same rules.
 """
 
 from __future__ import annotations

@@ -208,8 +208,9 @@ class Session(dict[str, typing.Any]):
     """The session data: a dict that notes when it is changed.
 
     Every mutating method sets ``modified``. A change inside a nested value (``session["cart"].append(x)``)
-    can't be seen from here: assign the value again, or set ``session.modified = True``.
-    It stays a real ``dict`` so that ``JSONResponse(request.session)`` and ``dict(session)`` just work.
+    can't be seen from here: the engine finds it by serializing the session's lists and dicts again at
+    the end of the request; ``session.modified = True`` forces a write. It stays a real ``dict`` so
+    that ``JSONResponse(request.session)`` and ``dict(session)`` just work.
     """
 
     __slots__ = ("modified",)
@@ -367,7 +368,7 @@ class Cookie(enum.Enum):
 FAILED = "failed: status >= 500 or an exception"
 
 #: The rules table: each situation at the end of a request, and what the store and the cookie do.
-#: The README's table of rules says the same, row by row.
+#: The docs' table of rules (docs/rules.md) says the same, row by row.
 RULES: dict[str, tuple[Store, Cookie]] = {
     "never loaded": (Store.NOTHING, Cookie.NONE),
     FAILED: (Store.NOTHING, Cookie.KEEP),

@@ -560,7 +560,7 @@ def test_get_session_id() -> None:
 
 
 def test_get_session_id_does_not_adopt_an_id_the_store_does_not_know() -> None:
-    """README: a session id the store doesn't know is never adopted; ``get_session_id`` is None for
+    """Docs: a session id the store doesn't know is never adopted; ``get_session_id`` is None for
     such a session until it is saved."""
     client = client_for(helper_app(InMemoryStore()))
     client.cookies.set("session", "forged-by-a-client")

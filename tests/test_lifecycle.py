@@ -412,16 +412,16 @@ def test_using_an_unloaded_asgi_session_raises_session_not_loaded(
 # -- the rules table ------------------------------------------------------------------------------------
 
 
-def test_the_readmes_rules_table_is_the_cores() -> None:
-    """The README's table of rules names the core's situations, in the core's order, with the core's
-    store action for each."""
+def test_the_documented_rules_table_is_the_cores() -> None:
+    """The table of rules in the docs (docs/rules.md) names the core's situations, in the core's
+    order, with the core's store action for each."""
     import pathlib
     import re
 
     from dualsessions.core import RULES, Store
 
-    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("## What is written, and when", 1)[1].split("\n## ", 1)[0]
+    page = (pathlib.Path(__file__).parent.parent / "docs" / "rules.md").read_text()
+    section = page.split("# What is written, and when", 1)[1].split("\n## ", 1)[0]
     rows = [
         line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| situation")
     ]

@@ -4,7 +4,7 @@ The app uses the API as the starsessions README documents it: ``load_session``, 
 sessions, ``regenerate_session_id``, a custom store and serializer written as its README shows, Redis
 with a prefix. The assertions are the ones such an app's tests make (cookie attributes in lower case,
 the 1970 expiry of a deleted cookie, ...). Where dualsessions deliberately behaves differently, the
-test says so and asserts the new behaviour; the README's migration section lists the same points.
+test says so and asserts the new behaviour; docs/migration/starsessions.md lists the same points.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def test_handler_exposes_the_starsessions_attributes() -> None:
     assert seen == {"loaded": True, "empty": True, "initially_empty": True}
 
 
-# -- deliberate differences (README, "Migrating from starsessions") ------------------------------------
+# -- deliberate differences (docs/migration/starsessions.md, "What deliberately changes") ---------------
 
 
 def test_difference_read_only_requests_send_no_cookie() -> None:

@@ -403,7 +403,7 @@ def test_get_session_id_for_new_and_returning_visitors() -> None:
 
 
 def test_get_session_id_does_not_adopt_an_id_the_store_does_not_know() -> None:
-    """README: a session id the store doesn't know is never adopted, and ``get_session_id`` is None for
+    """Docs: a session id the store doesn't know is never adopted, and ``get_session_id`` is None for
     such a session until it is saved. Under WSGI the helpers load the session when needed."""
     app, seen = helper_app(wsgi_sessions.get_session_id)
     Server().run(
