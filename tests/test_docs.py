@@ -200,11 +200,12 @@ def test_the_store_down_snippet_answers_503_while_redis_is_unreachable() -> None
 
     nobody = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     with (
-        executed(find("docs/production.md", "async def on_error"), nobody) as namespace,
-        TestClient(namespace["app"], base_url="https://testserver", raise_server_exceptions=False) as client,
+        executed(find("docs/production.md", "def sessions_unavailable"), nobody) as namespace,
+        TestClient(namespace["app"], base_url="https://testserver") as client,  # nothing raised
     ):
         client.cookies.set("session", generate_session_id())  # a session to read: the store is asked
-        assert client.get("/").status_code == 503
+        response = client.get("/")
+        assert (response.status_code, response.headers["retry-after"]) == (503, "5")
 
 
 @pytest.mark.usefixtures("in_tmp_path")
