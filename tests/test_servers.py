@@ -4,65 +4,37 @@ one Redis between them, and a browser-like client keeping cookies. One login, tw
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import subprocess
+import contextlib
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx2
 import pytest
 
+from .live_server import running, uvicorn
 from .redis_server import RedisServer, free_port
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def serve(command: list[str], port: int, redis_url: str) -> subprocess.Popen[bytes]:
-    """Start a server and wait until it answers. Its output goes to a file (a pipe nobody reads
-    would fill up under load and stall the server)."""
-    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": ROOT}
-    with tempfile.TemporaryFile() as log:  # the server keeps its own handle on the file
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx2.get(f"http://127.0.0.1:{port}/", timeout=1)
-                return process
-            except httpx2.TransportError:
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"{command} exited: {log.read().decode()}") from None
-                time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{command} did not start")
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
 def servers(redis_server: RedisServer, redis_url: str) -> Iterator[tuple[str, str]]:
     starlette_port, flask_port = free_port(), free_port()
-    uvicorn = [sys.executable, "-m", "uvicorn", "examples_asgi.starlette_app:app", f"--port={starlette_port}"]
     waitress = [
         sys.executable,
         "-m",
         "waitress",
         "--threads=4",
+        "--host=127.0.0.1",
         f"--port={flask_port}",
         "examples_wsgi.flask_app:app",
     ]
-    processes = [serve(uvicorn, starlette_port, redis_url), serve(waitress, flask_port, redis_url)]
-    try:
-        yield f"http://127.0.0.1:{starlette_port}", f"http://127.0.0.1:{flask_port}"
-    finally:
-        stop(processes)
+    env = {"REDIS_URL": redis_url}
+    with contextlib.ExitStack() as stack:
+        starlette = stack.enter_context(
+            running(uvicorn("examples_asgi.starlette_app:app", starlette_port), starlette_port, env)
+        )
+        flask = stack.enter_context(running(waitress, flask_port, env))
+        yield starlette.url, flask.url
 
 
 def test_one_login_shared_by_starlette_under_uvicorn_and_flask_under_waitress(
@@ -93,17 +65,15 @@ def test_a_hundred_concurrent_merges_under_two_uvicorn_workers_all_land(
     """Disjoint-key changes to one session from 100 concurrent requests, spread by the kernel over two
     worker processes: every request succeeds and every key is kept, round after round."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "tests.merge_app:app", f"--port={port}", "--workers=2"]
-    process = serve(command, port, redis_url)
-    try:
-        base = f"http://127.0.0.1:{port}"
+    with running(
+        uvicorn("tests.merge_app:app", port, "--workers=2"), port, {"REDIS_URL": redis_url}
+    ) as server:
+        base = server.url
         for round_ in range(2):
             cookie = httpx2.get(f"{base}/set?seed={round_}").cookies["session"]
             assert _fire(base, cookie, round_) == [200] * MERGED
             kept = httpx2.get(f"{base}/read", headers={"cookie": f"session={cookie}"}).json()
             assert kept == {"seed": str(round_), **{f"k{n}": str(round_) for n in range(MERGED)}}
-    finally:
-        stop([process])
 
 
 def _fire(base: str, cookie: str, value: int) -> list[int]:
