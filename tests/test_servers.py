@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from .live_server import running, uvicorn
+from .live_server import running, running_combined_demo, uvicorn
 from .redis_server import RedisServer, free_port
 
 
@@ -54,6 +54,43 @@ def test_one_login_shared_by_starlette_under_uvicorn_and_flask_under_waitress(
 
         browser.post(f"{starlette}/logout")
         assert "Not logged in" in browser.get(f"{flask}/").text
+
+
+# Clicks through the combined demo, as one browser tab would, each with what the page then says
+# (a POST is redirected to its side's home page): log in on one side, the other side knows the user,
+# log out there, both forget them.
+CLICKS = [
+    ("GET", "/", None, "Not logged in"),
+    ("POST", "/login", {"user": "ada"}, "Logged in as <b>ada</b>"),
+    ("GET", "/flask/", None, "Logged in as <b>ada</b>"),
+    ("POST", "/flask/logout", None, "Not logged in"),
+    ("GET", "/", None, "Not logged in"),
+    ("POST", "/flask/login", {"user": "grace"}, "Logged in as <b>grace</b>"),
+    ("GET", "/", None, "Logged in as <b>grace</b>"),
+    ("POST", "/logout", None, "Not logged in"),
+    ("GET", "/flask/", None, "Not logged in"),
+]
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_the_combined_demo_under_uvicorn_serves_a_keep_alive_client(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """The demo as ``scripts/demo`` runs it, clicked through by a client that keeps its one
+    connection open, as browsers do: every request answers, on both sides, round after round.
+    (Mounted through asgiref's WsgiToAsgi, the second Flask request of a connection answered 500.)"""
+    redis_url = request.getfixturevalue("redis_url") if store == "redis" else ""
+    with running_combined_demo(redis_url) as demo:
+        for round_ in range(10):
+            one_connection = httpx2.Limits(max_connections=1)
+            with httpx2.Client(base_url=demo.url, follow_redirects=True, limits=one_connection) as browser:
+                for method, path, form, says in CLICKS:
+                    response = browser.request(method, path, data=form)
+                    statuses = [hop.status_code for hop in (*response.history, response)]
+                    assert response.status_code == 200 and says in response.text, (
+                        f"round {round_}: {method} {path} answered {statuses}, not a page saying {says!r};"
+                        f" the server printed:\n{demo.last_words()}"
+                    )
 
 
 MERGED = 100
