@@ -80,6 +80,18 @@ def uvicorn(target: str, port: int, *options: str) -> list[str]:
     return [sys.executable, "-m", "uvicorn", target, "--host=127.0.0.1", f"--port={port}", *options]
 
 
+def waitress(target: str, port: int, threads: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "waitress",
+        f"--threads={threads}",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        target,
+    ]
+
+
 @contextlib.contextmanager
 def running_combined_demo(redis_url: str = "") -> Iterator[Server]:
     """The combined demo as ``scripts/demo`` serves it: one uvicorn, Starlette at / and Flask at

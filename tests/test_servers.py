@@ -4,36 +4,24 @@ one Redis between them, and a browser-like client keeping cookies. One login, tw
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import sys
 import threading
 from collections.abc import Iterator
 
 import httpx2
 import pytest
 
-from .live_server import running, running_combined_demo, uvicorn
+from .live_server import running, running_combined_demo, uvicorn, waitress
 from .redis_server import RedisServer, free_port
 
 
 @pytest.fixture
 def servers(redis_server: RedisServer, redis_url: str) -> Iterator[tuple[str, str]]:
     starlette_port, flask_port = free_port(), free_port()
-    waitress = [
-        sys.executable,
-        "-m",
-        "waitress",
-        "--threads=4",
-        "--host=127.0.0.1",
-        f"--port={flask_port}",
-        "examples_wsgi.flask_app:app",
-    ]
     env = {"REDIS_URL": redis_url}
-    with contextlib.ExitStack() as stack:
-        starlette = stack.enter_context(
-            running(uvicorn("examples_asgi.starlette_app:app", starlette_port), starlette_port, env)
-        )
-        flask = stack.enter_context(running(waitress, flask_port, env))
+    with (
+        running(uvicorn("examples_asgi.starlette_app:app", starlette_port), starlette_port, env) as starlette,
+        running(waitress("examples_wsgi.flask_app:app", flask_port, threads=4), flask_port, env) as flask,
+    ):
         yield starlette.url, flask.url
 
 
