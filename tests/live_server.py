@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 class Server:
     """One server process. Its output goes to a file (a pipe nobody reads would fill up under load
-    and stall the server), which ``output()`` and ``last_words()`` read back for assertion messages."""
+    and stall the server), which ``output()`` and ``output_once_stopped()`` read back for assertion
+    messages."""
 
     def __init__(self, command: list[str], port: int, env: Mapping[str, str]) -> None:
         self.url = f"http://127.0.0.1:{port}"
@@ -46,7 +47,7 @@ class Server:
         with open(self._log.name, "rb") as log:
             return log.read().decode(errors="replace")[-last:]
 
-    def last_words(self) -> str:
+    def output_once_stopped(self) -> str:
         """Stop the server and return the end of its output, for an assertion message: a server logs an
         exception after it has answered 500, so its output is complete only once it has stopped."""
         self._stop()

@@ -88,7 +88,7 @@ def test_log_in_on_starlette_and_out_on_flask_in_a_real_browser(demo: Server, br
             saved = save_page(browser, f"round{round_}")
             raise AssertionError(
                 f"round {round_} of {ROUNDS}, at {step!r}: {error}\nScreenshot and page source: {saved}"
-                f"\nThe server printed:\n{demo.last_words()}"
+                f"\nThe server printed:\n{demo.output_once_stopped()}"
             ) from error
 
 

@@ -77,7 +77,7 @@ def test_the_combined_demo_under_uvicorn_serves_a_keep_alive_client(
                     statuses = [hop.status_code for hop in (*response.history, response)]
                     assert response.status_code == 200 and says in response.text, (
                         f"round {round_}: {method} {path} answered {statuses}, not a page saying {says!r};"
-                        f" the server printed:\n{demo.last_words()}"
+                        f" the server printed:\n{demo.output_once_stopped()}"
                     )
 
 
