@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +19,8 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
+from .live_server import running, uvicorn, waitress
 from .redis_server import RedisServer, free_port
-from .test_servers import serve, stop
 
 SECONDS = float(os.environ.get("DUALSESSIONS_LOAD_SECONDS", "5"))
 CLIENTS = 50
@@ -32,21 +31,16 @@ COUNT = re.compile(rb"Visits counted in this session: <b>(\d+)</b>")
 @pytest.fixture
 def both_servers(redis_server: RedisServer, redis_url: str) -> Iterator[list[str]]:
     starlette_port, flask_port = free_port(), free_port()
-    uvicorn = [sys.executable, "-m", "uvicorn", "examples_asgi.starlette_app:app", f"--port={starlette_port}"]
-    uvicorn += ["--no-access-log", "--backlog=256"]
-    waitress = [
-        sys.executable,
-        "-m",
-        "waitress",
-        "--threads=16",
-        f"--port={flask_port}",
-        "examples_wsgi.flask_app:app",
-    ]
-    processes = [serve(uvicorn, starlette_port, redis_url), serve(waitress, flask_port, redis_url)]
-    try:
-        yield [f"http://127.0.0.1:{starlette_port}", f"http://127.0.0.1:{flask_port}"]
-    finally:
-        stop(processes)
+    starlette_command = uvicorn(
+        "examples_asgi.starlette_app:app", starlette_port, "--no-access-log", "--backlog=256"
+    )
+    flask_command = waitress("examples_wsgi.flask_app:app", flask_port, threads=16)
+    env = {"REDIS_URL": redis_url}
+    with (
+        running(starlette_command, starlette_port, env) as starlette,
+        running(flask_command, flask_port, env) as flask,
+    ):
+        yield [starlette.url, flask.url]
 
 
 def test_fifty_clients_lose_nothing(both_servers: list[str]) -> None:

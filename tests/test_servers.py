@@ -4,65 +4,25 @@ one Redis between them, and a browser-like client keeping cookies. One login, tw
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx2
 import pytest
 
+from .live_server import running, running_combined_demo, uvicorn, waitress
 from .redis_server import RedisServer, free_port
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def serve(command: list[str], port: int, redis_url: str) -> subprocess.Popen[bytes]:
-    """Start a server and wait until it answers. Its output goes to a file (a pipe nobody reads
-    would fill up under load and stall the server)."""
-    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": ROOT}
-    with tempfile.TemporaryFile() as log:  # the server keeps its own handle on the file
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx2.get(f"http://127.0.0.1:{port}/", timeout=1)
-                return process
-            except httpx2.TransportError:
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"{command} exited: {log.read().decode()}") from None
-                time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{command} did not start")
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
 def servers(redis_server: RedisServer, redis_url: str) -> Iterator[tuple[str, str]]:
     starlette_port, flask_port = free_port(), free_port()
-    uvicorn = [sys.executable, "-m", "uvicorn", "examples_asgi.starlette_app:app", f"--port={starlette_port}"]
-    waitress = [
-        sys.executable,
-        "-m",
-        "waitress",
-        "--threads=4",
-        f"--port={flask_port}",
-        "examples_wsgi.flask_app:app",
-    ]
-    processes = [serve(uvicorn, starlette_port, redis_url), serve(waitress, flask_port, redis_url)]
-    try:
-        yield f"http://127.0.0.1:{starlette_port}", f"http://127.0.0.1:{flask_port}"
-    finally:
-        stop(processes)
+    env = {"REDIS_URL": redis_url}
+    with (
+        running(uvicorn("examples_asgi.starlette_app:app", starlette_port), starlette_port, env) as starlette,
+        running(waitress("examples_wsgi.flask_app:app", flask_port, threads=4), flask_port, env) as flask,
+    ):
+        yield starlette.url, flask.url
 
 
 def test_one_login_shared_by_starlette_under_uvicorn_and_flask_under_waitress(
@@ -84,6 +44,43 @@ def test_one_login_shared_by_starlette_under_uvicorn_and_flask_under_waitress(
         assert "Not logged in" in browser.get(f"{flask}/").text
 
 
+# Clicks through the combined demo, as one browser tab would, each with what the page then says
+# (a POST is redirected to its side's home page): log in on one side, the other side knows the user,
+# log out there, both forget them.
+CLICKS = [
+    ("GET", "/", None, "Not logged in"),
+    ("POST", "/login", {"user": "ada"}, "Logged in as <b>ada</b>"),
+    ("GET", "/flask/", None, "Logged in as <b>ada</b>"),
+    ("POST", "/flask/logout", None, "Not logged in"),
+    ("GET", "/", None, "Not logged in"),
+    ("POST", "/flask/login", {"user": "grace"}, "Logged in as <b>grace</b>"),
+    ("GET", "/", None, "Logged in as <b>grace</b>"),
+    ("POST", "/logout", None, "Not logged in"),
+    ("GET", "/flask/", None, "Not logged in"),
+]
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_the_combined_demo_under_uvicorn_serves_a_keep_alive_client(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """The demo as ``scripts/demo`` runs it, clicked through by a client that keeps its one
+    connection open, as browsers do: every request answers, on both sides, round after round.
+    (Mounted through asgiref's WsgiToAsgi, the second Flask request of a connection answered 500.)"""
+    redis_url = request.getfixturevalue("redis_url") if store == "redis" else ""
+    with running_combined_demo(redis_url) as demo:
+        for round_ in range(10):
+            one_connection = httpx2.Limits(max_connections=1)
+            with httpx2.Client(base_url=demo.url, follow_redirects=True, limits=one_connection) as browser:
+                for method, path, form, says in CLICKS:
+                    response = browser.request(method, path, data=form)
+                    statuses = [hop.status_code for hop in (*response.history, response)]
+                    assert response.status_code == 200 and says in response.text, (
+                        f"round {round_}: {method} {path} answered {statuses}, not a page saying {says!r};"
+                        f" the server printed:\n{demo.output_once_stopped()}"
+                    )
+
+
 MERGED = 100
 
 
@@ -93,17 +90,15 @@ def test_a_hundred_concurrent_merges_under_two_uvicorn_workers_all_land(
     """Disjoint-key changes to one session from 100 concurrent requests, spread by the kernel over two
     worker processes: every request succeeds and every key is kept, round after round."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "tests.merge_app:app", f"--port={port}", "--workers=2"]
-    process = serve(command, port, redis_url)
-    try:
-        base = f"http://127.0.0.1:{port}"
+    with running(
+        uvicorn("tests.merge_app:app", port, "--workers=2"), port, {"REDIS_URL": redis_url}
+    ) as server:
+        base = server.url
         for round_ in range(2):
             cookie = httpx2.get(f"{base}/set?seed={round_}").cookies["session"]
             assert _fire(base, cookie, round_) == [200] * MERGED
             kept = httpx2.get(f"{base}/read", headers={"cookie": f"session={cookie}"}).json()
             assert kept == {"seed": str(round_), **{f"k{n}": str(round_) for n in range(MERGED)}}
-    finally:
-        stop([process])
 
 
 def _fire(base: str, cookie: str, value: int) -> list[int]:
