@@ -47,11 +47,11 @@ class Server:
         with open(self._log.name, "rb") as log:
             return log.read().decode(errors="replace")[-last:]
 
-    def output_once_stopped(self) -> str:
+    def output_once_stopped(self, last: int = 6000) -> str:
         """Stop the server and return the end of its output, for an assertion message: a server logs an
         exception after it has answered 500, so its output is complete only once it has stopped."""
         self._stop()
-        return self.output()
+        return self.output(last)
 
     def close(self) -> None:
         """Stop the server (if it still runs) and delete its output."""

@@ -185,7 +185,7 @@ def test_the_shared_session_snippet_shares_one_login_between_starlette_and_flask
     from starlette.testclient import TestClient
 
     with (
-        executed(find("docs/sharing.md", "WsgiToAsgi")) as namespace,
+        executed(find("docs/sharing.md", "WSGIMiddleware(flask_app)")) as namespace,
         TestClient(namespace["app"], base_url="https://testserver") as client,
     ):
         assert client.get("/").json() == {"user": "ada", "on": "starlette"}

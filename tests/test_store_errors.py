@@ -7,16 +7,10 @@ server the test stops."""
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import subprocess
-import sys
-import time
 import typing
-from pathlib import Path
 
 import h11
-import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -36,9 +30,9 @@ from dualsessions import (
 )
 from dualsessions.stores.redis import RedisStore
 
+from .live_server import running, uvicorn
 from .redis_server import RedisServer, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 A_COOKIE = {"session": generate_session_id()}  # well-formed, so the store is asked for it
 
 
@@ -184,33 +178,22 @@ def _requests_on_one_connection(port: int, requests: list[tuple[str, str, dict[s
     return statuses
 
 
-def test_uvicorn_keeps_the_connection_while_redis_is_down(own_redis: RedisServer, tmp_path: Path) -> None:
+def test_uvicorn_keeps_the_connection_while_redis_is_down(own_redis: RedisServer) -> None:
     """The Starlette example under a real uvicorn, its Redis stopped: 400 requests on one keep-alive
     connection, reads (the store fails while loading) and new visitors' writes (while saving), get
     400 answers of 503, and the log has one line per failure and no traceback."""
-    port, log_path = free_port(), tmp_path / "uvicorn.log"
-    env = {**os.environ, "REDIS_URL": own_redis.url, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "uvicorn", "examples_asgi.starlette_app:app", f"--port={port}"]
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                assert httpx2.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200
-                break
-            except httpx2.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.1)
+    port = free_port()
+    command = uvicorn("examples_asgi.starlette_app:app", port)
+    with running(command, port, {"REDIS_URL": own_redis.url}) as server:
         own_redis.stop()
-        requests = [("GET", "/", A_COOKIE), ("POST", "/count", {})] * 200
-        statuses = _requests_on_one_connection(port, requests)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        own_redis.start()
+        try:
+            statuses = _requests_on_one_connection(
+                port, [("GET", "/", A_COOKIE), ("POST", "/count", {})] * 200
+            )
+        finally:
+            own_redis.start()
+        lines = server.output_once_stopped(last=10**7).splitlines()
     assert statuses == [503] * 400
-    lines = log_path.read_text().splitlines()
     failures = [line for line in lines if "session store failed" in line]
     assert len(failures) == 400, lines[-20:]
     assert not [line for line in lines if "Traceback" in line]
