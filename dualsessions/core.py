@@ -79,6 +79,8 @@ class Options(typing.TypedDict, total=False):
     encryptor: Encryptor | None  # encrypts records at rest (dualsessions.crypto)
     accept_unbound_records: bool  # with encryptor: still read records encrypted before ids were bound
     concurrency: str  # "last-writer-wins" or "merge"
+    idle_timeout: Lifetime | None  # a session unused this long ends (None: no idle timeout)
+    absolute_timeout: Lifetime | None  # a session ends this long after it was created, used or not
 
 
 #: starsessions' positional order of the middleware options after ``app`` and ``store``.
@@ -176,22 +178,44 @@ def lifetime_seconds(value: Lifetime | float | str, option: str = "lifetime") ->
     return math.ceil(seconds)
 
 
-def rolls(rolling: bool, lifetime: int, extend: bool = True) -> bool:
+def rolls(rolling: bool, lifetime: int, extend: bool = True, idle_timeout: int | None = None) -> bool:
     """Whether using a session extends it: the one place that decides "rolling".
 
     Only a session with a lifetime rolls (a browser-session cookie has no expiry to extend, so it is
-    never re-sent for being read, as Flask does), and only in a request (a script's look never extends).
+    never re-sent for being read, as Flask does), or one with an idle timeout (each use moves its idle
+    deadline), and only in a request (a script's look never extends).
     """
-    return rolling and lifetime > 0 and extend
+    return extend and ((rolling and lifetime > 0) or idle_timeout is not None)
 
 
-def deadline(lifetime: int, rolling: bool, created: float, last_access: float) -> float | None:
-    """When a session ends: ``lifetime`` seconds after its last access if it rolls, else after it was
-    created; None for a browser session (lifetime 0), which ends with the browser. The one place of the
-    expiry arithmetic: the TTL, the cookie's Max-Age, the remaining seconds and expiry on load use it."""
-    if lifetime <= 0:
-        return None
-    return (last_access if rolling else created) + lifetime
+def deadline(
+    lifetime: int,
+    rolling: bool,
+    created: float,
+    last_access: float | None,
+    idle_timeout: int | None = None,
+    absolute_timeout: int | None = None,
+) -> float | None:
+    """When a session ends: the nearest of ``lifetime`` seconds after its last access if it rolls, else
+    after it was created; ``idle_timeout`` seconds after its last access; ``absolute_timeout`` seconds
+    after it was created. None when none applies: a browser session (lifetime 0), which ends with the
+    browser. ``last_access`` None: not known here (a store that extends records as they are read keeps
+    the time of their last write only), so the terms counted from it are left to the store's expiry.
+    The one place of the expiry arithmetic: the TTL, the cookie's Max-Age, the remaining seconds and
+    expiry on load use it."""
+    end = None
+    if lifetime > 0:
+        if not rolling:
+            end = created + lifetime
+        elif last_access is not None:
+            end = last_access + lifetime
+    if idle_timeout is not None and last_access is not None:
+        idle_end = last_access + idle_timeout
+        end = idle_end if end is None else min(end, idle_end)
+    if absolute_timeout is not None:
+        cap = created + absolute_timeout
+        end = cap if end is None else min(end, cap)
+    return end
 
 
 def _seconds_until(end: float | None, now: float, least: int) -> int:
@@ -288,12 +312,21 @@ class SessionConfig:
     #: ``concurrency="merge"``: a change to an existing session is merged key by key into the record
     #: as it is when written, so concurrent requests changing different keys lose nothing.
     merge: bool
-    #: The TTL a read gives the record as it reads it (rolling sessions on stores that can), else None.
+    #: A session unused this long ends (each use moves the deadline); None: no idle timeout.
+    idle_timeout: int | None = None
+    #: A session ends this long after it was created, however much it is used; None: no cap.
+    absolute_timeout: int | None = None
+    #: The TTL a read gives the record as it reads it (sessions that roll, on stores that can), else
+    #: None: the lifetime of a rolling session, or the idle timeout if nearer.
     touch_ttl: int | None = field(init=False)
 
     def __post_init__(self) -> None:
-        touch = rolls(self.rolling, self.lifetime) and self.store_touches
-        object.__setattr__(self, "touch_ttl", self.lifetime if touch else None)
+        touch_ttl = None
+        if rolls(self.rolling, self.lifetime, idle_timeout=self.idle_timeout) and self.store_touches:
+            window = self.lifetime if self.rolling and self.lifetime > 0 else None
+            idle = self.idle_timeout
+            touch_ttl = idle if window is None else window if idle is None else min(window, idle)
+        object.__setattr__(self, "touch_ttl", touch_ttl)
 
     @classmethod
     def from_options(cls, options: Options, *, store_touches: bool = False) -> SessionConfig:
@@ -331,7 +364,21 @@ class SessionConfig:
             store_touches=store_touches,
             user_key=user_key,
             merge=concurrency == "merge",
+            idle_timeout=_timeout(options.get("idle_timeout"), "idle_timeout"),
+            absolute_timeout=_timeout(options.get("absolute_timeout"), "absolute_timeout"),
         )
+
+
+def _timeout(value: Lifetime | None, option: str) -> int | None:
+    """``idle_timeout`` or ``absolute_timeout`` in whole seconds; None (or absent): none."""
+    if value is None:
+        return None
+    seconds = lifetime_seconds(value, option)
+    if seconds == 0:
+        raise ImproperlyConfigured(
+            f"{option} must be a positive number of seconds or a timedelta (None: none)"
+        )
+    return seconds
 
 
 class Phase(enum.Enum):
@@ -565,12 +612,16 @@ class SessionState:
                 last_access = own.get("last_access", now)
                 owner = own.get("user")
                 rolling = own.get("rolling", rolling)
-            # A rolling session on a store that extends records as they are read lives by the store's
-            # expiry (its stored last_access is that of its last write); any other by its deadline.
-            end = (
-                None
-                if rolling and config.store_touches
-                else deadline(lifetime, rolling, created, last_access)
+            # A session that rolls, on a store that extends records as they are read, keeps the time of
+            # its last write only: what is counted from its last use is the store's expiry's to enforce.
+            known = not (config.store_touches and (rolling or config.idle_timeout is not None))
+            end = deadline(
+                lifetime,
+                rolling,
+                created,
+                last_access if known else None,
+                config.idle_timeout,
+                config.absolute_timeout,
             )
             if end is not None and now >= end:
                 self._stale = (typing.cast(str, self._cookie_id), owner)
@@ -581,10 +632,15 @@ class SessionState:
                 self._raw, self._stored_metadata = raw, stored
                 if rolling is not config.rolling:
                     self._rolling = rolling
-                if touched:
+                if touched:  # by config.touch_ttl: the record's own rules may want another
                     self._touched = True
-                    ttl = _seconds_until(deadline(lifetime, rolling, created, now), now, 1)
-                    if ttl != config.lifetime or not rolls(rolling, lifetime):
+                    end = deadline(
+                        lifetime, rolling, created, now, config.idle_timeout, config.absolute_timeout
+                    )
+                    ttl = _seconds_until(end, now, 1)
+                    if ttl != config.touch_ttl or not rolls(
+                        rolling, lifetime, idle_timeout=config.idle_timeout
+                    ):
                         self.expiry_fix = ttl
         metadata: SessionMetadata = {"lifetime": lifetime, "created": created, "last_access": now}
         if owner is not None and values:
@@ -657,10 +713,16 @@ class SessionState:
 
     def _ttl(self, least: int = 1) -> int:
         metadata = typing.cast(SessionMetadata, self.metadata)
-        now = _clock.now()
-        return _seconds_until(
-            deadline(metadata["lifetime"], self._rolling, metadata["created"], now), now, least
+        config, now = self.config, _clock.now()
+        end = deadline(
+            metadata["lifetime"],
+            self._rolling,
+            metadata["created"],
+            now,
+            config.idle_timeout,
+            config.absolute_timeout,
         )
+        return _seconds_until(end, now, least)
 
     # -- 3. deciding -----------------------------------------------------------------------------------
 
@@ -740,7 +802,7 @@ class SessionState:
         ):
             return "changed"
         metadata: SessionMetadata = self.metadata  # type: ignore[assignment]  # loaded
-        if not rolls(self._rolling, metadata["lifetime"], self._extend):
+        if not rolls(self._rolling, metadata["lifetime"], self._extend, self.config.idle_timeout):
             return "read"
         return "read, rolling, extended by the read" if self._touched else "read, rolling"
 

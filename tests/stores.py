@@ -62,10 +62,11 @@ STORE_METHODS = ("read", "read_and_touch", "write", "remove", "replace", "take")
 _EFFECT = {"replace": "write", "take": "remove"}
 
 
-def spy(store: typing.Any) -> list[tuple[str, str]]:
+def spy(store: typing.Any, ttls: list[int] | None = None) -> list[tuple[str, str]]:
     """Record ``(effect, session_id)`` for every call the middleware makes to ``store``, either flavour:
     ``read``, ``read_and_touch``, ``write`` (``write`` or ``replace``) or ``remove`` (``remove`` or
     ``take``). A call a store method makes to another one of the same store is not recorded again.
+    ``ttls``, when given, gets the TTL of every call that sets one (touches and writes).
 
     The methods are wrapped on the instance, so the store keeps its class and its capabilities.
     """
@@ -77,7 +78,7 @@ def spy(store: typing.Any) -> list[tuple[str, str]]:
     for target in targets:
         for name in STORE_METHODS:
             method = getattr(target, name)
-            setattr(target, name, _recording(calls, name, method))
+            setattr(target, name, _recording(calls, name, method, ttls))
     return calls
 
 
@@ -85,16 +86,24 @@ class _Depth:
     inside = 0
 
 
-def _recording(calls: list[tuple[str, str]], name: str, method: typing.Any) -> typing.Any:
+def _recording(
+    calls: list[tuple[str, str]], name: str, method: typing.Any, ttls: list[int] | None
+) -> typing.Any:
     import inspect
 
     effect = _EFFECT.get(name, name)
+    sets_ttl = ttls is not None and name in ("read_and_touch", "write", "replace")
+
+    def record(session_id: str, args: tuple[typing.Any, ...]) -> None:
+        if not _Depth.inside:
+            calls.append((effect, session_id))
+            if sets_ttl:
+                typing.cast("list[int]", ttls).append(args[-1])  # the ttl comes last
 
     if inspect.iscoroutinefunction(method):
 
         async def async_wrapper(session_id: str, *args: typing.Any) -> typing.Any:
-            if not _Depth.inside:
-                calls.append((effect, session_id))
+            record(session_id, args)
             _Depth.inside += 1
             try:
                 return await method(session_id, *args)
@@ -104,8 +113,7 @@ def _recording(calls: list[tuple[str, str]], name: str, method: typing.Any) -> t
         return async_wrapper
 
     def wrapper(session_id: str, *args: typing.Any) -> typing.Any:
-        if not _Depth.inside:
-            calls.append((effect, session_id))
+        record(session_id, args)
         _Depth.inside += 1
         try:
             return method(session_id, *args)

@@ -1598,3 +1598,78 @@ def test_import_checker_allows_the_permitted_imports() -> None:
         "if typing.TYPE_CHECKING:\n    from .serializers import Serializer\n    import starlette\n"
     )
     assert import_problems(source) == ([], {"_clock", "cookies", "exceptions", "types"})
+
+
+# -- idle and absolute timeouts -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "rolling", "last_access", "idle", "absolute", "end"),
+    [
+        (3600, False, T0 + 100, None, None, T0 + 3600),  # fixed: from creation
+        (3600, True, T0 + 100, None, None, T0 + 3700),  # rolling: from the last access
+        (3600, True, None, None, None, None),  # rolling, last access unknown: the store's expiry
+        (0, False, T0 + 100, None, None, None),  # a browser session
+        (3600, False, T0 + 100, 600, None, T0 + 700),  # idle nearer than the lifetime
+        (3600, False, T0 + 3500, 600, None, T0 + 3600),  # the lifetime nearer than idle
+        (3600, False, None, 600, None, T0 + 3600),  # idle unknown here: the lifetime stays
+        (0, False, T0 + 100, 600, None, T0 + 700),  # a browser session with an idle timeout
+        (3600, True, T0 + 900, None, 1000, T0 + 1000),  # rolling, capped
+        (0, False, None, None, 1000, T0 + 1000),  # the cap alone
+        (3600, True, T0 + 900, 600, 1000, T0 + 1000),  # all three: the nearest
+        (3600, True, T0 + 100, 600, 1000, T0 + 700),
+    ],
+)
+def test_the_deadline_is_the_nearest_that_applies(
+    lifetime: int,
+    rolling: bool,
+    last_access: float | None,
+    idle: int | None,
+    absolute: int | None,
+    end: float | None,
+) -> None:
+    assert core.deadline(lifetime, rolling, T0, last_access, idle, absolute) == end
+
+
+@pytest.mark.parametrize(
+    ("options", "touch_ttl"),
+    [
+        ({"lifetime": 3600, "rolling": True}, 3600),
+        ({"lifetime": 3600, "rolling": True, "idle_timeout": 600}, 600),
+        ({"lifetime": 300, "rolling": True, "idle_timeout": 600}, 300),
+        ({"lifetime": 3600, "idle_timeout": datetime.timedelta(minutes=10)}, 600),  # not rolling: idle
+        ({"lifetime": 3600, "absolute_timeout": 60}, None),  # nothing extends on use
+    ],
+)
+def test_a_read_touches_with_the_nearer_window(options: dict[str, typing.Any], touch_ttl: int | None) -> None:
+    assert make_config(store_touches=True, **options).touch_ttl == touch_ttl
+
+
+@pytest.mark.parametrize("option", ["idle_timeout", "absolute_timeout"])
+@pytest.mark.parametrize("value", [0, -1, "soon", float("nan"), True])
+def test_a_timeout_is_a_positive_duration(option: str, value: object) -> None:
+    with pytest.raises(ImproperlyConfigured, match=option):
+        make_config(**{option: value})
+
+
+@pytest.mark.parametrize("touching", [True, False])
+def test_a_session_idle_too_long_is_over_on_load_where_the_core_can_tell(now: float, touching: bool) -> None:
+    """Unused for longer than the idle timeout: a store that doesn't extend records as they are read
+    rewrites each use, so its record's last access tells; on one that does, its expiry does it."""
+    config = make_config(store_touches=touching, lifetime=3600, idle_timeout=600)
+    _, session = loaded(config, "abc", record({"a": 1}, created=now - 1000, last_access=now - 700))
+    assert session == ({"a": 1} if touching else {})
+
+
+def test_the_cap_holds_on_load_whatever_the_store(now: float) -> None:
+    config = make_config(store_touches=True, lifetime=3600, rolling=True, absolute_timeout=1000)
+    state, session = loaded(config, "abc", record({"a": 1}, created=now - 1001, last_access=now - 1))
+    assert session == {}
+    assert state.decide(200).stale == ("abc",)  # and the record is removed
+
+
+def test_a_touch_past_the_cap_is_corrected(now: float) -> None:
+    config = make_config(store_touches=True, lifetime=3600, rolling=True, absolute_timeout=1000)
+    state, _ = loaded(config, "abc", record({"a": 1}, created=now - 900), touched=True)
+    assert state.expiry_fix == 100
+    assert state.remaining_seconds() == 100

@@ -368,3 +368,59 @@ def test_rolling_session_dies_a_lifetime_after_the_last_request(
 
     client.headers["cookie"] = f"session={replayed}"
     assert client.get("/read").json() == {}
+
+
+# -- idle and absolute timeouts -------------------------------------------------------------------------
+
+
+def _touches(store_kind: str) -> bool:
+    """Whether the store extends a record's expiry while reading it (one command, no rewrite)."""
+    return store_kind == "memory" or store_kind.startswith(("redis", "sql"))
+
+
+def test_idle_timeout_moves_with_every_use_and_ends_a_session_left_unused(
+    frontend: Frontend, store: typing.Any, store_kind: str, clock: Clock
+) -> None:
+    ttls: list[int] = []
+    calls = spy(store, ttls)
+    client = frontend(store, lifetime=3600, idle_timeout=600)
+    client.get("/set?user=alice")
+    assert ttls == [600]  # the nearer of the lifetime (3600 s) and the idle timeout
+    calls.clear(), ttls.clear()
+    clock.advance(500)
+
+    response = client.get("/read")  # a use: the idle deadline moves to 600 s from now
+
+    assert response.json() == {"user": "alice"}
+    cookie = cookie_of(response)
+    assert cookie is not None and "max-age=600" in cookie
+    if _touches(store_kind):
+        assert [method for method, _ in calls] == ["read_and_touch"]
+    else:  # the record is written again, with this use's time
+        assert [method for method, _ in calls] == ["read", "write"]
+    assert ttls == [600]
+    clock.advance(500)  # 1000 s after creation, 500 s after the last use: still alive
+    assert client.get("/read").json() == {"user": "alice"}
+    if not store_kind.startswith(("redis", "sql")):  # (those expire by the TTL above, in real time)
+        clock.advance(601)  # unused for longer than the idle timeout: over
+        assert client.get("/read").json() == {}
+
+
+def test_absolute_timeout_ends_a_session_however_much_it_is_used(
+    frontend: Frontend, store: typing.Any, store_kind: str, clock: Clock
+) -> None:
+    ttls: list[int] = []
+    spy(store, ttls)
+    client = frontend(store, lifetime=3600, rolling=True, absolute_timeout=1000)
+    session_id = session_value_of(client.get("/set?user=alice"))
+    assert ttls == [1000]
+    for _ in range(3):
+        clock.advance(300)  # used every five minutes: rolling, yet capped
+        assert client.get("/read").json() == {"user": "alice"}
+    assert ttls[-1] == 100  # the store keeps it no longer than the cap
+
+    assert client.get("/meta").json()["remaining"] == 100  # the nearer deadline: the cap
+    clock.advance(101)  # 1001 s after creation
+    assert client.get("/read").json() == {}
+    if store_kind != "cookie":  # the ended record is gone (by the store's expiry, or removed on sight)
+        assert not _exists(store, session_id)
