@@ -19,6 +19,23 @@ MAX_COOKIE_SIZE = 4096
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
 # RFC 9110 token: what a cookie name may be made of.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Headers whose meaning HTTP (or the session itself) already fixes: never a session header.
+_RESERVED_HEADERS = frozenset(
+    {
+        "cookie",
+        "set-cookie",
+        "vary",
+        "host",
+        "authorization",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "location",
+        "cache-control",
+        "expires",
+    }
+)
 # Path and Domain attribute values: any CHAR except CTLs and ";" (RFC 6265 av-octet), no spaces.
 _ATTRIBUTE_VALUE = re.compile(r"[\x21-\x3a\x3c-\x7e]+")
 _OWS = " \t"  # the only white space allowed around cookie pairs
@@ -75,12 +92,38 @@ def find_cookie(
     return None
 
 
-def add_vary_cookie(vary: str) -> str:
-    """An existing ``Vary`` value with ``Cookie`` added, unless it is there already (or is ``*``)."""
-    fields = [field.strip().lower() for field in vary.split(",")]
-    if "cookie" in fields or "*" in fields:
+def add_vary(vary: str, field: str = "Cookie") -> str:
+    """An existing ``Vary`` value with ``field`` added, unless it is there already (or is ``*``)."""
+    fields = [existing.strip().lower() for existing in vary.split(",")]
+    if field.lower() in fields or "*" in fields:
         return vary
-    return f"{vary}, Cookie" if vary.strip() else "Cookie"
+    return f"{vary}, {field}" if vary.strip() else field
+
+
+def id_in_header(
+    value: str | None, accepts: typing.Callable[[str], bool] = is_valid_cookie_value
+) -> str | None:
+    """The session id a request sends in the session header (``session_header``), or None: the value
+    without the white space around it, if it has the shape of an id (anything else is ignored)."""
+    if value is None:
+        return None
+    value = value.strip(_OWS)
+    return value if accepts(value) else None
+
+
+def environ_key(header: str | None) -> str | None:
+    """The WSGI environ key of a request header (``X-Session-Id``: ``HTTP_X_SESSION_ID``)."""
+    return None if header is None else "HTTP_" + header.upper().replace("-", "_")
+
+
+def validate_header_name(name: str) -> str:
+    """A header name for ``session_header``: a token, and not one whose meaning HTTP fixes."""
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
+        raise ImproperlyConfigured(
+            f"session_header {name!r} is not a header the session can use: give a header name of your own, "
+            "such as 'X-Session-Id' (letters, digits and !#$%&'*+-.^_`|~; not Cookie, Set-Cookie, Vary, ...)"
+        )
+    return name
 
 
 def with_session_headers(
@@ -96,11 +139,11 @@ def with_session_headers(
         if name == "Vary":
             for index, (key, existing) in enumerate(result):
                 if key.lower() == vary:
-                    merged = add_vary_cookie(existing.decode("latin-1") if as_bytes else existing)
+                    merged = add_vary(existing.decode("latin-1") if as_bytes else existing, value)
                     result[index] = (key, merged.encode("latin-1") if as_bytes else merged)
                     break
             else:
-                result.append((b"vary", b"Cookie") if as_bytes else (name, value))
+                result.append((b"vary", value.encode("latin-1")) if as_bytes else (name, value))
         elif as_bytes:
             result.append((name.lower().encode("latin-1"), value.encode("latin-1")))
         else:

@@ -34,7 +34,7 @@ import typing
 from dataclasses import dataclass, field
 
 from . import _clock
-from .cookies import CookieRules
+from .cookies import CookieRules, validate_header_name
 from .exceptions import ImproperlyConfigured, SessionLifecycleError, SessionNotLoaded
 from .types import SessionMetadata
 
@@ -81,6 +81,7 @@ class Options(typing.TypedDict, total=False):
     concurrency: str  # "last-writer-wins" or "merge"
     idle_timeout: Lifetime | None  # a session unused this long ends (None: no idle timeout)
     absolute_timeout: Lifetime | None  # a session ends this long after it was created, used or not
+    session_header: str | None  # the id travels in this request and response header, not a cookie
 
 
 #: starsessions' positional order of the middleware options after ``app`` and ``store``.
@@ -316,6 +317,8 @@ class SessionConfig:
     idle_timeout: int | None = None
     #: A session ends this long after it was created, however much it is used; None: no cap.
     absolute_timeout: int | None = None
+    #: The header the session id travels in, both ways (``session_header``), instead of the cookie.
+    header: str | None = None
     #: The TTL a read gives the record as it reads it (sessions that roll, on stores that can), else
     #: None: the lifetime of a rolling session, or the idle timeout if nearer.
     touch_ttl: int | None = field(init=False)
@@ -366,7 +369,12 @@ class SessionConfig:
             merge=concurrency == "merge",
             idle_timeout=_timeout(options.get("idle_timeout"), "idle_timeout"),
             absolute_timeout=_timeout(options.get("absolute_timeout"), "absolute_timeout"),
+            header=_header(options.get("session_header")),
         )
+
+
+def _header(name: str | None) -> str | None:
+    return None if name is None else validate_header_name(name)
 
 
 def _timeout(value: Lifetime | None, option: str) -> int | None:
@@ -915,9 +923,14 @@ class SessionState:
         cookie = decision.cookie
         value = self._written
         if cookie is Cookie.KEEP or (cookie is Cookie.SET and value is None):  # the session ended meanwhile
-            return [_VARY]
+            return [_VARY] if self.config.header is None else [("Vary", self.config.header)]
         if cookie is Cookie.NONE:
             return []
+        header = self.config.header
+        if header is not None:  # the id travels in a header: the new one, or none (ended)
+            if cookie is Cookie.DELETE or value is None:
+                return [(header, ""), ("Vary", header)]
+            return [(header, value), ("Vary", header)]
         rules = self.config.cookie
         if cookie is Cookie.DELETE or value is None:
             return [("Set-Cookie", rules.delete_cookie(rules.path_for(mount_point))), _VARY]

@@ -39,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ._bridge import AnyStore
 from ._sync_engine import SyncEngine, SyncSessionHandle
-from .cookies import find_cookie, is_session_id
+from .cookies import environ_key, find_cookie, id_in_header, is_session_id
 from .core import Lifetime, Options, Phase, Session, lifetime_seconds
 from .exceptions import ImproperlyConfigured
 from .serializers import TaggedJsonSerializer
@@ -147,11 +147,15 @@ class _Interface(SessionInterface):
         self.engine = engine
         self.permanent_lifetime = permanent_lifetime
         self.migrate = migrate
+        self.id_key = environ_key(engine.config.header)
 
     def open_session(self, app: flask.Flask, request: flask.Request) -> FlaskSession:
         engine = self.engine
         header = request.environ.get("HTTP_COOKIE", "")
-        cookie = find_cookie(header, engine.config.cookie.name, engine.accepts_id)
+        if self.id_key is None:
+            cookie = find_cookie(header, engine.config.cookie.name, engine.accepts_id)
+        else:  # header sessions (session_header): cookies are not looked at
+            cookie = id_in_header(request.environ.get(self.id_key), engine.accepts_id)
         handle = self.engine.begin(cookie)
         session = FlaskSession(handle, self.permanent_lifetime, request.script_root, request.is_secure)
         if self.migrate is not None:
@@ -176,7 +180,7 @@ class _Interface(SessionInterface):
         handle.save(response.status_code)
         for name, value in handle.headers(session.mount, session.https):
             if name == "Vary":
-                response.vary.add("Cookie")
+                response.vary.add(value)
             else:
                 response.headers.add(name, value)
 

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._async_engine import AsyncEngine
 from ._bridge import AnyStore
 from ._sync_engine import SyncEngine
-from .cookies import find_cookie, with_session_headers
+from .cookies import find_cookie, id_in_header, with_session_headers
 from .core import Options, options_from
 from .exceptions import ImproperlyConfigured, SessionNotLoaded, SessionStoreError
 from .serializers import JsonSerializer
@@ -102,6 +102,8 @@ class SessionMiddleware:
         self.serializer = options.get("serializer") or JsonSerializer()
         self.lifetime, self.rolling = config.lifetime, config.rolling
         self.cookie_name = config.cookie.name
+        #: ``session_header``: the request header the id comes in (lowercase bytes, as ASGI has names).
+        self._id_header = config.header.lower().encode("latin-1") if config.header is not None else None
         self.cookie_path, self.cookie_domain = config.cookie.path, config.cookie.domain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,11 +112,18 @@ class SessionMiddleware:
             return
 
         cookie = header = None
-        for name, value in scope["headers"]:
-            if name == b"cookie":  # HTTP/2 may split the cookies over several headers
-                header = value if header is None else header + b"; " + value
-        if header is not None:
-            cookie = find_cookie(header.decode("latin-1"), self.cookie_name, self._engine.accepts_id)
+        if self._id_header is None:
+            for name, value in scope["headers"]:
+                if name == b"cookie":  # HTTP/2 may split the cookies over several headers
+                    header = value if header is None else header + b"; " + value
+            if header is not None:
+                cookie = find_cookie(header.decode("latin-1"), self.cookie_name, self._engine.accepts_id)
+        else:  # header sessions: the id is the header's value, and cookies are not looked at
+            for name, value in scope["headers"]:
+                if name == self._id_header:
+                    header = value
+            if header is not None:
+                cookie = id_in_header(header.decode("latin-1"), self._engine.accepts_id)
         engine = self._engine
         handle = engine.begin(cookie)
         state = handle.state

@@ -26,7 +26,7 @@ import typing
 
 from ._bridge import AnyStore
 from ._sync_engine import SyncEngine, SyncSessionHandle
-from .cookies import find_cookie, with_session_headers
+from .cookies import environ_key, find_cookie, id_in_header, with_session_headers
 from .core import Lifetime, Options, Session, options_from
 from .exceptions import ImproperlyConfigured
 from .serializers import JsonSerializer
@@ -76,12 +76,16 @@ class SessionMiddleware:
         self.serializer = options.get("serializer") or JsonSerializer()
         self.engine = SyncEngine(store, options)
         self.cookie_name = self.engine.config.cookie.name
+        #: ``session_header``: where the id comes in, as PEP 3333 names it (None: the cookie).
+        self._id_key = environ_key(self.engine.config.header)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> typing.Iterable[bytes]:
         engine = self.engine
-        handle = engine.begin(
-            find_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name, engine.accepts_id)
-        )
+        if self._id_key is None:
+            session_id = find_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name, engine.accepts_id)
+        else:
+            session_id = id_in_header(environ.get(self._id_key), engine.accepts_id)
+        handle = engine.begin(session_id)
         environ[ENVIRON_KEY] = handle
         response = _Response(environ, start_response, handle)
         result = self.app(environ, response.start_response)

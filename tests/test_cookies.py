@@ -7,7 +7,7 @@ import pytest
 from dualsessions.cookies import (
     MAX_COOKIE_SIZE,
     CookieRules,
-    add_vary_cookie,
+    add_vary,
     find_cookie,
     is_valid_cookie_value,
 )
@@ -275,7 +275,7 @@ def test_path_for(configured: str | None, mount_point: str, expected: str) -> No
     assert CookieRules(path=configured).path_for(mount_point) == expected
 
 
-# -- add_vary_cookie -----------------------------------------------------------------------------------------
+# -- add_vary -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -297,8 +297,8 @@ def test_path_for(configured: str | None, mount_point: str, expected: str) -> No
         ("Accept-Encoding, *", "Accept-Encoding, *"),
     ],
 )
-def test_add_vary_cookie(vary: str, expected: str) -> None:
-    assert add_vary_cookie(vary) == expected
+def test_add_vary(vary: str, expected: str) -> None:
+    assert add_vary(vary) == expected
 
 
 @pytest.mark.parametrize(
