@@ -161,13 +161,15 @@ def _store(library: str, kind: str, url: str | None) -> typing.Any:
     return opened(__import__(f"{library}.stores.redis", fromlist=["RedisStore"]).RedisStore(url=url))
 
 
-def asgi_sessions(library: str, kind: str) -> typing.Callable[[str | None], typing.Any]:
+def asgi_sessions(
+    library: str, kind: str, **options: typing.Any
+) -> typing.Callable[[str | None], typing.Any]:
     def build(url: str | None) -> typing.Any:
         from starlette.middleware import Middleware
 
         module = __import__(library)
         store = _store(library, kind, url)
-        middleware = [Middleware(module.SessionMiddleware, store=store, cookie_https_only=False)]
+        middleware = [Middleware(module.SessionMiddleware, store=store, cookie_https_only=False, **options)]
         return _starlette(_loading_handlers(module.load_session), middleware)
 
     return build
@@ -364,6 +366,20 @@ def stacks(with_peers: bool) -> list[Stack]:
             "dualsessions ASGI, RedisStore", "asgi", "starlette", asgi_sessions("dualsessions", "redis"), True
         ),
         Stack("floor: Starlette + one Redis GET (+SET)", "asgi", "starlette", asgi_redis_floor, True),
+        Stack(  # the cost of an option: a read extends the session (GETEX) and re-sends its cookie
+            "dualsessions ASGI, RedisStore, idle_timeout=30 min",
+            "asgi",
+            "starlette",
+            asgi_sessions("dualsessions", "redis", idle_timeout=1800),
+            True,
+        ),
+        Stack(
+            "dualsessions ASGI, RedisStore, absolute_timeout=8 h",
+            "asgi",
+            "starlette",
+            asgi_sessions("dualsessions", "redis", absolute_timeout=8 * 3600),
+            True,
+        ),
         Stack(
             "dualsessions ASGI, SQLStore (SQLite file)",
             "asgi",

@@ -14,6 +14,8 @@ def test_benchmark_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for stack in (
         "dualsessions ASGI, RedisStore",
+        "dualsessions ASGI, RedisStore, idle_timeout=30 min",  # the options cost no command either
+        "dualsessions ASGI, RedisStore, absolute_timeout=8 h",
         "dualsessions WSGI (Werkzeug), RedisStore",
         "dualsessions Flask, RedisStore",
     ):
