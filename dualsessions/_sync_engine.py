@@ -62,8 +62,9 @@ class SyncEngine:
         self.never_waits = _bridge.direct_store(store) is not None and self.direct_serializer is not None
         self.config = SessionConfig.from_options(options, store_touches=touches)
         self.store_name = describe(store)
-        #: Whether a cookie's value may name one of the store's records (the store's own rule).
-        self.accepts_id = id_check(store)
+        #: Whether a cookie's value may name one of the store's records (the store's own rule; a store
+        #: that never waits: its sync side's, called directly).
+        self.accepts_id = id_check(_bridge.direct_store(store) or store)
         #: The store keeps the per-user index (``user_key``, ``set_session_user``, revocation).
         self.indexes_users = indexes_users(store)
         if self.config.user_key is not None and not self.indexes_users:
