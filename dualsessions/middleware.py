@@ -26,9 +26,10 @@ _SAVE_ON = frozenset({"http.response.start", "websocket.accept"})
 
 logger = logging.getLogger("dualsessions")
 
-#: ``on_store_error``: given the request and the store's error, the response to answer with (a
-#: Starlette ``Response``, or any ASGI app), or an awaitable of it.
-StoreErrorHandler = typing.Callable[[Request, SessionStoreError], typing.Any]
+#: ``on_store_error``: given the request (a ``Request``; for a WebSocket handshake, its
+#: ``HTTPConnection``) and the store's error, the response to answer with (a Starlette ``Response``, or
+#: any ASGI app), or an awaitable of it.
+StoreErrorHandler = typing.Callable[[typing.Any, SessionStoreError], typing.Any]
 
 
 class _NotLoaded(dict):  # type: ignore[type-arg]
@@ -70,10 +71,15 @@ class SessionMiddleware:
     changes made before ``accept()`` are saved with the handshake.
 
     ``on_store_error(request, exc)`` answers a request whose store failed (``SessionStoreError``, while
-    loading or saving) before its response started: it returns the response (a 503, say), which is
-    sent as it is, and the failure is logged as one line. The connection stays open, where an error
-    raised on to the server would close it. A WebSocket handshake that fails so is refused (close code
-    1013, "try again later"). Without it, the error is raised as any other.
+    loading or saving; also when another layer re-raised it wrapped, or in an exception group) before
+    its response started: it returns the response (a 503, say), which is sent as it is, and the failure
+    is logged as one line. The connection stays open, where an error raised on to the server would
+    close it. Give the middleware to Starlette (``middleware=[...]``, ``add_middleware``), so that it
+    runs inside Starlette's error middleware: wrapped around a Starlette app from outside, it would
+    see the error only after Starlette answered 500. A WebSocket handshake whose store fails is
+    denied with the handler's response where the server supports it (the ``websocket.http.response``
+    extension), else closed (code 1013), which servers answer with 403. Without it, the error is
+    raised as any other.
     """
 
     def __init__(
@@ -147,29 +153,64 @@ class SessionMiddleware:
 
         try:
             await self.app(scope, receive, send_with_session)
-        except SessionStoreError as exc:
-            if self.on_store_error is None or started:
+        except Exception as exc:
+            failure = store_failure(exc) if self.on_store_error is not None and not started else None
+            if failure is None:
                 raise
-            await self._answer_store_error(exc, scope, receive, send)
+            await self._answer_store_error(failure, scope, receive, send)
 
     async def _answer_store_error(
         self, exc: SessionStoreError, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Answer, in place of the app, a request whose session store failed (``on_store_error``)."""
-        where = scope.get("path", "")
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1013})
-            logger.warning("session store failed, WebSocket %s refused: %s", where, _one_line(exc))
-            return
         handler = typing.cast(StoreErrorHandler, self.on_store_error)
-        response = handler(Request(scope, receive), exc)
+        connection = Request(scope, receive) if scope["type"] == "http" else HTTPConnection(scope)
+        response = handler(connection, exc)
         if inspect.isawaitable(response):
             response = await response
-        await response(scope, receive, send)
-        status = getattr(response, "status_code", "")
-        logger.warning(
-            "session store failed, %s %s answered %s: %s", scope["method"], where, status, _one_line(exc)
+        if not callable(response):
+            raise TypeError(f"on_store_error returned {response!r}, not a response") from exc
+        status = getattr(response, "status_code", None)
+        answer, where, why = (
+            "answered" if status is None else f"answered {status}",
+            scope.get("path", ""),
+            _one_line(exc),
         )
+        if scope["type"] != "websocket":
+            logger.warning("session store failed, %s %s %s: %s", scope["method"], where, answer, why)
+            await response(scope, receive, send)
+        elif "websocket.http.response" in scope.get("extensions", {}):  # the handshake denied with it
+            logger.warning("session store failed, WebSocket %s %s: %s", where, answer, why)
+            await response(scope, receive, _as_denial(send))
+        else:
+            logger.warning("session store failed, WebSocket %s closed (its handshake denied): %s", where, why)
+            await send({"type": "websocket.close", "code": 1013})
+
+
+def store_failure(exc: BaseException) -> SessionStoreError | None:
+    """The session store's failure behind ``exc``: itself, what it was raised from or while handling,
+    or what every exception of an exception group comes from; None if the store did not fail."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, SessionStoreError):
+            return exc
+        group = getattr(exc, "exceptions", None)
+        if isinstance(exc, BaseException) and isinstance(group, tuple) and group:  # an exception group
+            failures = [store_failure(inner) for inner in group]
+            return failures[0] if all(failures) else None
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
+
+
+def _as_denial(send: Send) -> Send:
+    """``send`` for an HTTP response that denies a WebSocket handshake (its messages renamed)."""
+
+    async def deny(message: Message) -> None:
+        kind = message["type"]  # (a Starlette response of 0.37 or later renames them itself)
+        await send(message if kind.startswith("websocket.") else {**message, "type": "websocket." + kind})
+
+    return deny
 
 
 def _one_line(exc: BaseException) -> str:

@@ -56,9 +56,12 @@ class JsonSerializer(Serializer):
         self._encoder = json_encoder(separators=(",", ":"), allow_nan=False)
         self._encode = _c_encoder(self._encoder) or self._encoder.encode
         # A number beyond the float range (1e999999) would read as inf, which no later save can write.
-        self._decoder = json_decoder(
-            parse_constant=_not_json, parse_float=_finite_float, object_hook=self._object_hook
-        )
+        if self._object_hook is None:  # (a decoder class may give json an object_hook of its own)
+            self._decoder = json_decoder(parse_constant=_not_json, parse_float=_finite_float)
+        else:
+            self._decoder = json_decoder(
+                parse_constant=_not_json, parse_float=_finite_float, object_hook=self._object_hook
+            )
         # The scanner json's decode() runs, called without decode()'s Python layers, unless a decoder
         # class of the caller's changes decode() itself.
         self._scan_once: typing.Callable[[str, int], tuple[typing.Any, int]] | None = (

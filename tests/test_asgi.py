@@ -521,6 +521,28 @@ def test_json_keeps_a_decoder_class_that_changes_decode() -> None:
     assert JsonSerializer(json_decoder=Tagged).deserialize(b'{"a":1}') == {"decoded by": "Tagged", "a": 1}
 
 
+@pytest.mark.parametrize("style", ["passes it", "defaults it"])
+def test_json_keeps_a_decoder_class_with_its_own_object_hook(style: str) -> None:
+    """A decoder class that gives json its own ``object_hook`` (the usual way to decode custom types)
+    keeps it: the serializer passes none of its own."""
+    import json
+
+    def hook(value: dict[str, typing.Any]) -> typing.Any:
+        return {**value, "hooked": True}
+
+    class Passes(json.JSONDecoder):
+        def __init__(self, **kwargs: typing.Any) -> None:
+            super().__init__(object_hook=hook, **kwargs)
+
+    class Defaults(json.JSONDecoder):
+        def __init__(self, **kwargs: typing.Any) -> None:
+            kwargs.setdefault("object_hook", hook)
+            super().__init__(**kwargs)
+
+    decoder = Passes if style == "passes it" else Defaults
+    assert JsonSerializer(json_decoder=decoder).deserialize(b'{"a":1}') == {"a": 1, "hooked": True}
+
+
 @pytest.mark.parametrize(
     "data",
     [

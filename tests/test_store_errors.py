@@ -10,10 +10,14 @@ import logging
 import socket
 import typing
 
+import anyio
 import h11
 import pytest
+import starlette.testclient
+from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
@@ -131,12 +135,153 @@ def test_a_failure_after_the_response_started_is_raised() -> None:
         client.get("/streamed")
 
 
-def test_a_websocket_handshake_is_refused_with_try_again_later(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_websocket_handshake_is_denied_with_the_handlers_response(caplog: pytest.LogCaptureFixture) -> None:
+    """Where the server can deny a handshake with an HTTP response (the ``websocket.http.response``
+    extension, which Starlette's TestClient has from 0.37), the handler's 503 is that response; where
+    it can't, the handshake is closed (code 1013), which servers answer with 403."""
+    denial = getattr(starlette.testclient, "WebSocketDenialResponse", None)
     client = TestClient(app_for(unavailable), cookies=A_COOKIE)
-    with client, pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws"):
-        pass
-    assert refused.value.code == 1013
-    assert any("WebSocket /ws refused" in record.getMessage() for record in caplog.records)
+    if denial is not None:
+        with client, pytest.raises(denial) as denied, client.websocket_connect("/ws"):
+            pass
+        assert (denied.value.status_code, denied.value.text) == (503, "sessions unavailable")
+        assert any("WebSocket /ws answered 503" in record.getMessage() for record in caplog.records)
+    else:
+        with client, pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws"):
+            pass
+        assert refused.value.code == 1013
+        assert any("WebSocket /ws closed" in record.getMessage() for record in caplog.records)
+
+
+async def save_then_handled(request: Request) -> Response:
+    await load_session(request)
+    request.session["n"] = 1  # a new visitor: the store fails when the response starts
+    return PlainTextResponse("written")
+
+
+async def load_in_a_task_group(request: Request) -> Response:
+    async with anyio.create_task_group() as group:  # the failure comes out as an exception group
+        group.start_soon(load_session, request)
+    return PlainTextResponse("loaded")
+
+
+class Passing(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: typing.Any) -> Response:
+        return typing.cast(Response, await call_next(request))
+
+
+async def session_dependency(request: Request) -> dict[str, typing.Any]:
+    await load_session(request)
+    return typing.cast("dict[str, typing.Any]", request.session)
+
+
+async def session_yielded(request: Request) -> typing.AsyncIterator[dict[str, typing.Any]]:
+    await load_session(request)
+    yield typing.cast("dict[str, typing.Any]", request.session)
+
+
+SessionData = typing.Annotated[dict[str, typing.Any], Depends(session_dependency)]
+YieldedSessionData = typing.Annotated[dict[str, typing.Any], Depends(session_yielded)]
+
+
+def _fastapi_app() -> typing.Any:
+    app = FastAPI()
+    app.add_middleware(SessionMiddleware, store=down_store(), on_store_error=unavailable)
+
+    @app.get("/dependency")
+    async def plain(data: SessionData) -> dict[str, typing.Any]:
+        return data
+
+    @app.get("/yielded")
+    async def yielded(data: YieldedSessionData) -> dict[str, typing.Any]:
+        return data
+
+    return app
+
+
+def _sync_endpoint_app() -> typing.Any:
+    def endpoint(request: Request) -> Response:  # Starlette runs it in a thread
+        return PlainTextResponse(str(request.session.get("n")))
+
+    middleware = [
+        Middleware(SessionMiddleware, store=down_store(), on_store_error=unavailable),
+        Middleware(SessionAutoloadMiddleware),
+    ]
+    return Starlette(routes=[Route("/sync", endpoint, methods=["GET", "HEAD"])], middleware=middleware)
+
+
+@pytest.mark.parametrize(
+    ("build", "method", "path", "cookies"),
+    [
+        # the app handles SessionStoreError itself: Starlette re-raises a failed save as a RuntimeError
+        (
+            lambda: Starlette(
+                routes=[Route("/save", save_then_handled)],
+                middleware=[Middleware(SessionMiddleware, store=down_store(), on_store_error=unavailable)],
+                exception_handlers={SessionStoreError: lambda request, exc: PlainTextResponse("app", 500)},
+            ),
+            "GET",
+            "/save",
+            {},
+        ),
+        (
+            lambda: Starlette(
+                routes=[Route("/group", load_in_a_task_group)],
+                middleware=[Middleware(SessionMiddleware, store=down_store(), on_store_error=unavailable)],
+            ),
+            "GET",
+            "/group",
+            A_COOKIE,
+        ),
+        (
+            lambda: Starlette(
+                routes=[Route("/read", read)],
+                middleware=[
+                    Middleware(SessionMiddleware, store=down_store(), on_store_error=unavailable),
+                    Middleware(Passing),
+                ],
+            ),
+            "GET",
+            "/read",
+            A_COOKIE,
+        ),
+        (_fastapi_app, "GET", "/dependency", A_COOKIE),
+        (_fastapi_app, "GET", "/yielded", A_COOKIE),
+        (_sync_endpoint_app, "GET", "/sync", A_COOKIE),
+        (_sync_endpoint_app, "HEAD", "/sync", A_COOKIE),
+    ],
+    ids=[
+        "wrapped-by-the-app",
+        "exception-group",
+        "base-http-middleware",
+        "dependency",
+        "yield-dependency",
+        "sync",
+        "head",
+    ],
+)
+def test_the_failure_is_found_however_the_app_raised_it(
+    build: typing.Callable[[], typing.Any], method: str, path: str, cookies: dict[str, str]
+) -> None:
+    with TestClient(build(), cookies=cookies) as client:  # nothing may reach the server
+        response = client.request(method, path)
+    assert response.status_code == 503
+
+
+def test_another_error_is_raised_as_it_is() -> None:
+    async def broken(request: Request) -> Response:
+        raise LookupError("not the store")
+
+    app = Starlette(routes=[Route("/broken", broken)])
+    app.add_middleware(SessionMiddleware, store=down_store(), on_store_error=unavailable)
+    with TestClient(app) as client, pytest.raises(LookupError):
+        client.get("/broken")
+
+
+def test_a_handler_that_returns_no_response_is_a_clear_error() -> None:
+    client = TestClient(app_for(lambda request, exc: None), cookies=A_COOKIE)
+    with client, pytest.raises(TypeError, match="on_store_error returned None, not a response"):
+        client.get("/read")
 
 
 @pytest.mark.parametrize("bad", ["503", 503, object()])
