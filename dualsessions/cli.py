@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -246,6 +247,10 @@ _REDIS_OPTIONS = {
     "health_check_interval": _Option(_ONE_SERVER, _whole(0), "whole seconds, from 0"),
     "max_connections": _Option(_ONE_SERVER, _whole(1), "a number from 1"),
     "client_name": _Option(_ONE_SERVER, _text, "a name"),
+    "username": _Option(_ONE_SERVER, _text, "a user name"),
+    "password": _Option(_ONE_SERVER, _text, "a password"),
+    "protocol": _Option(_ONE_SERVER, ("2", "3").__contains__, "2 or 3"),
+    "socket_read_size": _Option(_ONE_SERVER, _whole(1), "a number of bytes from 1"),
     "ssl_cert_reqs": _Option(
         ("rediss",), ("none", "optional", "required").__contains__, "none, optional or required"
     ),
@@ -287,7 +292,7 @@ def _check_redis_url(spec: str) -> None:
             raise _bad_url(spec, "no socket path: unix:///path/to/redis.sock?db=0")
         return
     _check_port(spec, parts)
-    db = parts.path.removeprefix("/")
+    db = parts.path.strip("/")  # (redis-py reads /0/ as db 0)
     if db and not _whole(0)(db):
         raise _bad_url(spec, f"the db is a number from 0 (redis://host:port/0), not {db!r}")
     if db and "db" in options:
@@ -351,7 +356,11 @@ def _masked(spec: str) -> str:
         return spec.partition("://")[0] + "://..."
     credentials, _, address = netloc.rpartition("@")
     user, colon, _ = credentials.partition(":")
-    return spec.replace(netloc, f"{user}:***@{address}", 1) if colon else spec
+    masked = spec.replace(netloc, f"{user}:***@{address}", 1) if colon else spec
+    return _PASSWORD_OPTION.sub(r"\1***", masked)  # and ?password=, ?ssl_password=
+
+
+_PASSWORD_OPTION = re.compile(r"([?&](?:ssl_)?password=)[^&]*")
 
 
 def _not_found(target: _Target, session_id: str) -> SessionError:

@@ -34,7 +34,9 @@ app = Starlette(
     middleware=[
         Middleware(
             SessionMiddleware,
-            store=RedisStore(url=os.environ["REDIS_URL"]),
+            # A merge is retried for as long as the store's timeout: generous here, so that a loaded
+            # machine makes the test slower, never a failure (the test asserts outcomes, not speed).
+            store=RedisStore(url=os.environ["REDIS_URL"], timeout=60),
             concurrency="merge",
             cookie_https_only=False,
         ),

@@ -7,7 +7,6 @@ import datetime
 import logging
 import re
 import threading
-import time
 import typing
 
 import httpx2
@@ -349,55 +348,44 @@ def test_store_returning_an_unsafe_id_is_refused() -> None:
         client_for(app_with(Route("/", set_user), store=BadIdStore())).get("/")
 
 
-class SlowSyncStore(SyncDictStore):
-    """A sync store with 20 ms of latency per call that records how many calls overlap."""
+class ConcurrentSyncStore(SyncDictStore):
+    """A sync store whose first writes wait for one another, and each write for the event loop: it
+    works only if the writes run on several threads at once while the loop goes on."""
 
-    def __init__(self) -> None:
+    TOGETHER = 8
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
-        self.active = 0
-        self.most_active = 0
+        self.loop = loop
         self.threads: set[int] = set()
+        self.count = 0
         self._lock = threading.Lock()
+        self._together = threading.Barrier(self.TOGETHER, timeout=60)  # (a generous bound: no timing)
 
     def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
         with self._lock:
-            self.active += 1
-            self.most_active = max(self.most_active, self.active)
             self.threads.add(threading.get_ident())
-        time.sleep(0.02)
-        with self._lock:
-            self.active -= 1
+            index, self.count = self.count, self.count + 1
+        # The event loop runs while this write is in progress: it runs a coroutine for it.
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self.loop).result(timeout=60)
+        if index < self.TOGETHER:
+            self._together.wait()  # eight writes at once: not funnelled through one thread
         return super().write(session_id, data, lifetime, ttl)
 
 
 def test_sync_store_runs_off_the_event_loop_and_concurrently() -> None:
-    store = SlowSyncStore()
-    app = app_with(Route("/", set_user), store=store)
-
-    async def main() -> tuple[int, int]:
-        loop_thread = threading.get_ident()
-        ticks = 0
-        done = asyncio.Event()
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while not done.is_set():
-                ticks += 1
-                await asyncio.sleep(0.001)
-
-        tick_task = asyncio.create_task(ticker())
+    async def main() -> ConcurrentSyncStore:
+        store = ConcurrentSyncStore(asyncio.get_running_loop())
+        app = app_with(Route("/", set_user), store=store)
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="https://testserver") as client:
             responses = await asyncio.gather(*(client.get("/") for _ in range(50)))
-        done.set()
-        await tick_task
         assert all(r.status_code == 200 for r in responses)
-        assert loop_thread not in store.threads
-        return ticks, store.most_active
+        return store
 
-    ticks, most_active = asyncio.run(main())
-    assert most_active >= 8  # not funnelled through one thread
-    assert ticks > 5  # the loop kept running while the store worked
+    loop_thread = threading.get_ident()  # (asyncio.run runs the loop on this thread)
+    store = asyncio.run(main())
+    assert loop_thread not in store.threads
     assert len(store.records) == 50
 
 

@@ -305,8 +305,11 @@ def test_a_slow_redis_fails_the_request_within_the_timeout_then_recovers(fronten
                         return True
                     return False
 
-            while not stuck():
-                pass
+            for _ in range(300):  # a PING times out within 0.2 s once the server is stuck
+                if stuck():
+                    break
+            else:
+                pytest.fail(f"DEBUG SLEEP did not stall the server: {stall.recv(100)!r}")
             with pytest.raises(SessionStoreError, match="TimeoutError"):
                 client.get("/read")
             # The worker was not held for the whole stall: the stall's own reply hasn't come yet.

@@ -107,7 +107,7 @@ def _fire(base: str, cookie: str, value: int) -> list[int]:
     start = threading.Barrier(MERGED)
 
     def one(n: int) -> int:
-        with httpx2.Client(base_url=base, timeout=30, headers={"cookie": f"session={cookie}"}) as client:
+        with httpx2.Client(base_url=base, timeout=120, headers={"cookie": f"session={cookie}"}) as client:
             start.wait()
             return client.get(f"/set?k{n}={value}").status_code
 
