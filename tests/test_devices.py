@@ -336,11 +336,11 @@ def test_scripts_never_record_a_device(clock: Clock) -> None:
     assert (row.last_seen, row.user_agent, row.address) == (None, None, None)
 
 
+@pytest.mark.parametrize("frontend", [apps.asgi_client])
 def test_the_option_needs_a_per_user_index(frontend: Frontend) -> None:
-    with pytest.raises(ImproperlyConfigured, match="track_devices .* per-user index"):
-        frontend(dualsessions.CookieStore("secret"), track_devices=True).get(
-            "/read"
-        )  # (Starlette builds it then)
+    client = frontend(dualsessions.CookieStore("secret"), track_devices=True)
+    with pytest.raises(ImproperlyConfigured, match=r"track_devices .* per-user index"):
+        client.get("/read")  # (Starlette builds its middleware on the first request; the others, above)
 
 
 def test_ids_hashed_at_rest_can_be_revoked_but_not_listed_or_kept(redis_url: str) -> None:
@@ -351,3 +351,9 @@ def test_ids_hashed_at_rest_can_be_revoked_but_not_listed_or_kept(redis_url: str
     with pytest.raises(ImproperlyConfigured, match="can't be listed or kept"):
         dualsessions.revoke_user_sessions(store, "alice", keep=client.cookies.get("session"))
     assert dualsessions.revoke_user_sessions(store, "alice") == 1
+
+
+@pytest.mark.parametrize("make", [apps.wsgi_client, apps.flask_client])
+def test_the_option_needs_a_per_user_index_on_wsgi_and_flask(make: Frontend) -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"track_devices .* per-user index"):
+        make(dualsessions.CookieStore("secret"), track_devices=True)
