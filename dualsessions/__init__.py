@@ -11,9 +11,12 @@ import typing
 from .admin import OpenSession as OpenSession
 from .admin import aopen_session as aopen_session
 from .admin import arevoke_user_sessions as arevoke_user_sessions
+from .admin import auser_sessions as auser_sessions
 from .admin import open_session as open_session
 from .admin import revoke_user_sessions as revoke_user_sessions
+from .admin import user_sessions as user_sessions
 from .core import Session as Session
+from .core import UserSession as UserSession
 from .core import generate_session_id as generate_session_id
 from .exceptions import CookieTooLarge as CookieTooLarge
 from .exceptions import ImproperlyConfigured as ImproperlyConfigured
@@ -40,9 +43,11 @@ if typing.TYPE_CHECKING:
     from .session import get_session_id as get_session_id
     from .session import get_session_metadata as get_session_metadata
     from .session import get_session_remaining_seconds as get_session_remaining_seconds
+    from .session import get_user_sessions as get_user_sessions
     from .session import is_loaded as is_loaded
     from .session import load_session as load_session
     from .session import regenerate_session_id as regenerate_session_id
+    from .session import revoke_other_sessions as revoke_other_sessions
     from .session import set_session_lifetime as set_session_lifetime
     from .session import set_session_user as set_session_user
 
@@ -55,9 +60,11 @@ _LAZY: dict[str, str] = {
     "get_session_id": ".session",
     "get_session_metadata": ".session",
     "get_session_remaining_seconds": ".session",
+    "get_user_sessions": ".session",
     "is_loaded": ".session",
     "load_session": ".session",
     "regenerate_session_id": ".session",
+    "revoke_other_sessions": ".session",
     "set_session_lifetime": ".session",
     "set_session_user": ".session",
 }
@@ -105,19 +112,24 @@ __all__ = [
     "SessionStore",
     "SessionStoreError",
     "SyncSessionStore",
+    "UserSession",
     "aopen_session",
     "arevoke_user_sessions",
+    "auser_sessions",
     "generate_session_id",
     "get_session_handler",
     "get_session_id",
     "get_session_metadata",
     "get_session_remaining_seconds",
+    "get_user_sessions",
     "is_loaded",
     "load_session",
     "open_session",
     "regenerate_session_id",
+    "revoke_other_sessions",
     "revoke_user_sessions",
     "set_session_lifetime",
     "set_session_user",
+    "user_sessions",
     "TaggedJsonSerializer",
 ]

@@ -11,7 +11,7 @@ import typing
 from . import _bridge
 from ._opening import OpenSession
 from ._sync_engine import SyncEngine
-from .core import Options
+from .core import Options, UserSession
 from .exceptions import ImproperlyConfigured
 from .stores.base import describe, id_check, is_stateless
 
@@ -88,10 +88,24 @@ def count_sessions(store: _bridge.AnyStore) -> int:
         return _bridge.sync_store(store)[0].count_sessions()
 
 
-def revoke_user_sessions(store: _bridge.AnyStore, user: str) -> int:
-    """End every session of ``user``, in every app sharing the store; how many live ones it ended."""
+def revoke_user_sessions(store: _bridge.AnyStore, user: str, *, keep: str | None = None) -> int:
+    """End every session of ``user``, in every app sharing the store; how many live ones it ended.
+
+    ``keep``: a session id to leave alone ("sign out everywhere else": the current session's). Every
+    other session is taken away, so a request still using one can't write it back."""
     with _capability(store, "revoke a user's sessions (it keeps no per-user index)"):
-        return _bridge.sync_store(store)[0].revoke_user(user)
+        if keep is None:
+            return _bridge.sync_store(store)[0].revoke_user(user)
+        return SyncEngine(store, {}).revoke_user(user, keep)
+
+
+def user_sessions(store: _bridge.AnyStore, user: str, **options: Unpack[Options]) -> list[UserSession]:
+    """``user``'s live sessions with their devices (``track_devices``), the most recently seen first:
+    rows of :class:`~dualsessions.core.UserSession` with the session ids. Pass the app's options
+    (``encryptor``, ``serializer``, ``user_key``) so that the records are read as the apps read them.
+    Reading extends none of them."""
+    with _capability(store, "list a user's sessions (it keeps no per-user index)"):
+        return SyncEngine(store, options).user_sessions(user)
 
 
 def purge_expired(store: _bridge.AnyStore) -> int:

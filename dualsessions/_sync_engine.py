@@ -17,6 +17,7 @@ from . import _bridge
 from .cookies import check_cookie_value
 from .core import (
     METADATA_KEY,
+    Client,
     Decision,
     Encryptor,
     Lifetime,
@@ -26,13 +27,15 @@ from .core import (
     SessionState,
     Store,
     UnboundRecord,
+    UserSession,
     bind,
     merge_record,
     unbind,
+    user_session_row,
 )
 from .exceptions import ImproperlyConfigured, SerializationError, SessionError, SessionStoreError
 from .serializers import JsonSerializer, Serializer
-from .stores.base import describe, id_check, implements, indexes_users, is_stateless
+from .stores.base import describe, id_check, implements, index_holds_ids, indexes_users, is_stateless
 
 logger = logging.getLogger("dualsessions")
 
@@ -67,9 +70,16 @@ class SyncEngine:
         self.accepts_id = id_check(_bridge.direct_store(store) or store)
         #: The store keeps the per-user index (``user_key``, ``set_session_user``, revocation).
         self.indexes_users = indexes_users(store)
+        #: ... of session ids, so that a user's sessions can be listed (not hashed names).
+        self.index_holds_ids = index_holds_ids(store)
         if self.config.user_key is not None and not self.indexes_users:
             raise ImproperlyConfigured(
                 f"user_key needs a store that indexes sessions by user, and {self.store_name} doesn't"
+            )
+        if self.config.track_devices and not self.indexes_users:
+            raise ImproperlyConfigured(
+                "track_devices lists a user's sessions through the store's per-user index, and "
+                f"{self.store_name} keeps none: use the memory, Redis or SQL store"
             )
         if self.config.merge and not (implements(store, "update") and self.direct_serializer is not None):
             raise ImproperlyConfigured(
@@ -77,10 +87,13 @@ class SyncEngine:
                 f"and a sync serializer; {self.store_name} with {type(self.serializer).__name__} can't"
             )
 
-    def begin(self, session_id: str | None, *, extend: bool = True) -> SyncSessionHandle:
+    def begin(
+        self, session_id: str | None, *, extend: bool = True, client: Client | None = None
+    ) -> SyncSessionHandle:
         """A handle on the session named by ``session_id`` (a cookie's value; None: no cookie);
-        ``extend=False`` for a look from outside a request."""
-        return SyncSessionHandle(self, SessionState(self.config, session_id, extend))
+        ``extend=False`` for a look from outside a request; ``client``: the request's facts, for
+        ``track_devices`` (the core decides whether and when to record them)."""
+        return SyncSessionHandle(self, SessionState(self.config, session_id, extend, client))
 
     def load(self, state: SessionState, into: Session | None = None) -> Session:
         """Read the session's record (if the request named one) and hand it to the core, which fills
@@ -314,6 +327,51 @@ class SyncEngine:
         except Exception as exc:
             raise SerializationError(f"the session could not be serialized: {exc}") from exc
 
+    def user_sessions(
+        self, user: str, current: str | None = None, *, with_ids: bool = True
+    ) -> list[UserSession]:
+        """``user``'s live sessions, the most recently seen first (``current``: the id to mark as
+        the current one; ``with_ids=False``: rows without the secret ids, for a page). Two store
+        calls (the index, then the records in one batch); reading extends none of them."""
+        self.require_user_index()
+        ids = self._listable(self._store_call("list a user's sessions", self.store.user_sessions, user))
+        records = self._store_call("read a user's sessions", self.store.read_many, ids) if ids else []
+        rows = []
+        for session_id, raw in zip(ids, records, strict=True):
+            if not raw:  # expired since it was indexed
+                continue
+            state = self.begin(session_id, extend=False).state
+            self.decode(state, session_id, raw, for_changes=False)
+            if not state.is_new and state.user == user:
+                rows.append(user_session_row(session_id, state, session_id == current, with_ids))
+        rows.sort(key=lambda row: (row.last_seen or row.created, row.created), reverse=True)
+        return rows
+
+    def revoke_user(self, user: str, keep: str | None = None) -> int:
+        """End every session of ``user`` but ``keep`` (None: all of them); how many live ones ended.
+        Each is taken away at once, so a request still using one can't write it back."""
+        self.require_user_index()
+        store = self.store
+        if keep is None:
+            return typing.cast(int, self._store_call("revoke a user's sessions", store.revoke_user, user))
+        ended = 0
+        ids = self._listable(self._store_call("list a user's sessions", store.user_sessions, user))
+        for session_id in ids:
+            if session_id != keep:
+                ended += bool(self._store_call("revoke a session", store.take, session_id))
+                self._store_call("revoke a session", store.remove_user_session, user, session_id)
+        return ended
+
+    def _listable(self, ids: list[str]) -> list[str]:
+        """The index's entries, refused when they are not session ids (a store that hashes ids at rest
+        indexes names that can't be read, nor told apart from the session to keep)."""
+        if not self.index_holds_ids:
+            raise ImproperlyConfigured(
+                f"{self.store_name} indexes users' sessions by names that are not their ids (ids hashed "
+                "at rest): a user's sessions can't be listed or kept, only all revoked"
+            )
+        return ids
+
     def require_user_index(self) -> None:
         """Refuse to mark a session's user on a store that keeps no per-user index."""
         if not self.indexes_users:
@@ -359,6 +417,23 @@ class SyncSessionHandle:
 
     def set_lifetime(self, lifetime: Lifetime) -> None:
         self.state.set_lifetime(lifetime)
+
+    def user_sessions(self) -> list[UserSession]:
+        """The sessions of this session's user (none without a user), this one marked ``current``;
+        without their ids."""
+        self.load()
+        user = self.state.user
+        if user is None:
+            return []
+        return self.engine.user_sessions(user, self.state.record_id, with_ids=False)
+
+    def revoke_others(self) -> int:
+        """Sign this session's user out everywhere else: end every session of theirs but this one."""
+        self.load()
+        user = self.state.user
+        if user is None:
+            return 0
+        return self.engine.revoke_user(user, keep=self.state.record_id)
 
     def save(self, status: int | None = None) -> None:
         self.engine.save(self.state, status)

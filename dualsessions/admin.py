@@ -39,6 +39,9 @@ from ._async_admin import (
 from ._async_admin import (
     asession_records as asession_records,
 )
+from ._async_admin import (
+    auser_sessions as auser_sessions,
+)
 from ._opening import OpenSession as OpenSession
 from ._sync_admin import (
     count_sessions as count_sessions,
@@ -61,9 +64,14 @@ from ._sync_admin import (
 from ._sync_admin import (
     session_records as session_records,
 )
+from ._sync_admin import (
+    user_sessions as user_sessions,
+)
+from .core import UserSession as UserSession
 
 __all__ = [
     "OpenSession",
+    "UserSession",
     "acount_sessions",
     "adelete_session",
     "aopen_session",
@@ -71,6 +79,7 @@ __all__ = [
     "arevoke_user_sessions",
     "asession_ids",
     "asession_records",
+    "auser_sessions",
     "count_sessions",
     "delete_session",
     "open_session",
@@ -78,4 +87,5 @@ __all__ = [
     "revoke_user_sessions",
     "session_ids",
     "session_records",
+    "user_sessions",
 ]

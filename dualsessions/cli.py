@@ -135,7 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     command("show", _show, "show one session's data and metadata").add_argument("id")
     command("delete", _delete, "delete one session (its user's other sessions stay)").add_argument("id")
     command("count", _count, "count the live sessions")
-    command("revoke-user", _revoke_user, "end every session of a user, in every app").add_argument("user")
+    command("sessions", _sessions, "list a user's sessions and their devices, latest first").add_argument(
+        "user"
+    )
+    revoke = command("revoke-user", _revoke_user, "end every session of a user, in every app")
+    revoke.add_argument("user")
+    revoke.add_argument("--keep", metavar="ID", default=None, help="leave this session alone")
     command("purge-expired", _purge, "drop expired sessions and index entries the store still keeps")
     decode = command("decode", _decode, "decode a CookieStore session cookie (needs its secret key)")
     decode.add_argument("cookie", help="the cookie's value")
@@ -435,10 +440,29 @@ def _count(args: argparse.Namespace) -> None:
     _say(args, {"count": count}, str(count))
 
 
+def _sessions(args: argparse.Namespace) -> None:
+    target = _store(args)
+    output = _JsonRows() if args.json else _TableRows(SESSIONS_COLUMNS, before_printing=lambda: None)
+    for row in admin.user_sessions(target.store, args.user, **target.options):
+        output.add(
+            {
+                "id": row.session_id,
+                "created": _time(row.created),
+                "last_seen": _time(row.last_seen),
+                "user_agent": row.user_agent,
+                "address": row.address,
+            }
+        )
+    output.close()
+
+
+SESSIONS_COLUMNS = ["id", "created", "last_seen", "address", "user_agent"]
+
+
 def _revoke_user(args: argparse.Namespace) -> None:
     store = _store(args).store
     with _Progress(f"revoking {args.user}'s sessions", enabled=not args.json).ticking():
-        revoked = admin.revoke_user_sessions(store, args.user)
+        revoked = admin.revoke_user_sessions(store, args.user, keep=args.keep)
     _say(args, {"user": args.user, "revoked": revoked}, f"revoked {revoked} session(s) of {args.user}")
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from . import _clock
 from .cookies import CookieRules, validate_header_name
 from .exceptions import ImproperlyConfigured, SessionLifecycleError, SessionNotLoaded
-from .types import SessionMetadata
+from .types import DeviceMetadata, SessionMetadata
 
 if typing.TYPE_CHECKING:
     from .serializers import AsyncSerializer, Serializer
@@ -82,6 +82,7 @@ class Options(typing.TypedDict, total=False):
     idle_timeout: Lifetime | None  # a session unused this long ends (None: no idle timeout)
     absolute_timeout: Lifetime | None  # a session ends this long after it was created, used or not
     session_header: str | None  # the id travels in this request and response header, not a cookie
+    track_devices: bool  # record each session's user agent, address and last seen ("your devices")
 
 
 #: starsessions' positional order of the middleware options after ``app`` and ``store``.
@@ -229,6 +230,100 @@ def _seconds_until(end: float | None, now: float, least: int) -> int:
         return MAX_LIFETIME
 
 
+# -- devices (track_devices=True) ---------------------------------------------------------------------
+
+#: A session's device is refreshed by a write of its own at most this often (seconds); writes the
+#: session makes anyway refresh it for free.
+DEVICE_REFRESH = 60
+#: The longest user agent kept (longer ones are cut), and the longest address (longer ones are not one).
+MAX_USER_AGENT = 256
+MAX_ADDRESS = 64
+_DEVICE_FIELDS = frozenset({"seen", "user_agent", "address"})
+
+
+class Client(typing.NamedTuple):
+    """The facts about a request a front end passes to the core when ``track_devices`` is on: its
+    ``User-Agent`` header and the client's address as the app sees it (after its proxy middleware:
+    ASGI ``scope["client"]``, WSGI ``REMOTE_ADDR``). Either may be None (not sent, a Unix socket)."""
+
+    user_agent: str | None
+    address: str | None
+
+
+def device_record(client: Client, now: float) -> DeviceMetadata:
+    """What is stored of ``client``: the user agent cut to :data:`MAX_USER_AGENT` characters with
+    unprintable ones replaced, the address if it is printable and at most :data:`MAX_ADDRESS` long
+    (anything else is no address), and the time. Only what :func:`_is_device` accepts."""
+    device: DeviceMetadata = {"seen": now}
+    user_agent = client.user_agent
+    if user_agent:
+        user_agent = user_agent[:MAX_USER_AGENT]
+        if not user_agent.isprintable():
+            user_agent = "".join(c if c.isprintable() else "\ufffd" for c in user_agent)
+        device["user_agent"] = user_agent
+    address = client.address
+    if address and len(address) <= MAX_ADDRESS and address.isprintable():
+        device["address"] = address
+    return device
+
+
+def _is_device(stored: object, latest: float) -> bool:
+    """Whether a record's ``device`` metadata is what :func:`device_record` writes."""
+    if type(stored) is not dict or not _DEVICE_FIELDS.issuperset(stored):
+        return False
+    seen, user_agent, address = stored.get("seen"), stored.get("user_agent", ""), stored.get("address", "")
+    return (
+        (type(seen) is float or type(seen) is int)
+        and 0 <= seen <= latest
+        and type(user_agent) is str
+        and len(user_agent) <= MAX_USER_AGENT
+        and user_agent.isprintable()
+        and type(address) is str
+        and len(address) <= MAX_ADDRESS
+        and address.isprintable()
+    )
+
+
+def session_reference(session_id: str) -> str:
+    """A name for a session that can be shown and sent to a browser (it can't be turned back into the
+    id): 16 hex characters of a BLAKE2b hash of the id."""
+    return hashlib.blake2b(session_id.encode(), digest_size=8, person=b"dualsess-ref").hexdigest()
+
+
+@dataclass(frozen=True)
+class UserSession:
+    """One of a user's live sessions, as "your devices" lists them (:func:`user_session_row`).
+
+    ``session_id`` is the secret id (scripts and the CLI get it, as ``session_ids`` gives it; request
+    helpers leave it None: never send one session's id to another); ``reference`` names the session
+    safely anywhere. ``user_agent``, ``address`` and ``last_seen`` are None for a session recorded
+    without ``track_devices``.
+    """
+
+    reference: str
+    created: float
+    last_seen: float | None
+    user_agent: str | None
+    address: str | None
+    current: bool = False
+    session_id: str | None = field(default=None, repr=False)
+
+
+def user_session_row(session_id: str, state: SessionState, current: bool, with_id: bool) -> UserSession:
+    """The :class:`UserSession` of a session loaded (without extending it) into ``state``."""
+    metadata = typing.cast(SessionMetadata, state.metadata)
+    device = metadata.get("device")
+    return UserSession(
+        reference=session_reference(session_id),
+        created=metadata["created"],
+        last_seen=None if device is None else device["seen"],
+        user_agent=None if device is None else device.get("user_agent"),
+        address=None if device is None else device.get("address"),
+        current=current,
+        session_id=session_id if with_id else None,
+    )
+
+
 class Session(dict[str, typing.Any]):
     """The session data: a dict that notes when it is changed.
 
@@ -319,6 +414,8 @@ class SessionConfig:
     absolute_timeout: int | None = None
     #: The header the session id travels in, both ways (``session_header``), instead of the cookie.
     header: str | None = None
+    #: Record the user agent, address and last-seen time of each session (see :class:`Client`).
+    track_devices: bool = False
     #: The TTL a read gives the record as it reads it (sessions that roll, on stores that can), else
     #: None: the lifetime of a rolling session, or the idle timeout if nearer.
     touch_ttl: int | None = field(init=False)
@@ -370,6 +467,7 @@ class SessionConfig:
             idle_timeout=_timeout(options.get("idle_timeout"), "idle_timeout"),
             absolute_timeout=_timeout(options.get("absolute_timeout"), "absolute_timeout"),
             header=_header(options.get("session_header")),
+            track_devices=bool(options.get("track_devices", False)),
         )
 
 
@@ -434,6 +532,7 @@ RULES: dict[str, tuple[Store, Cookie]] = {
     "changed": (Store.REPLACE, Cookie.SET),
     "read, rolling, extended by the read": (Store.NOTHING, Cookie.SET),
     "read, rolling": (Store.REPLACE, Cookie.SET),
+    "read, device seen over a minute ago": (Store.REPLACE, Cookie.KEEP),
     "read": (Store.NOTHING, Cookie.KEEP),
 }
 
@@ -519,13 +618,24 @@ class SessionState:
     _user: object = _UNSET  # set_user()'s user, else derived from the data at decision time
     _decision: Decision = _UNDECIDED
     _written: str | None = None
+    _client: Client | None = None  # the request's facts, when devices are tracked
+    _device_seen: float | None = None  # when the loaded record's device was recorded
 
-    def __init__(self, config: SessionConfig, cookie_value: str | None, extend: bool = True) -> None:
-        """``extend=False`` for a look from outside a request: reading never extends a session."""
+    def __init__(
+        self,
+        config: SessionConfig,
+        cookie_value: str | None,
+        extend: bool = True,
+        client: Client | None = None,
+    ) -> None:
+        """``extend=False`` for a look from outside a request: reading never extends a session.
+        ``client``: the request's facts (ignored unless ``track_devices``; a script has none)."""
         self.config = config
         self._cookie_id = cookie_value
         self._extend = extend
         self._rolling = config.rolling  # the loaded record's own rule, once loaded
+        if client is not None and config.track_devices and extend:
+            self._client = client
 
     def _refuse(self, operation: str, *phases: Phase) -> typing.NoReturn:
         raise SessionLifecycleError(
@@ -543,6 +653,12 @@ class SessionState:
             return self._written
         if self._new_id is not None:
             return self._new_id
+        return self._record_id
+
+    @property
+    def record_id(self) -> str | None:
+        """The id of the record loaded (None: none), which the per-user index holds until the end of
+        the request, even when the session is regenerated."""
         return self._record_id
 
     @property
@@ -604,6 +720,7 @@ class SessionState:
         lifetime, created = config.lifetime, now
         values: dict[str, typing.Any] = {}
         owner = None
+        device: DeviceMetadata | None = None
         stored: object = _MISSING
         if data is not None and not isinstance(data, dict):
             self.rejected = f"it holds a {type(data).__name__}, not a session"
@@ -619,6 +736,7 @@ class SessionState:
                 lifetime, created = own["lifetime"], own["created"]
                 last_access = own.get("last_access", now)
                 owner = own.get("user")
+                device = own.get("device")
                 rolling = own.get("rolling", rolling)
             # A session that rolls, on a store that extends records as they are read, keeps the time of
             # its last write only: what is counted from its last use is the store's expiry's to enforce.
@@ -653,6 +771,9 @@ class SessionState:
         metadata: SessionMetadata = {"lifetime": lifetime, "created": created, "last_access": now}
         if owner is not None and values:
             metadata["user"] = self._owner = owner
+        if device is not None and values:  # kept as it is until a request records its own
+            metadata["device"] = typing.cast(DeviceMetadata, dict(device))
+            self._device_seen = device["seen"]
         self.metadata = metadata
         if into is None:
             into = Session(values)
@@ -811,8 +932,18 @@ class SessionState:
             return "changed"
         metadata: SessionMetadata = self.metadata  # type: ignore[assignment]  # loaded
         if not rolls(self._rolling, metadata["lifetime"], self._extend, self.config.idle_timeout):
-            return "read"
-        return "read, rolling, extended by the read" if self._touched else "read, rolling"
+            return "read, device seen over a minute ago" if self._device_due() else "read"
+        if self._touched and not self._device_due():
+            return "read, rolling, extended by the read"
+        return "read, rolling"
+
+    def _device_due(self) -> bool:
+        """The one refresh rule of ``track_devices``: a request (not a script's look) whose session's
+        device was recorded over :data:`DEVICE_REFRESH` seconds ago, or never, writes it anew."""
+        if self._client is None:
+            return False
+        seen = self._device_seen
+        return seen is None or abs(_clock.now() - seen) >= DEVICE_REFRESH  # (ahead: another clock)
 
     def decide(self, status: int | None = None) -> Decision:
         """What the store and the cookie do at the end of the request (``status``: the response's, None
@@ -867,6 +998,8 @@ class SessionState:
         else:
             metadata["user"] = user
         metadata["rolling"] = self._rolling
+        if self._client is not None:  # any write of a request records its device: it costs nothing more
+            metadata["device"] = device_record(self._client, metadata["last_access"])
         moved = record_id is not None and record_id != session_id
         index = []
         if owner is not None and record_id is not None and (moved or owner != user):
@@ -959,6 +1092,8 @@ class SessionState:
             changes["lifetime"] = metadata["lifetime"]
         if self.user != self._owner:
             changes["user"] = self.user
+        if self._client is not None:
+            changes["device"] = metadata.get("device")
         return changes
 
 
@@ -1012,7 +1147,8 @@ def _differ(before: object, after: object) -> bool:
 
 def _is_metadata(stored: object, now: float) -> bool:
     """Whether a record's metadata has the types and ranges dualsessions writes: a lifetime of at most
-    a hundred years, times after 1970 and not in the future (beyond clock skew), a string user."""
+    a hundred years, times after 1970 and not in the future (beyond clock skew), a string user, a
+    device as :func:`device_record` writes it."""
     if type(stored) is not dict:
         return False
     lifetime, created = stored.get("lifetime"), stored.get("created")
@@ -1027,6 +1163,7 @@ def _is_metadata(stored: object, now: float) -> bool:
         and 0 <= last_access <= latest
         and (user is _MISSING or (type(user) is str and user != ""))
         and type(stored.get("rolling", False)) is bool
+        and ("device" not in stored or _is_device(stored["device"], latest))
     )
 
 

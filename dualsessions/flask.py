@@ -40,11 +40,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ._bridge import AnyStore
 from ._sync_engine import SyncEngine, SyncSessionHandle
 from .cookies import environ_key, find_cookie, id_in_header, is_session_id
-from .core import Lifetime, Options, Phase, Session, lifetime_seconds
+from .core import Lifetime, Options, Phase, Session, UserSession, lifetime_seconds
 from .exceptions import ImproperlyConfigured
 from .serializers import TaggedJsonSerializer
 from .stores.cookie import CookieStore
 from .types import SessionMetadata
+from .wsgi import client_of
 
 if typing.TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -55,7 +56,9 @@ __all__ = [
     "get_session_id",
     "get_session_metadata",
     "get_session_remaining_seconds",
+    "get_user_sessions",
     "regenerate_session_id",
+    "revoke_other_sessions",
     "set_session_lifetime",
     "set_session_user",
 ]
@@ -156,7 +159,9 @@ class _Interface(SessionInterface):
             cookie = find_cookie(header, engine.config.cookie.name, engine.accepts_id)
         else:  # header sessions (session_header): cookies are not looked at
             cookie = id_in_header(request.environ.get(self.id_key), engine.accepts_id)
-        handle = self.engine.begin(cookie)
+        handle = engine.begin(
+            cookie, client=client_of(request.environ) if engine.config.track_devices else None
+        )
         session = FlaskSession(handle, self.permanent_lifetime, request.script_root, request.is_secure)
         if self.migrate is not None:
             value = find_cookie(header, engine.config.cookie.name)
@@ -382,3 +387,15 @@ def set_session_user(user: str | None) -> None:
 def set_session_lifetime(lifetime: Lifetime) -> None:
     """Give this session its own lifetime in seconds or a timedelta ("remember me"); 0: session-only."""
     _current().handle.set_lifetime(lifetime)
+
+
+def get_user_sessions() -> list[UserSession]:
+    """The sessions of this session's user ("your devices"), the most recently seen first, this one
+    marked ``current``; with their non-secret ``reference``, never their ids. None without a user."""
+    return _current().handle.user_sessions()
+
+
+def revoke_other_sessions() -> int:
+    """Sign this session's user out everywhere else: end all their sessions but this one; how many
+    live ones ended (0 without a user)."""
+    return _current().handle.revoke_others()

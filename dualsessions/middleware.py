@@ -14,7 +14,7 @@ from ._async_engine import AsyncEngine
 from ._bridge import AnyStore
 from ._sync_engine import SyncEngine
 from .cookies import find_cookie, id_in_header, with_session_headers
-from .core import Options, options_from
+from .core import Client, Options, options_from
 from .exceptions import ImproperlyConfigured, SessionNotLoaded, SessionStoreError
 from .serializers import JsonSerializer
 from .session import SessionHandler
@@ -104,6 +104,7 @@ class SessionMiddleware:
             SyncEngine(store, options) if self.engine.never_waits else self.engine
         )
         config = self.engine.config
+        self._tracks_devices = config.track_devices
         # The starsessions attributes, read-only in effect: the validated values.
         self.serializer = options.get("serializer") or JsonSerializer()
         self.lifetime, self.rolling = config.lifetime, config.rolling
@@ -131,7 +132,7 @@ class SessionMiddleware:
             if header is not None:
                 cookie = id_in_header(header.decode("latin-1"), self._engine.accepts_id)
         engine = self._engine
-        handle = engine.begin(cookie)
+        handle = engine.begin(cookie, client=_client(scope) if self._tracks_devices else None)
         state = handle.state
         scope["session"] = NOT_LOADED
         scope["session_handler"] = SessionHandler(handle, scope)
@@ -211,6 +212,17 @@ def _as_denial(send: Send) -> Send:
         await send(message if kind.startswith("websocket.") else {**message, "type": "websocket." + kind})
 
     return deny
+
+
+def _client(scope: Scope) -> Client:
+    """The request's facts for ``track_devices``: its user agent, and the client's address as the app
+    sees it (``scope["client"]``, which a proxy-headers middleware rewrites)."""
+    user_agent = next((value for name, value in scope["headers"] if name == b"user-agent"), None)
+    client = scope.get("client")
+    return Client(
+        None if user_agent is None else user_agent.decode("latin-1"),
+        None if not client else str(client[0]),
+    )
 
 
 def _one_line(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ import typing
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from .core import Lifetime, Session, generate_session_id
+from .core import Lifetime, Session, UserSession, generate_session_id
 from .exceptions import ImproperlyConfigured, SessionNotLoaded
 from .types import SessionMetadata
 
@@ -28,9 +28,11 @@ __all__ = [
     "get_session_id",
     "get_session_metadata",
     "get_session_remaining_seconds",
+    "get_user_sessions",
     "is_loaded",
     "load_session",
     "regenerate_session_id",
+    "revoke_other_sessions",
     "set_session_lifetime",
     "set_session_user",
 ]
@@ -137,3 +139,19 @@ def set_session_user(connection: HTTPConnection, user: str | None) -> None:
 def set_session_lifetime(connection: HTTPConnection, lifetime: Lifetime) -> None:
     """Give this session its own lifetime in seconds or a timedelta ("remember me"); 0: session-only."""
     get_session_handler(connection).handle.set_lifetime(lifetime)
+
+
+async def get_user_sessions(connection: HTTPConnection) -> list[UserSession]:
+    """The sessions of this session's user ("your devices"), the most recently seen first, this one
+    marked ``current``; with their non-secret ``reference``, never their ids. None without a user."""
+    await load_session(connection)
+    found = get_session_handler(connection).handle.user_sessions()
+    return found if isinstance(found, list) else await found
+
+
+async def revoke_other_sessions(connection: HTTPConnection) -> int:
+    """Sign this session's user out everywhere else: end all their sessions but this one; how many
+    live ones ended (0 without a user)."""
+    await load_session(connection)
+    ended = get_session_handler(connection).handle.revoke_others()
+    return ended if isinstance(ended, int) else await ended

@@ -27,7 +27,7 @@ import typing
 from ._bridge import AnyStore
 from ._sync_engine import SyncEngine, SyncSessionHandle
 from .cookies import environ_key, find_cookie, id_in_header, with_session_headers
-from .core import Lifetime, Options, Session, options_from
+from .core import Client, Lifetime, Options, Session, UserSession, options_from
 from .exceptions import ImproperlyConfigured
 from .serializers import JsonSerializer
 from .types import SessionMetadata
@@ -48,8 +48,10 @@ __all__ = [
     "get_session_id",
     "get_session_metadata",
     "get_session_remaining_seconds",
+    "get_user_sessions",
     "is_loaded",
     "regenerate_session_id",
+    "revoke_other_sessions",
     "set_session_lifetime",
     "set_session_user",
 ]
@@ -78,6 +80,7 @@ class SessionMiddleware:
         self.cookie_name = self.engine.config.cookie.name
         #: ``session_header``: where the id comes in, as PEP 3333 names it (None: the cookie).
         self._id_key = environ_key(self.engine.config.header)
+        self._tracks_devices = self.engine.config.track_devices
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> typing.Iterable[bytes]:
         engine = self.engine
@@ -85,7 +88,7 @@ class SessionMiddleware:
             session_id = find_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name, engine.accepts_id)
         else:
             session_id = id_in_header(environ.get(self._id_key), engine.accepts_id)
-        handle = engine.begin(session_id)
+        handle = engine.begin(session_id, client=client_of(environ) if self._tracks_devices else None)
         environ[ENVIRON_KEY] = handle
         response = _Response(environ, start_response, handle)
         result = self.app(environ, response.start_response)
@@ -175,6 +178,12 @@ class _Body:
             close()
 
 
+def client_of(environ: WSGIEnvironment) -> Client:
+    """The request's facts for ``track_devices``: its user agent, and the client's address as the app
+    sees it (``REMOTE_ADDR``, which werkzeug's ``ProxyFix`` rewrites)."""
+    return Client(environ.get("HTTP_USER_AGENT"), environ.get("REMOTE_ADDR") or None)
+
+
 def _handle(environ: WSGIEnvironment) -> SyncSessionHandle:
     try:
         return typing.cast(SyncSessionHandle, environ[ENVIRON_KEY])
@@ -227,3 +236,15 @@ def set_session_user(environ: WSGIEnvironment, user: str | None) -> None:
 def set_session_lifetime(environ: WSGIEnvironment, lifetime: Lifetime) -> None:
     """Give this session its own lifetime in seconds or a timedelta ("remember me"); 0: session-only."""
     _handle(environ).set_lifetime(lifetime)
+
+
+def get_user_sessions(environ: WSGIEnvironment) -> list[UserSession]:
+    """The sessions of this session's user ("your devices"), the most recently seen first, this one
+    marked ``current``; with their non-secret ``reference``, never their ids. None without a user."""
+    return _handle(environ).user_sessions()
+
+
+def revoke_other_sessions(environ: WSGIEnvironment) -> int:
+    """Sign this session's user out everywhere else: end all their sessions but this one; how many
+    live ones ended (0 without a user)."""
+    return _handle(environ).revoke_others()

@@ -74,7 +74,7 @@ JOBS = [
     ]),
     Job("_async_admin.py", "_sync_admin.py", [
         (r"\ba(open_session|delete_session|session_ids|session_records|count_sessions|"
-         r"revoke_user_sessions|purge_expired)\b", r"\1"),
+         r"revoke_user_sessions|purge_expired|user_sessions)\b", r"\1"),
         (r"\bAsyncEngine\b", "SyncEngine"),
         (r"\basync_store\b", "sync_store"),
         (r"\b_async_engine\b", "_sync_engine"),

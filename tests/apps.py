@@ -8,6 +8,7 @@ only routes the request, loads the session its own way and returns JSON. Scenari
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import typing
 from collections.abc import Iterator
@@ -147,6 +148,12 @@ ENDPOINTS: dict[str, Endpoint] = {
 
 UnloadedEndpoint = typing.Callable[[SessionApi, dict[str, str]], typing.Any]
 
+
+def device_rows(rows: list[dualsessions.UserSession]) -> list[dict[str, typing.Any]]:
+    """``/devices``: the user's sessions as each front end's helper lists them."""
+    return [dataclasses.asdict(row) for row in rows]
+
+
 # Endpoints that never load the session themselves: the front end doesn't load it for them either.
 UNLOADED_ENDPOINTS: dict[str, UnloadedEndpoint] = {
     "/regenerate-unloaded": lambda api, params: {"id": api.regenerate()},
@@ -180,6 +187,10 @@ async def _asgi_endpoint(request: Request) -> Response:
     unloaded = UNLOADED_ENDPOINTS.get(path)
     if unloaded is not None:
         return _asgi_response(unloaded(_AsgiApi(request), dict(request.query_params)))
+    if path == "/devices":
+        return JSONResponse(device_rows(await dualsessions.get_user_sessions(request)))
+    if path == "/revoke-others":
+        return JSONResponse({"revoked": await dualsessions.revoke_other_sessions(request)})
     endpoint = ENDPOINTS.get(path)
     if endpoint is None:  # /noop: never touches the session
         return PlainTextResponse("ok")
@@ -238,6 +249,10 @@ def _werkzeug_app(request: WerkzeugRequest) -> WerkzeugResponse:
     unloaded = UNLOADED_ENDPOINTS.get(request.path)
     if unloaded is not None:
         return _werkzeug_response(unloaded(_WsgiApi(request.environ), dict(request.args)))
+    if request.path == "/devices":
+        return _werkzeug_response(device_rows(wsgi_sessions.get_user_sessions(request.environ)))
+    if request.path == "/revoke-others":
+        return _werkzeug_response({"revoked": wsgi_sessions.revoke_other_sessions(request.environ)})
     endpoint = ENDPOINTS.get(request.path)
     if endpoint is None:
         return WerkzeugResponse("ok")
@@ -294,6 +309,10 @@ def flask_app(store: typing.Any, **options: typing.Any) -> flask.Flask:
         unloaded = UNLOADED_ENDPOINTS.get("/" + path)
         if unloaded is not None:
             return _flask_response(unloaded(_FlaskApi(), flask.request.args.to_dict()))
+        if path == "devices":
+            return _flask_response(device_rows(flask_sessions.get_user_sessions()))
+        if path == "revoke-others":
+            return _flask_response({"revoked": flask_sessions.revoke_other_sessions()})
         endpoint = ENDPOINTS.get("/" + path)
         if endpoint is None:
             return "ok"

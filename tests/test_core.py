@@ -28,6 +28,7 @@ from dualsessions.core import (
     METADATA_KEY,
     POSITIONAL_OPTIONS,
     RULES,
+    Client,
     Cookie,
     Decision,
     IndexChange,
@@ -172,11 +173,12 @@ class Scenario(typing.NamedTuple):
     options: typing.Mapping[str, typing.Any] = {}
     load: bool = True
     status: int = 200
+    client: Client | None = None  # the request's facts (track_devices)
 
 
 def build(scenario: Scenario) -> SessionState:
     """The state of ``scenario``'s request just before its response, read as an engine reads."""
-    state = SessionState(make_config(**scenario.options), scenario.cookie)
+    state = SessionState(make_config(**scenario.options), scenario.cookie, client=scenario.client)
     if scenario.load:
         plan = state.read_plan()
         data = copy.deepcopy(scenario.stored) if plan is not None else None
@@ -198,6 +200,9 @@ SITUATIONS: dict[str, Scenario] = {
     "changed": Scenario(acts=(change,)),
     "read, rolling, extended by the read": Scenario(options=ROLLING_TOUCHING),
     "read, rolling": Scenario(options=ROLLING),
+    "read, device seen over a minute ago": Scenario(
+        options={"track_devices": True}, client=Client("Phone/1.0", "192.0.2.1")
+    ),
     "read": Scenario(),
 }
 

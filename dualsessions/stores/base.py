@@ -111,6 +111,13 @@ def is_stateless(store: object) -> bool:
     return bool(getattr(store, "stateless", False))
 
 
+def index_holds_ids(store: object) -> bool:
+    """Whether ``store``'s per-user index holds the sessions' ids, which listing a user's sessions
+    and keeping one of them need (a store that hashes ids at rest sets ``index_holds_ids = False``:
+    its index holds names, which only its own ``revoke_user`` can use)."""
+    return bool(getattr(store, "index_holds_ids", True))
+
+
 def describe(store: object) -> str:
     """How error messages name a store."""
     return getattr(store, "description", None) or type(store).__name__

@@ -94,6 +94,8 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
         if legacy_ids and hash_ids is None:
             raise ImproperlyConfigured("legacy_ids is for switching to hash_ids: pass hash_ids too")
         self._id_key = hash_ids.encode() if isinstance(hash_ids, str) else hash_ids
+        #: The per-user sets hold ids (not their hashes): a user's sessions can be listed.
+        self.index_holds_ids = hash_ids is None
         #: Also read (and move under the hashed key) records kept under plain ids, while switching.
         self.legacy_ids = legacy_ids
         self.key: typing.Callable[[str], str] = (
