@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import typing
 
-from . import _bridge
+from . import _bridge, events
 from ._async_engine import AsyncEngine
 from ._opening import OpenSession
 from .core import Options
@@ -23,7 +23,7 @@ def aopen_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Op
     """Open a session by id: ``async with aopen_session(store, id) as session:``. Pass the app's
     options (``lifetime``, ``rolling``, ``user_key``, ``serializer``, ``encryptor``) so that expiry,
     the per-user index and decoding follow the same rules."""
-    return OpenSession(AsyncEngine(store, options), session_id, is_stateless(store))
+    return OpenSession(AsyncEngine(store, options, "script"), session_id, is_stateless(store))
 
 
 async def adelete_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Options]) -> bool:
@@ -90,10 +90,17 @@ async def acount_sessions(store: _bridge.AnyStore) -> int:
         return await _bridge.async_store(store)[0].count_sessions()
 
 
-async def arevoke_user_sessions(store: _bridge.AnyStore, user: str) -> int:
-    """End every session of ``user``, in every app sharing the store; how many live ones it ended."""
+async def arevoke_user_sessions(
+    store: _bridge.AnyStore, user: str, *, event_hooks: typing.Sequence[events.EventHook] | None = None
+) -> int:
+    """End every session of ``user``, in every app sharing the store; how many live ones it ended.
+    ``event_hooks`` get one :class:`~dualsessions.events.SessionRevoked` event."""
+    hooks = events.checked_hooks(event_hooks, may_await=True)
     with _capability(store, "revoke a user's sessions (it keeps no per-user index)"):
-        return await _bridge.async_store(store)[0].revoke_user(user)
+        count = await _bridge.async_store(store)[0].revoke_user(user)
+    if hooks:
+        await events.adispatch(hooks, (events.revoked(user, count, describe(store)),))
+    return count
 
 
 async def apurge_expired(store: _bridge.AnyStore) -> int:

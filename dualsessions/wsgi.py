@@ -74,7 +74,7 @@ class SessionMiddleware:
         self.store = store
         options = options_from(args, options, "SessionMiddleware")
         self.serializer = options.get("serializer") or JsonSerializer()
-        self.engine = SyncEngine(store, options)
+        self.engine = SyncEngine(store, options, "wsgi")
         self.cookie_name = self.engine.config.cookie.name
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> typing.Iterable[bytes]:
