@@ -17,14 +17,10 @@ configured by the application. Each event
 
 from __future__ import annotations
 
-import typing
-
 try:
     from opentelemetry import metrics, trace
 except ImportError as exc:  # pragma: no cover - the extra is installed wherever the tests run
-    raise ImportError(
-        "dualsessions.otel needs opentelemetry-api: pip install 'dualsessions[otel]'"
-    ) from exc
+    raise ImportError("dualsessions.otel needs opentelemetry-api: pip install 'dualsessions[otel]'") from exc
 
 from .events import SessionEvent, SessionRegenerated, SessionRejected, SessionRevoked
 
@@ -33,7 +29,7 @@ __all__ = ["COUNTER", "OpenTelemetryHook"]
 #: The counter's name.
 COUNTER = "dualsessions.session.events"
 
-Attributes = dict[str, str | int]  # (a runtime alias: Python 3.10 has | for types)
+Attributes = dict[str, str | int]
 
 
 class OpenTelemetryHook:
