@@ -99,7 +99,7 @@ async def arevoke_user_sessions(
     with _capability(store, "revoke a user's sessions (it keeps no per-user index)"):
         count = await _bridge.async_store(store)[0].revoke_user(user)
     if hooks:
-        await events.adispatch(hooks, (events.revoked(user, count, describe(store)),))
+        await events.adispatch(hooks, (events.revoked(user, count, type(store).__name__),))
     return count
 
 

@@ -64,6 +64,7 @@ class AsyncEngine:
         #: ``event_hooks``, validated (empty: no events are built); where the events happen.
         self.hooks = events.checked_hooks(options.get("event_hooks"), may_await=True)
         self.frontend: events.Frontend = frontend
+        self.store_kind = type(store).__name__  # (events name the class: no URL, few values)
         self.stateless = is_stateless(store)
         self.never_waits = (
             _bridge.direct_store(store) is not None
@@ -117,7 +118,7 @@ class AsyncEngine:
                 state.expiry_fix,
             )
         if self.hooks:
-            event = events.after_load(state, session_id, self.stateless, self.frontend, self.store_name)
+            event = events.after_load(state, session_id, self.stateless, self.frontend, self.store_kind)
             await self._emit(event)
         return session
 
@@ -227,7 +228,7 @@ class AsyncEngine:
         except Exception as exc:
             raise SessionStoreError(self.store_name, "save a session", exc) from exc
         if self.hooks:
-            await self._emit(events.after_save(state, decision, self.frontend, self.store_name))
+            await self._emit(events.after_save(state, decision, self.frontend, self.store_kind))
 
     async def _emit(self, event: events.SessionEvent | None) -> None:
         """Hand ``event`` to every hook: the one place events leave the engine, after the store acted

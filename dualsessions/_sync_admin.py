@@ -97,7 +97,7 @@ def revoke_user_sessions(
     with _capability(store, "revoke a user's sessions (it keeps no per-user index)"):
         count = _bridge.sync_store(store)[0].revoke_user(user)
     if hooks:
-        events.dispatch(hooks, (events.revoked(user, count, describe(store)),))
+        events.dispatch(hooks, (events.revoked(user, count, type(store).__name__),))
     return count
 
 

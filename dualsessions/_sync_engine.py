@@ -64,6 +64,7 @@ class SyncEngine:
         #: ``event_hooks``, validated (empty: no events are built); where the events happen.
         self.hooks = events.checked_hooks(options.get("event_hooks"), may_await=False)
         self.frontend: events.Frontend = frontend
+        self.store_kind = type(store).__name__  # (events name the class: no URL, few values)
         self.stateless = is_stateless(store)
         self.never_waits = (
             _bridge.direct_store(store) is not None
@@ -117,7 +118,7 @@ class SyncEngine:
                 state.expiry_fix,
             )
         if self.hooks:
-            event = events.after_load(state, session_id, self.stateless, self.frontend, self.store_name)
+            event = events.after_load(state, session_id, self.stateless, self.frontend, self.store_kind)
             self._emit(event)
         return session
 
@@ -225,7 +226,7 @@ class SyncEngine:
         except Exception as exc:
             raise SessionStoreError(self.store_name, "save a session", exc) from exc
         if self.hooks:
-            self._emit(events.after_save(state, decision, self.frontend, self.store_name))
+            self._emit(events.after_save(state, decision, self.frontend, self.store_kind))
 
     def _emit(self, event: events.SessionEvent | None) -> None:
         """Hand ``event`` to every hook: the one place events leave the engine, after the store acted
