@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import typing
 
-from . import _bridge
+from . import _bridge, events
 from ._async_engine import AsyncEngine
 from ._opening import OpenSession
 from .core import Options, UserSession
@@ -23,7 +23,7 @@ def aopen_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Op
     """Open a session by id: ``async with aopen_session(store, id) as session:``. Pass the app's
     options (``lifetime``, ``rolling``, ``user_key``, ``serializer``, ``encryptor``) so that expiry,
     the per-user index and decoding follow the same rules."""
-    return OpenSession(AsyncEngine(store, options), session_id, is_stateless(store))
+    return OpenSession(AsyncEngine(store, options, "script"), session_id, is_stateless(store))
 
 
 async def adelete_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Options]) -> bool:
@@ -90,15 +90,27 @@ async def acount_sessions(store: _bridge.AnyStore) -> int:
         return await _bridge.async_store(store)[0].count_sessions()
 
 
-async def arevoke_user_sessions(store: _bridge.AnyStore, user: str, *, keep: str | None = None) -> int:
+async def arevoke_user_sessions(
+    store: _bridge.AnyStore,
+    user: str,
+    *,
+    keep: str | None = None,
+    event_hooks: typing.Sequence[events.EventHook] | None = None,
+) -> int:
     """End every session of ``user``, in every app sharing the store; how many live ones it ended.
 
     ``keep``: a session id to leave alone ("sign out everywhere else": the current session's). Every
-    other session is taken away, so a request still using one can't write it back."""
+    other session is taken away, so a request still using one can't write it back. ``event_hooks`` get
+    one :class:`~dualsessions.events.SessionRevoked` event."""
+    hooks = events.checked_hooks(event_hooks, may_await=True)
     with _capability(store, "revoke a user's sessions (it keeps no per-user index)"):
         if keep is None:
-            return await _bridge.async_store(store)[0].revoke_user(user)
-        return await AsyncEngine(store, {}).revoke_user(user, keep)
+            count = await _bridge.async_store(store)[0].revoke_user(user)
+        else:
+            count = await AsyncEngine(store, {}).revoke_user(user, keep)
+    if hooks:
+        await events.adispatch(hooks, (events.revoked(user, count, type(store).__name__),))
+    return count
 
 
 async def auser_sessions(store: _bridge.AnyStore, user: str, **options: Unpack[Options]) -> list[UserSession]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import typing
 
-from . import _bridge
+from . import _bridge, events
 from .cookies import check_cookie_value
 from .core import (
     METADATA_KEY,
@@ -41,7 +41,9 @@ logger = logging.getLogger("dualsessions")
 
 
 class AsyncEngine:
-    def __init__(self, store: _bridge.AnyStore, options: Options) -> None:
+    def __init__(
+        self, store: _bridge.AnyStore, options: Options, frontend: events.Frontend = "script"
+    ) -> None:
         serializer = options.get("serializer")
         if serializer is None:
             serializer = JsonSerializer()
@@ -62,7 +64,16 @@ class AsyncEngine:
         self.direct_serializer = _bridge.direct_serializer(serializer)
         #: Neither the store nor the serializer ever waits (memory, cookie; a sync serializer): the
         #: ASGI front end then drives the sync engine, with no coroutine at all.
-        self.never_waits = _bridge.direct_store(store) is not None and self.direct_serializer is not None
+        #: ``event_hooks``, validated (empty: no events are built); where the events happen.
+        self.hooks = events.checked_hooks(options.get("event_hooks"), may_await=True)
+        self.frontend: events.Frontend = frontend
+        self.store_kind = type(store).__name__  # (events name the class: no URL, few values)
+        self.stateless = is_stateless(store)
+        self.never_waits = (
+            _bridge.direct_store(store) is not None
+            and self.direct_serializer is not None
+            and not any(map(events.is_async, self.hooks))
+        )
         self.config = SessionConfig.from_options(options, store_touches=touches)
         self.store_name = describe(store)
         #: Whether a cookie's value may name one of the store's records (the store's own rule; a store
@@ -120,6 +131,9 @@ class AsyncEngine:
                 lifetime,
                 state.expiry_fix,
             )
+        if self.hooks:
+            event = events.after_load(state, session_id, self.stateless, self.frontend, self.store_kind)
+            await self._emit(event)
         return session
 
     async def decode(
@@ -227,6 +241,14 @@ class AsyncEngine:
             raise
         except Exception as exc:
             raise SessionStoreError(self.store_name, "save a session", exc) from exc
+        if self.hooks:
+            await self._emit(events.after_save(state, decision, self.frontend, self.store_kind))
+
+    async def _emit(self, event: events.SessionEvent | None) -> None:
+        """Hand ``event`` to every hook: the one place events leave the engine, after the store acted
+        (a hook that fails is logged, never raised)."""
+        if event is not None:
+            await events.adispatch(self.hooks, (event,))
 
     async def _store_call(
         self, action: str, method: typing.Callable[..., typing.Any], *args: typing.Any

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import typing
 
-from . import _bridge
+from . import _bridge, events
 from ._opening import OpenSession
 from ._sync_engine import SyncEngine
 from .core import Options, UserSession
@@ -23,7 +23,7 @@ def open_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Opt
     """Open a session by id: ``with open_session(store, id) as session:``. Pass the app's
     options (``lifetime``, ``rolling``, ``user_key``, ``serializer``, ``encryptor``) so that expiry,
     the per-user index and decoding follow the same rules."""
-    return OpenSession(SyncEngine(store, options), session_id, is_stateless(store))
+    return OpenSession(SyncEngine(store, options, "script"), session_id, is_stateless(store))
 
 
 def delete_session(store: _bridge.AnyStore, session_id: str, **options: Unpack[Options]) -> bool:
@@ -88,15 +88,27 @@ def count_sessions(store: _bridge.AnyStore) -> int:
         return _bridge.sync_store(store)[0].count_sessions()
 
 
-def revoke_user_sessions(store: _bridge.AnyStore, user: str, *, keep: str | None = None) -> int:
+def revoke_user_sessions(
+    store: _bridge.AnyStore,
+    user: str,
+    *,
+    keep: str | None = None,
+    event_hooks: typing.Sequence[events.EventHook] | None = None,
+) -> int:
     """End every session of ``user``, in every app sharing the store; how many live ones it ended.
 
     ``keep``: a session id to leave alone ("sign out everywhere else": the current session's). Every
-    other session is taken away, so a request still using one can't write it back."""
+    other session is taken away, so a request still using one can't write it back. ``event_hooks`` get
+    one :class:`~dualsessions.events.SessionRevoked` event."""
+    hooks = events.checked_hooks(event_hooks, may_await=False)
     with _capability(store, "revoke a user's sessions (it keeps no per-user index)"):
         if keep is None:
-            return _bridge.sync_store(store)[0].revoke_user(user)
-        return SyncEngine(store, {}).revoke_user(user, keep)
+            count = _bridge.sync_store(store)[0].revoke_user(user)
+        else:
+            count = SyncEngine(store, {}).revoke_user(user, keep)
+    if hooks:
+        events.dispatch(hooks, (events.revoked(user, count, type(store).__name__),))
+    return count
 
 
 def user_sessions(store: _bridge.AnyStore, user: str, **options: Unpack[Options]) -> list[UserSession]:

@@ -460,9 +460,10 @@ SESSIONS_COLUMNS = ["id", "created", "last_seen", "address", "user_agent"]
 
 
 def _revoke_user(args: argparse.Namespace) -> None:
-    store = _store(args).store
+    target = _store(args)
+    hooks = target.options.get("event_hooks")  # a --store factory's options may register hooks
     with _Progress(f"revoking {args.user}'s sessions", enabled=not args.json).ticking():
-        revoked = admin.revoke_user_sessions(store, args.user, keep=args.keep)
+        revoked = admin.revoke_user_sessions(target.store, args.user, keep=args.keep, event_hooks=hooks)
     _say(args, {"user": args.user, "revoked": revoked}, f"revoked {revoked} session(s) of {args.user}")
 
 

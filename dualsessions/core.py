@@ -39,6 +39,7 @@ from .exceptions import ImproperlyConfigured, SessionLifecycleError, SessionNotL
 from .types import DeviceMetadata, SessionMetadata
 
 if typing.TYPE_CHECKING:
+    from .events import EventHook
     from .serializers import AsyncSerializer, Serializer
 
 METADATA_KEY = "__metadata__"
@@ -83,6 +84,7 @@ class Options(typing.TypedDict, total=False):
     absolute_timeout: Lifetime | None  # a session ends this long after it was created, used or not
     session_header: str | None  # the id travels in this request and response header, not a cookie
     track_devices: bool  # record each session's user agent, address and last seen ("your devices")
+    event_hooks: typing.Sequence[EventHook] | None  # called with each event (dualsessions.events)
 
 
 #: starsessions' positional order of the middleware options after ``app`` and ``store``.
@@ -430,8 +432,8 @@ class SessionConfig:
 
     @classmethod
     def from_options(cls, options: Options, *, store_touches: bool = False) -> SessionConfig:
-        """The defaults and the validation of every option (``serializer``, ``encryptor`` and
-        ``accept_unbound_records`` are the engine's, and are not looked at here)."""
+        """The defaults and the validation of every option (``serializer``, ``encryptor``,
+        ``accept_unbound_records`` and ``event_hooks`` are the engine's, and are not looked at here)."""
         unknown = sorted(set(options) - set(Options.__annotations__))
         if unknown:
             raise TypeError(
@@ -667,6 +669,17 @@ class SessionState:
         stored = self._stored_metadata
         value = stored.get("last_access") if isinstance(stored, dict) else None
         return value if _is_time(value) else None
+
+    @property
+    def owner(self) -> str | None:
+        """The loaded record's user (None: nobody's, or nothing loaded)."""
+        return self._owner
+
+    @property
+    def stale_record(self) -> tuple[str, str | None] | None:
+        """After loading: the id and user of a record found past its deadline (removed when the
+        request ends), else None."""
+        return self._stale
 
     @property
     def extends(self) -> bool:

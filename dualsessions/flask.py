@@ -218,7 +218,7 @@ class DualSessions:
         fallbacks = list(app.config.get("SECRET_KEY_FALLBACKS") or ())
         if isinstance(store, CookieStore) and fallbacks:  # old cookies still verify while keys rotate
             store = store.also_verifying(fallbacks)
-        engine = SyncEngine(store, options)
+        engine = SyncEngine(store, options, "flask")
         reader = _MIGRATIONS[self.migrate_from]
         migrate = reader(app, permanent_lifetime) if reader is not None else None
         app.session_interface = _Interface(engine, permanent_lifetime, migrate)

@@ -64,7 +64,8 @@ class SessionMiddleware:
 
     The options are those of starsessions 2.1.2 (by position too: ``lifetime``, ``rolling``,
     ``cookie_name``, ``cookie_same_site``, ``cookie_https_only``, ``cookie_domain``, ``cookie_path``,
-    ``serializer``), plus ``user_key``, ``encryptor`` and ``concurrency``: see
+    ``serializer``), plus ``user_key``, ``encryptor``, ``concurrency``, ``event_hooks`` (sync or async
+    callables) and the rest: see
     :class:`dualsessions.core.Options`. The session is loaded on demand (``load_session`` or
     :class:`SessionAutoloadMiddleware`). The store is written only when the session changed (or rolls
     on a store that can't touch), and a cookie is sent only when it changed. On WebSocket connections,
@@ -98,10 +99,10 @@ class SessionMiddleware:
         self.store = store
         self.on_store_error = on_store_error
         options = options_from(args, options, "SessionMiddleware")
-        self.engine = AsyncEngine(store, options)
+        self.engine = AsyncEngine(store, options, "asgi")
         # A store and serializer that never wait (memory, cookie) are driven without coroutines.
         self._engine: AsyncEngine | SyncEngine = (
-            SyncEngine(store, options) if self.engine.never_waits else self.engine
+            SyncEngine(store, options, "asgi") if self.engine.never_waits else self.engine
         )
         config = self.engine.config
         self._tracks_devices = config.track_devices

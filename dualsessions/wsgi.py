@@ -76,7 +76,7 @@ class SessionMiddleware:
         self.store = store
         options = options_from(args, options, "SessionMiddleware")
         self.serializer = options.get("serializer") or JsonSerializer()
-        self.engine = SyncEngine(store, options)
+        self.engine = SyncEngine(store, options, "wsgi")
         self.cookie_name = self.engine.config.cookie.name
         #: ``session_header``: where the id comes in, as PEP 3333 names it (None: the cookie).
         self._id_key = environ_key(self.engine.config.header)

@@ -48,6 +48,8 @@ JOBS = [
         (r"\bAsyncSessionHandle\b", "SyncSessionHandle"),
         (r"\basync_store\b", "sync_store"),
         (r"\basync_serializer\b", "sync_serializer"),
+        (r"\badispatch\b", "dispatch"),
+        (r"\bmay_await=True\b", "may_await=False"),
         (r"in the async flavour", "in the sync flavour"),
     ]),
     Job("stores/_async_contract.py", "stores/_sync_contract.py", [
@@ -78,6 +80,8 @@ JOBS = [
         (r"\bAsyncEngine\b", "SyncEngine"),
         (r"\basync_store\b", "sync_store"),
         (r"\b_async_engine\b", "_sync_engine"),
+        (r"\badispatch\b", "dispatch"),
+        (r"\bmay_await=True\b", "may_await=False"),
         (r"in the async flavour", "in the sync flavour"),
     ]),
 ]  # fmt: skip
