@@ -175,6 +175,10 @@ def asgi_sessions(
     return build
 
 
+def _ignore_event(event: object) -> None:
+    """An event hook that does nothing (the benchmark of ``event_hooks``)."""
+
+
 def asgi_redis_floor(url: str | None) -> typing.Any:
     """Hand-written: exactly the GET (and SET) a session needs, nothing else."""
     import secrets
@@ -378,6 +382,20 @@ def stacks(with_peers: bool) -> list[Stack]:
             "asgi",
             "starlette",
             asgi_sessions("dualsessions", "redis", absolute_timeout=8 * 3600),
+            True,
+        ),
+        Stack(  # a device refresh writes at most once a minute: these requests are within it
+            "dualsessions ASGI, RedisStore, track_devices",
+            "asgi",
+            "starlette",
+            asgi_sessions("dualsessions", "redis", track_devices=True),
+            True,
+        ),
+        Stack(  # one hook that does nothing: what building and passing the events costs
+            "dualsessions ASGI, RedisStore, event_hooks=[a no-op]",
+            "asgi",
+            "starlette",
+            asgi_sessions("dualsessions", "redis", event_hooks=[_ignore_event]),
             True,
         ),
         Stack(
