@@ -96,6 +96,7 @@ class Stack:
     build: typing.Callable[[str | None], typing.Any]  # redis url -> app with /read, /write, /new
     redis: bool = False
     cookie: str = "session"
+    header: str | None = None  # the session id travels in this header instead (session_header)
 
 
 # -- the apps ----------------------------------------------------------------------------------------
@@ -384,6 +385,14 @@ def stacks(with_peers: bool) -> list[Stack]:
             asgi_sessions("dualsessions", "redis", absolute_timeout=8 * 3600),
             True,
         ),
+        Stack(
+            "dualsessions ASGI, RedisStore, session_header",
+            "asgi",
+            "starlette",
+            asgi_sessions("dualsessions", "redis", session_header="X-Session-Id"),
+            True,
+            header="X-Session-Id",
+        ),
         Stack(  # a device refresh writes at most once a minute: these requests are within it
             "dualsessions ASGI, RedisStore, track_devices",
             "asgi",
@@ -456,9 +465,11 @@ def stacks(with_peers: bool) -> list[Stack]:
 # -- calling apps in-process -------------------------------------------------------------------------
 
 
-def _asgi_scope(path: str, cookie: str | None) -> dict[str, typing.Any]:
+def _asgi_scope(path: str, cookie: str | None, header: str | None = None) -> dict[str, typing.Any]:
     headers = [(b"host", b"bench"), (b"user-agent", b"bench")]
-    if cookie:
+    if cookie and header:  # the id alone, in the session header
+        headers.append((header.lower().encode("latin-1"), cookie.partition("=")[2].encode("latin-1")))
+    elif cookie:
         headers.append((b"cookie", cookie.encode("latin-1")))
     return {
         "type": "http",
@@ -476,9 +487,13 @@ def _asgi_scope(path: str, cookie: str | None) -> dict[str, typing.Any]:
     }
 
 
-async def asgi_request(app: typing.Any, path: str, cookie: str | None) -> str | None:
-    """One request; the ``name=value`` of a Set-Cookie in the response, if any."""
+async def asgi_request(
+    app: typing.Any, path: str, cookie: str | None, header: str | None = None
+) -> str | None:
+    """One request; the ``name=value`` of a Set-Cookie in the response, if any (with ``header``, the
+    session id that header carries, as ``session=value``)."""
     set_cookie = None
+    id_header = header.lower().encode("latin-1") if header else None
 
     async def receive() -> dict[str, typing.Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -489,8 +504,10 @@ async def asgi_request(app: typing.Any, path: str, cookie: str | None) -> str | 
             for name, value in message.get("headers", ()):
                 if name.lower() == b"set-cookie":
                     set_cookie = value.decode("latin-1").split(";", 1)[0]
+                elif id_header is not None and name.lower() == id_header:
+                    set_cookie = "session=" + value.decode("latin-1")
 
-    await app(_asgi_scope(path, cookie), receive, send)
+    await app(_asgi_scope(path, cookie, header), receive, send)
     return set_cookie
 
 
@@ -552,7 +569,7 @@ class Runner:
 
     async def request(self, path: str, cookie: str | None) -> str | None:
         if self.stack.kind == "asgi":
-            return await asgi_request(self.app, path, cookie)
+            return await asgi_request(self.app, path, cookie, self.stack.header)
         return wsgi_request(self.app, path, cookie)
 
     async def prime(self) -> None:

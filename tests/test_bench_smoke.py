@@ -16,6 +16,7 @@ def test_benchmark_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
         "dualsessions ASGI, RedisStore",
         "dualsessions ASGI, RedisStore, idle_timeout=30 min",  # the options cost no command either
         "dualsessions ASGI, RedisStore, absolute_timeout=8 h",
+        "dualsessions ASGI, RedisStore, session_header",
         "dualsessions ASGI, RedisStore, track_devices",
         "dualsessions ASGI, RedisStore, event_hooks=[a no-op]",
         "dualsessions WSGI (Werkzeug), RedisStore",
