@@ -220,6 +220,8 @@ class _Option(typing.NamedTuple):
     schemes: tuple[str, ...]
     valid: typing.Callable[[str], bool]
     expected: str
+    #: Taken only where the installed redis-py turns it into its type (older ones pass the text on).
+    typed_by_redis_py: bool = False
 
 
 def _whole(minimum: int) -> typing.Callable[[str], bool]:
@@ -254,8 +256,8 @@ _REDIS_OPTIONS = {
     "client_name": _Option(_ONE_SERVER, _text, "a name"),
     "username": _Option(_ONE_SERVER, _text, "a user name"),
     "password": _Option(_ONE_SERVER, _text, "a password"),
-    "protocol": _Option(_ONE_SERVER, ("2", "3").__contains__, "2 or 3"),
-    "socket_read_size": _Option(_ONE_SERVER, _whole(1), "a number of bytes from 1"),
+    "protocol": _Option(_ONE_SERVER, ("2", "3").__contains__, "2 or 3", typed_by_redis_py=True),
+    "socket_read_size": _Option(_ONE_SERVER, _whole(1), "a number of bytes from 1", typed_by_redis_py=True),
     "ssl_cert_reqs": _Option(
         ("rediss",), ("none", "optional", "required").__contains__, "none, optional or required"
     ),
@@ -267,6 +269,23 @@ _REDIS_OPTIONS = {
     "ssl_password": _Option(("rediss",), _text, "a password"),
     "ssl_ciphers": _Option(("rediss",), _text, "a cipher list"),
 }
+
+
+def _redis_options() -> dict[str, _Option]:
+    """The options of :data:`_REDIS_OPTIONS` that the installed redis-py reads as they are meant."""
+    from redis.connection import URL_QUERY_ARGUMENT_PARSERS as typed
+
+    return {
+        name: option
+        for name, option in _REDIS_OPTIONS.items()
+        if not option.typed_by_redis_py or name in typed
+    }
+
+
+#: The options SQLAlchemy's SQLite drivers take in a URL (with ``uri=true``, SQLite's own URI options too).
+_SQLITE_OPTIONS = frozenset(
+    {"timeout", "check_same_thread", "isolation_level", "detect_types", "cached_statements", "uri"}
+)
 
 
 def _check_redis_url(spec: str) -> None:
@@ -283,10 +302,11 @@ def _check_redis_url(spec: str) -> None:
         if scheme == "redis+cluster" and parts.path not in ("", "/"):
             raise _bad_url(spec, f"a cluster has one db: nothing after host:port,.../, got {parts.path!r}")
         return
+    taken_here = _redis_options()
     for name, value in options.items():
-        option = _REDIS_OPTIONS.get(name)
+        option = taken_here.get(name)
         if option is None or scheme not in option.schemes:
-            known = ", ".join(known for known, taken in _REDIS_OPTIONS.items() if scheme in taken.schemes)
+            known = ", ".join(known for known, taken in taken_here.items() if scheme in taken.schemes)
             raise _bad_url(spec, f"unknown option {name!r} ({scheme}:// takes {known})")
         if not option.valid(value):
             raise _bad_url(spec, f"{name} is {option.expected}, not {value!r}")
@@ -310,7 +330,15 @@ def _sql_store(spec: str) -> SQLStore:
     when it connects)."""
     from .stores.sql import SQLStore  # first: without SQLAlchemy, it says what to install
 
-    _check_port(spec, _split(spec))
+    parts = _split(spec)
+    _check_port(spec, parts)
+    if parts.scheme.startswith("sqlite"):  # (some SQLAlchemy versions pass unknown ones by silently)
+        options = _query_options(spec, parts.query)
+        unknown = sorted(set(options) - _SQLITE_OPTIONS)
+        if unknown and options.get("uri", "").lower() not in ("true", "1"):
+            raise _bad_url(
+                spec, f"unknown option {unknown[0]!r} (SQLite takes {', '.join(sorted(_SQLITE_OPTIONS))})"
+            )
     import sqlalchemy as sa
 
     try:

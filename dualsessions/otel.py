@@ -59,12 +59,14 @@ class OpenTelemetryHook:
         span = trace.get_current_span()
         if not span.is_recording():
             return
+        # A dict of its own: an SDK may keep the counter's (1.20 does), which must not grow per user.
+        details: Attributes = dict(attributes)
         if event.ref is not None:
-            attributes["dualsessions.session.ref"] = event.ref
+            details["dualsessions.session.ref"] = event.ref
         if isinstance(event, SessionRegenerated):
-            attributes["dualsessions.session.previous_ref"] = event.previous_ref
+            details["dualsessions.session.previous_ref"] = event.previous_ref
         if isinstance(event, SessionRevoked):
-            attributes["dualsessions.revoked_count"] = event.count
+            details["dualsessions.revoked_count"] = event.count
         if event.user is not None:
-            attributes["enduser.id"] = event.user
-        span.add_event(f"dualsessions.session.{event.kind}", attributes)
+            details["enduser.id"] = event.user
+        span.add_event(f"dualsessions.session.{event.kind}", details)

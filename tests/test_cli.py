@@ -434,7 +434,6 @@ GOOD_URLS = {
     "redis, every option": (
         "redis://{redis}/1?socket_timeout=2&socket_connect_timeout=2.5&socket_keepalive=yes"
         "&retry_on_timeout=false&health_check_interval=0&max_connections=4&client_name=cli"
-        "&protocol=3&socket_read_size=65536"
     ),
     "redis, db with a slash after it, as redis-py reads it": "redis://{redis}/1/",
     "redis, the default user's password as options": "redis://{redis}/1?username=default&password=unused",
@@ -462,6 +461,21 @@ def test_every_kind_of_store_url(run: Run, request: pytest.FixtureRequest, templ
     if "/1" in template or "db=1" in template:  # the db it names, not db 0
         db_0 = _url(template.replace("/1", "/0").replace("db=1", "db=0"), request)
         assert run("--store", db_0, "count") == (0, "0\n", "")
+
+
+@pytest.mark.parametrize("option", ["protocol=3", "socket_read_size=65536"])
+def test_options_only_newer_redis_py_reads_are_taken_where_it_does(
+    run: Run, redis_url: str, option: str
+) -> None:
+    """redis-py gives these options their type from 5.1 on; an older one would pass the text on, to
+    fail when it connects: there they are refused at once, as unknown."""
+    from redis.connection import URL_QUERY_ARGUMENT_PARSERS
+
+    code, out, err = run("--store", f"{redis_url}?{option}", "count")
+    if option.partition("=")[0] in URL_QUERY_ARGUMENT_PARSERS:
+        assert (code, out, err) == (0, "0\n", "")
+    else:
+        assert_one_line_error(code, out, err, "bad store URL", f"unknown option {option.partition('=')[0]!r}")
 
 
 BAD_URLS = {

@@ -8,6 +8,7 @@ and nothing at all when the option is off.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import typing
 
@@ -43,9 +44,23 @@ def store_kind(request: pytest.FixtureRequest) -> str:
     return typing.cast(str, request.param)
 
 
-def address_of(frontend: Frontend) -> str:
-    """The client address each test client gives: Starlette's TestClient names itself."""
-    return "testclient" if frontend is apps.asgi_client else "127.0.0.1"
+def address_of(frontend: Frontend) -> str | None:
+    """The client address each test client gives: Starlette's TestClient names itself ("testclient";
+    before Starlette 0.36 it gives none), the WSGI clients say 127.0.0.1."""
+    return _asgi_test_client_address() if frontend is apps.asgi_client else "127.0.0.1"
+
+
+@functools.cache
+def _asgi_test_client_address() -> str | None:
+    async def echo(scope: typing.Any, receive: typing.Any, send: typing.Any) -> None:
+        client = scope.get("client")
+        body = (str(client[0]) if client else "").encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    from starlette.testclient import TestClient
+
+    return TestClient(echo).get("/").text or None
 
 
 def login(frontend: Frontend, store: typing.Any, agent: str, **options: typing.Any) -> typing.Any:

@@ -32,6 +32,7 @@ from dualsessions import (
     generate_session_id,
     load_session,
 )
+from dualsessions.middleware import store_failure
 from dualsessions.stores.redis import RedisStore
 
 from .live_server import running, uvicorn
@@ -130,9 +131,15 @@ def test_without_on_store_error_the_failure_is_raised() -> None:
 
 
 def test_a_failure_after_the_response_started_is_raised() -> None:
-    """Past the start of the response, the status is sent: nothing can be answered instead."""
-    with TestClient(app_for(unavailable), cookies=A_COOKIE) as client, pytest.raises(SessionStoreError):
-        client.get("/streamed")
+    """Past the start of the response, the status is sent: nothing can be answered instead. (Starlette
+    before 0.37 streams in a task group, so the error comes in an exception group there.)"""
+    raised: Exception | None = None
+    with TestClient(app_for(unavailable), cookies=A_COOKIE) as client:
+        try:
+            client.get("/streamed")
+        except Exception as exc:  # (the store's error, or a group of it)
+            raised = exc
+    assert raised is not None and store_failure(raised) is not None
 
 
 def test_a_websocket_handshake_is_denied_with_the_handlers_response(caplog: pytest.LogCaptureFixture) -> None:
