@@ -482,6 +482,57 @@ def test_a_session_never_loaded_can_be_decided_and_then_not_loaded() -> None:
         state.load(None)
 
 
+def test_a_session_loaded_ahead_and_never_used_is_as_if_never_loaded(now: float) -> None:
+    """Quart reads the session before the view runs: a view that never uses it costs nothing more."""
+    state = SessionState(make_config(**ROLLING_TOUCHING), "abc")
+    state.load(record({"a": 1}), touched=True, ahead=True)
+    assert state.loaded and not state.in_play
+    assert state.session_id == "abc"  # known to the store, whether used or not
+    decision, headers = finish(state)
+    assert decision == Decision("never loaded", Store.NOTHING, Cookie.NONE)
+    assert headers == []
+
+
+@pytest.mark.parametrize(
+    ("options", "change", "situation", "store", "headers"),
+    [
+        ({}, None, "read", Store.NOTHING, [VARY]),
+        (ROLLING_TOUCHING, None, "read, rolling, extended by the read", Store.NOTHING, cookie_headers("abc")),
+        (ROLLING, None, "read, rolling", Store.REPLACE, cookie_headers("abc")),
+        ({}, "set", "changed", Store.REPLACE, cookie_headers("abc")),
+    ],
+    ids=["read", "rolling-touched", "rolling", "changed"],
+)
+def test_a_session_loaded_ahead_is_decided_as_any_once_used(
+    now: float,
+    options: dict[str, typing.Any],
+    change: str | None,
+    situation: str,
+    store: Store,
+    headers: list[tuple[str, str]],
+) -> None:
+    state = SessionState(make_config(**options), "abc")
+    session = state.load(record({"a": 1}), touched=bool(options.get("store_touches")), ahead=True)
+    state.use()
+    assert state.in_play
+    if change == "set":
+        session["b"] = 2
+    decision, sent = finish(state)
+    assert (decision.situation, decision.store) == (situation, store)
+    assert sent == headers
+
+
+def test_use_needs_a_loaded_session(now: float) -> None:
+    state = SessionState(make_config(), "abc")
+    with pytest.raises(SessionLifecycleError, match="can't use a session that is not loaded"):
+        state.use()
+    state.load(None, ahead=True)
+    state.use()
+    finish(state)
+    with pytest.raises(SessionLifecycleError, match="can't use a session that is done"):
+        state.use()
+
+
 def test_the_session_id_through_the_phases(now: float) -> None:
     state = SessionState(make_config(), "abc")
     assert (state.session_id, state.is_new) == (None, True)  # a cookie's id counts once the store knows it
