@@ -385,6 +385,11 @@ RULES: dict[str, tuple[Store, Cookie]] = {
 }
 
 
+#: The situations in which the application changed the session; in the others it only read it (or
+#: never used it), and whatever is written or sent only keeps the session going.
+CHANGES = frozenset({"emptied", "new data", "regenerated", "changed"})
+
+
 class IndexChange(typing.NamedTuple):
     """Add ``session_id`` to ``user``'s sessions, or take it out."""
 

@@ -331,6 +331,16 @@ def test_every_row_of_the_rules_has_a_scenario() -> None:
     assert set(SITUATIONS) == set(RULES)
 
 
+def test_the_changes_are_the_rows_where_the_store_acts_for_the_application() -> None:
+    """``CHANGES``: what a front end that can't save (Quart's accepted WebSocket) would lose."""
+    acting = {
+        situation
+        for situation, (store, _) in RULES.items()
+        if store is not Store.NOTHING and not situation.startswith("read")
+    }
+    assert acting == core.CHANGES
+
+
 @pytest.mark.parametrize("situation", SITUATIONS)
 def test_each_rule_is_reached_and_obeyed(now: float, situation: str) -> None:
     scenario = SITUATIONS[situation]
