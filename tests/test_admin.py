@@ -655,13 +655,16 @@ def _claim_flask_client(store: typing.Any) -> httpx2.Client:
 
 def _claim_quart_client(store: typing.Any) -> TestClient:
     app = quart.Quart(__name__)
-    app.config["PROPAGATE_EXCEPTIONS"] = True
 
     @app.route("/claim")
     async def claim() -> typing.Any:
         quart.session["visits"] = quart.session.get("visits", 0) + 1
         quart_sessions.set_session_user(quart.request.args.get("user"))
         return dict(quart.session)
+
+    @app.errorhandler(ImproperlyConfigured)
+    async def misconfigured(error: ImproperlyConfigured) -> tuple[str, int]:
+        return str(error), 500
 
     quart_sessions.DualSessions(app, store=store, cookie_https_only=True, rolling=False)
     return TestClient(app, base_url="https://testserver")
@@ -696,7 +699,12 @@ def test_set_session_user_indexes_without_user_key(kind: str, server_store: typi
 @pytest.mark.parametrize("kind", sorted(CLAIM_CLIENTS))
 def test_set_session_user_needs_a_store_that_indexes(kind: str) -> None:
     client = CLAIM_CLIENTS[kind](SyncDictStore())
-    with pytest.raises(ImproperlyConfigured, match="SyncDictStore can't index sessions by user"):
+    message = "SyncDictStore can't index sessions by user"
+    if kind == "quart":  # Quart answers an exception itself (before 0.19, even one it propagates)
+        response = client.get("/claim?user=ada")
+        assert (response.status_code, response.text) == (500, message)
+        return
+    with pytest.raises(ImproperlyConfigured, match=message):
         client.get("/claim?user=ada")
 
 
