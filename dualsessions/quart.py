@@ -75,7 +75,7 @@ class QuartSession(AppSession, SessionMixin):  # type: ignore[override]  # new: 
         super().__init__(handle, permanent_lifetime, mount, https)
         handle.into = self  # the read fills this dict (and so empties it first)
 
-    async def read_ahead(self) -> None:
+    async def _read_ahead(self) -> None:
         """Read the session before the view runs: not in play until used; a failure kept for then."""
         self._used = True  # the engine looks into the data as it loads it: that is not the app's use
         try:
@@ -116,7 +116,7 @@ class _Interface(SessionInterface):
         header = "; ".join(request.headers.getlist("Cookie"))  # HTTP/2 may send several
         handle = engine.begin(find_cookie(header, engine.config.cookie.name, engine.accepts_id))
         session = QuartSession(handle, self.permanent_lifetime, request.root_path, request.is_secure)
-        await session.read_ahead()
+        await session._read_ahead()
         return session
 
     async def save_session(self, app: quart.Quart, session: SessionMixin, response: typing.Any) -> None:
