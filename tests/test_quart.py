@@ -517,6 +517,23 @@ def test_values_round_trip_as_in_flask() -> None:
     assert client.get("/types").json() == {"point": True, "raw": True, "when": True}
 
 
+def test_quarts_own_test_client_and_session_transaction() -> None:
+    store = InMemoryStore()
+    app = with_sessions(store=store)
+
+    async def scenario() -> None:
+        client = app.test_client()
+        async with client.session_transaction() as session:
+            session["user"] = "alice"
+        response = await client.get("/read")
+        assert await response.get_json() == {"user": "alice"}
+        async with client.session_transaction() as session:
+            assert dict(session) == {"user": "alice"}
+
+    asyncio.run(scenario())
+    assert len(store.data) == 1
+
+
 # -- errors --------------------------------------------------------------------------------------------
 
 
