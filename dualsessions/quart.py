@@ -70,6 +70,7 @@ class QuartSession(AppSession, SessionMixin):  # type: ignore[override]  # new: 
     #: The store's failure while reading ahead, raised when the application uses the session.
     failure: SessionStoreError | None = None
     _used = False
+    _failure_raised = False
 
     def __init__(self, handle: AsyncSessionHandle, permanent_lifetime: int, mount: str, https: bool) -> None:
         super().__init__(handle, permanent_lifetime, mount, https)
@@ -92,6 +93,7 @@ class QuartSession(AppSession, SessionMixin):  # type: ignore[override]  # new: 
         if self._used:
             return
         if self.failure is not None:
+            self._failure_raised = True
             raise self.failure
         if not self.handle.state.in_play:
             self.handle.use()
@@ -124,7 +126,7 @@ class _Interface(SessionInterface):
             return
         handle = session.handle
         if not handle.in_play:
-            if session.failure is not None:  # never raised: the request didn't need its session
+            if session.failure is not None and not session._failure_raised:  # (not needed: not raised)
                 logger.warning("session store failed, unused by this request: %s", session.failure)
             return
         # Quart calls this again for the error page when the first call failed: decided once, saved once.
