@@ -47,6 +47,7 @@ from .types import SessionMetadata
 
 if typing.TYPE_CHECKING:
     from typing_extensions import Unpack
+    from werkzeug.wrappers import Response as WerkzeugResponse
 
 __all__ = [
     "DualSessions",
@@ -121,7 +122,9 @@ class _Interface(SessionInterface):
         await session._read_ahead()
         return session
 
-    async def save_session(self, app: quart.Quart, session: SessionMixin, response: typing.Any) -> None:
+    async def save_session(
+        self, app: quart.Quart, session: SessionMixin, response: quart.Response | WerkzeugResponse | None
+    ) -> None:
         if not isinstance(session, QuartSession):
             return
         handle = session.handle
