@@ -106,12 +106,13 @@ class AsyncEngine:
         ``track_devices`` (the core decides whether and when to record them)."""
         return AsyncSessionHandle(self, SessionState(self.config, session_id, extend, client))
 
-    async def load(self, state: SessionState, into: Session | None = None) -> Session:
+    async def load(self, state: SessionState, into: Session | None = None, *, ahead: bool = False) -> Session:
         """Read the session's record (if the request named one) and hand it to the core, which fills
-        ``into`` (a lazy session of a framework) or a new :class:`Session`."""
+        ``into`` (a lazy session of a framework) or a new :class:`Session`; ``ahead``: before the
+        application runs, in play only once it uses the session (``state.use()``)."""
         plan = state.read_plan()
         if plan is None:
-            return state.load(None, into=into)
+            return state.load(None, into=into, ahead=ahead)
         session_id, lifetime, touch_ttl = plan
         try:
             if touch_ttl is None:
@@ -122,7 +123,7 @@ class AsyncEngine:
             raise
         except Exception as exc:
             raise SessionStoreError(self.store_name, "read a session", exc) from exc
-        session = await self.decode(state, session_id, raw, touch_ttl is not None, into)
+        session = await self.decode(state, session_id, raw, touch_ttl is not None, into, ahead=ahead)
         if state.expiry_fix is not None:  # the read guessed the expiry wrong: put it right at once
             await self._store_call(
                 "correct a session's expiry",
@@ -145,6 +146,7 @@ class AsyncEngine:
         into: Session | None = None,
         *,
         for_changes: bool = True,
+        ahead: bool = False,
     ) -> Session:
         """Hand the record ``raw`` (read under ``session_id``; ``touched``: the read extended it) to
         the core: decrypted and deserialized, or refused with a warning that gives the reason, never
@@ -164,7 +166,7 @@ class AsyncEngine:
                 state.rejected = (
                     str(exc) if isinstance(exc, UnboundRecord) else f"undecodable: {type(exc).__name__}"
                 )
-        session = state.load(data, touched=touched, raw=raw, into=into)
+        session = state.load(data, touched=touched, raw=raw, into=into, ahead=ahead)
         mutable = state.mutable_values() if for_changes and self.direct_serializer is not None else None
         if mutable is not None:  # what a change made inside them will be seen against
             state.snapshot = self._serialize_now(mutable)
@@ -423,12 +425,17 @@ class AsyncSessionHandle:
         """Whether the session was used, so that the end of the request has something to decide."""
         return self.state.in_play
 
-    async def load(self) -> Session:
-        """The session, read from the store on first use."""
+    async def load(self, *, ahead: bool = False) -> Session:
+        """The session, read from the store on first use (``ahead``: before the application runs,
+        which puts it in play only once it uses it)."""
         session = self.state.session
         if session is None:
-            session = await self.engine.load(self.state, self.into)
+            session = await self.engine.load(self.state, self.into, ahead=ahead)
         return session
+
+    def use(self) -> None:
+        """The application used the session loaded ahead."""
+        self.state.use()
 
     @property
     def session_id(self) -> str | None:

@@ -9,7 +9,9 @@ API) creates one :class:`SessionState` per request and drives it through its pha
 1. ``state.read_plan()`` says which record to read, if any, and whether the read may extend its expiry;
 2. the engine reads the store, deserializes, and hands the result to ``state.load(...)``; when the read
    extended the record's expiry by a guess that turned out wrong, ``state.expiry_fix`` says by how much
-   to correct it, at once;
+   to correct it, at once. A front end that must read before the application runs (Quart, whose
+   session is used synchronously) loads ``ahead``: the session is then in play only once
+   ``state.use()`` says the application used it;
 3. the application uses ``state.session``; ``regenerate``, ``set_lifetime`` and ``set_user`` may be
    called before loading too (the engine then loads before deciding);
 4. ``state.decide(status)`` reads the one table of situations, :data:`RULES`, and says what the store
@@ -539,6 +541,11 @@ RULES: dict[str, tuple[Store, Cookie]] = {
 }
 
 
+#: The situations in which the application changed the session; in the others it only read it (or
+#: never used it), and whatever is written or sent only keeps the session going.
+CHANGES = frozenset({"emptied", "new data", "regenerated", "changed"})
+
+
 class IndexChange(typing.NamedTuple):
     """Add ``session_id`` to ``user``'s sessions, or take it out."""
 
@@ -717,11 +724,18 @@ class SessionState:
         return self._cookie_id, config.lifetime, config.touch_ttl if self._extend else None
 
     def load(
-        self, data: object, touched: bool = False, raw: bytes = b"", into: Session | None = None
+        self,
+        data: object,
+        touched: bool = False,
+        raw: bytes = b"",
+        into: Session | None = None,
+        *,
+        ahead: bool = False,
     ) -> Session:
         """Take what the store held: ``data`` deserialized (None, or anything but a dict, for "nothing
         usable"), ``raw`` the bytes it came from, ``touched`` whether the read extended its expiry.
         The data goes into ``into`` when given (a framework's own lazy session), else a new Session.
+        ``ahead``: read by the front end before the application ran, so not in play until :meth:`use`.
 
         A record that is missing, undecodable, not a mapping, or past its expiry gives a new empty
         session that will get a new id if it is ever saved.
@@ -798,10 +812,19 @@ class SessionState:
         if values:
             self.initially_empty = False
         self.phase = _LOADED
-        self.in_play = True
+        if not ahead:
+            self.in_play = True
         if self._pending_lifetime is not None:
             self.set_lifetime(self._pending_lifetime)
         return into
+
+    def use(self) -> None:
+        """The application used a session its front end loaded ahead: the end of the request decides
+        about it as about any loaded session. Until then, it counts as never loaded: nothing written,
+        no header sent, whatever the read found."""
+        if self.phase is not _LOADED:
+            self._refuse("use", _LOADED)
+        self.in_play = True
 
     # -- 2. what the application may change besides data ---------------------------------------------
 
@@ -926,7 +949,7 @@ class SessionState:
     def _situation(self, status: int | None) -> str:
         """Which row of :data:`RULES` this request is in."""
         session = self.session
-        if session is None:
+        if session is None or not self.in_play:  # (or loaded ahead, and never used)
             return "never loaded"
         if _failed(status):
             return FAILED

@@ -54,7 +54,7 @@ logger = logging.getLogger("dualsessions")
 
 #: Where an event happened: the ASGI middleware, the WSGI middleware, the Flask integration, or a
 #: script (``open_session``, the admin functions, the CLI).
-Frontend = typing.Literal["asgi", "wsgi", "flask", "script"]
+Frontend = typing.Literal["asgi", "wsgi", "flask", "quart", "script"]
 
 
 class RejectReason(str, enum.Enum):

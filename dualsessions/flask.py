@@ -25,7 +25,6 @@ step, so errors reach Flask's error handlers) only when it changed. Requires ``d
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import typing
 
@@ -38,12 +37,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("dualsessions.flask needs Flask: pip install 'dualsessions[flask]'") from exc
 
 from ._bridge import AnyStore
+from ._pallets import AppSession, resolve_options, verifying_fallbacks
 from ._sync_engine import SyncEngine, SyncSessionHandle
 from .cookies import environ_key, find_cookie, id_in_header, is_session_id
-from .core import Lifetime, Options, Phase, Session, UserSession, lifetime_seconds
+from .core import Lifetime, Options, Phase, UserSession
 from .exceptions import ImproperlyConfigured
 from .serializers import TaggedJsonSerializer
-from .stores.cookie import CookieStore
 from .types import SessionMetadata
 from .wsgi import client_of
 
@@ -64,78 +63,25 @@ __all__ = [
 ]
 
 
-class FlaskSession(Session, SessionMixin):
+class FlaskSession(AppSession, SessionMixin):  # type: ignore[override]  # new: read-only
     """``flask.session``: a dict, read from the store on first use, with Flask's session attributes."""
 
+    handle: SyncSessionHandle
+
     def __init__(self, handle: SyncSessionHandle, permanent_lifetime: int, mount: str, https: bool) -> None:
-        super().__init__()
-        # Not empty underneath until loaded: C code that looks at a dict's size before anything else
-        # (json's encoder writes "{}" for an empty one, as jsonify(session) does before Flask 3.1.3)
-        # goes on to items(), which loads. Loading empties the dict, then fills it.
-        dict.__setitem__(self, "<not loaded>", None)
-        self.handle = handle
-        handle.into = self  # whoever loads the session fills this dict
-        self.permanent_lifetime = permanent_lifetime
-        self.mount, self.https = mount, https
+        super().__init__(handle, permanent_lifetime, mount, https)
+        handle.into = self  # whoever loads the session fills this dict (and so empties it first)
 
     def _load(self) -> None:
         if self.handle.state.session is not self:
             self.handle.load()
 
-    @property
-    def loaded(self) -> bool:
+    def _ready(self) -> bool:
         return self.handle.state.session is self
 
     @property
-    def accessed(self) -> bool:
-        return self.loaded
-
-    @accessed.setter
-    def accessed(self, value: bool) -> None:
-        # Flask (3.1+) sets this whenever the flask.session proxy is used: load then, so that even C
-        # code that reads the dict's storage directly (json's encoder) sees the data.
-        if value:
-            self._load()
-
-    @property
-    def new(self) -> bool:  # type: ignore[override]
-        """True until the session has a record in the store."""
-        self._load()
-        return self.handle.state.is_new
-
-    @property
-    def permanent(self) -> bool:
-        """Whether the session outlives the browser session (its lifetime is not 0)."""
-        self._load()
-        return typing.cast(SessionMetadata, self.handle.state.metadata)["lifetime"] > 0
-
-    @permanent.setter
-    def permanent(self, value: bool) -> None:
-        self.handle.set_lifetime(self.permanent_lifetime if value else 0)
-
-    def __repr__(self) -> str:
-        return f"<FlaskSession {dict.__repr__(self) if self.loaded else '(not loaded)'}>"
-
-
-def _loading(name: str) -> typing.Any:
-    method = getattr(Session, name)
-
-    def load_first(self: FlaskSession, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
-        if self.handle.state.session is not self:
-            self.handle.load()
-        return method(self, *args, **kwargs)
-
-    load_first.__name__ = name
-    return load_first
-
-
-# Every way into the data loads it first; C code (json, dict()) goes through keys()/items()/__iter__.
-for _name in (
-    "__getitem__", "__setitem__", "__delitem__", "__contains__", "__iter__", "__len__", "__eq__",
-    "__ne__", "__or__", "__ior__", "get", "keys", "values", "items", "pop", "popitem", "setdefault",
-    "update", "clear", "copy",
-):  # fmt: skip
-    setattr(FlaskSession, _name, _loading(_name))
+    def loaded(self) -> bool:
+        return self._ready()
 
 
 class _Interface(SessionInterface):
@@ -213,37 +159,12 @@ class DualSessions:
             self.init_app(app)
 
     def init_app(self, app: flask.Flask) -> None:
-        options, permanent_lifetime = self._resolve(app.config)
-        store = self.store
-        fallbacks = list(app.config.get("SECRET_KEY_FALLBACKS") or ())
-        if isinstance(store, CookieStore) and fallbacks:  # old cookies still verify while keys rotate
-            store = store.also_verifying(fallbacks)
-        engine = SyncEngine(store, options, "flask")
+        options, permanent_lifetime = resolve_options(app.config, self.options)
+        engine = SyncEngine(verifying_fallbacks(self.store, app.config), options, "flask")
         reader = _MIGRATIONS[self.migrate_from]
         migrate = reader(app, permanent_lifetime) if reader is not None else None
         app.session_interface = _Interface(engine, permanent_lifetime, migrate)
         app.extensions["dualsessions"] = self
-
-    def _resolve(self, config: flask.Config) -> tuple[Options, int]:
-        """The options, with Flask's configuration where they were not given."""
-        fallbacks: Options = {
-            "cookie_name": config.get("SESSION_COOKIE_NAME") or "session",
-            "cookie_same_site": config.get("SESSION_COOKIE_SAMESITE") or "lax",
-            "cookie_https_only": bool(config.get("SESSION_COOKIE_SECURE", False)),
-            "cookie_domain": config.get("SESSION_COOKIE_DOMAIN") or None,
-            "cookie_path": config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/",
-            "cookie_httponly": bool(config.get("SESSION_COOKIE_HTTPONLY", True)),
-            "cookie_partitioned": bool(config.get("SESSION_COOKIE_PARTITIONED", False)),
-            "rolling": bool(config.get("SESSION_REFRESH_EACH_REQUEST", True)),
-            "lifetime": 0,  # Flask's default: a browser session until made permanent
-            "serializer": TaggedJsonSerializer(),  # every value Flask's own session holds
-        }
-        options: Options = {**fallbacks, **{k: v for k, v in self.options.items() if v is not None}}  # type: ignore[typeddict-item]
-        permanent = config.get("PERMANENT_SESSION_LIFETIME", datetime.timedelta(days=31))
-        permanent_lifetime = lifetime_seconds(permanent, "PERMANENT_SESSION_LIFETIME")
-        if lifetime_seconds(options.get("lifetime", 0)) > 0:
-            permanent_lifetime = lifetime_seconds(options.get("lifetime", 0))
-        return options, permanent_lifetime
 
 
 class _FlaskJson:

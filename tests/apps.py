@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import flask
 import httpx2
+import quart
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -25,6 +26,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 import dualsessions
 import dualsessions.flask as flask_sessions
+import dualsessions.quart as quart_sessions
 import dualsessions.wsgi as wsgi_sessions
 
 
@@ -350,11 +352,74 @@ def flask_default_client(store: typing.Any) -> httpx2.Client:
     return _wsgi_client(flask_app(store), "", {"cookie_https_only": False})
 
 
+# -- Quart -------------------------------------------------------------------------------------------
+
+
+class _QuartApi:
+    def regenerate(self) -> str:
+        return quart_sessions.regenerate_session_id()
+
+    def set_lifetime(self, seconds: int) -> None:
+        quart_sessions.set_session_lifetime(seconds)
+
+    def session_id(self) -> str | None:
+        return quart_sessions.get_session_id()
+
+    def metadata(self) -> dict[str, typing.Any]:
+        return dict(quart_sessions.get_session_metadata())
+
+    def remaining(self) -> int:
+        return quart_sessions.get_session_remaining_seconds()
+
+
+def quart_app(store: typing.Any, **options: typing.Any) -> quart.Quart:
+    app = quart.Quart(__name__)
+
+    @app.route("/<path:path>")
+    async def endpoint(path: str) -> typing.Any:
+        params = quart.request.args.to_dict()
+        unloaded = UNLOADED_ENDPOINTS.get("/" + path)
+        if unloaded is not None:
+            return _quart_response(unloaded(_QuartApi(), params))
+        if path == "devices":
+            return _quart_response(device_rows(await quart_sessions.get_user_sessions()))
+        if path == "revoke-others":
+            return _quart_response({"revoked": await quart_sessions.revoke_other_sessions()})
+        endpoint = ENDPOINTS.get("/" + path)
+        if endpoint is None:
+            return "ok"
+        return _quart_response(endpoint(quart.session, _QuartApi(), params))
+
+    quart_sessions.DualSessions(app, store=store, **options)
+    return app
+
+
+def _quart_response(result: typing.Any) -> typing.Any:
+    if isinstance(result, Reply):
+        return quart.jsonify(result.body), result.status
+    return quart.jsonify(result)
+
+
+def quart_client(store: typing.Any, root_path: str = "", **options: typing.Any) -> TestClient:
+    """As ``flask_client``: Quart's defaults are Flask's. The session is read before the view runs
+    (``READS_AHEAD``); ``root_path`` is where the app is mounted, part of the path as ASGI has it."""
+    options.setdefault("cookie_https_only", True)
+    options.setdefault("rolling", False)
+    options.setdefault("cookie_path", root_path or "/")
+    app = quart_app(store, **options)
+    return TestClient(app, base_url=f"{_scheme(options)}://testserver{root_path}", root_path=root_path)
+
+
 FRONTENDS: dict[str, typing.Callable[..., typing.Any]] = {
     "asgi": asgi_client,
     "wsgi": wsgi_client,
     "flask": flask_client,
+    "quart": quart_client,
 }
+
+#: Front ends that read the session before the application runs, when the request names one: there a
+#: request that never uses its session costs that one read (and nothing else).
+READS_AHEAD = frozenset({quart_client})
 
 
 # -- unhandled exceptions, as servers answer them ------------------------------------------------------
@@ -379,10 +444,10 @@ def _answering_errors(app: typing.Any) -> typing.Any:
 def client_answering_errors(frontend: str, store: typing.Any, **options: typing.Any) -> typing.Any:
     """A client of ``FRONTENDS[frontend]`` whose server answers an unhandled exception with a 500 page
     instead of raising it in the test: Starlette's ServerErrorMiddleware, a WSGI server's own page,
-    Flask's 500 handler."""
+    Flask's or Quart's 500 handler."""
     if frontend == "asgi":
         app = asgi_app(store, **options)
         return TestClient(app, base_url=f"{_scheme(options)}://testserver", raise_server_exceptions=False)
     if frontend == "wsgi":
         return _wsgi_client(_answering_errors(wsgi_app(store, **options)), "", options)
-    return flask_client(store, **options)  # Flask answers with its 500 handler by itself
+    return FRONTENDS[frontend](store, **options)  # Flask and Quart answer with their 500 handler

@@ -81,6 +81,10 @@ def uvicorn(target: str, port: int, *options: str) -> list[str]:
     return [sys.executable, "-m", "uvicorn", target, "--host=127.0.0.1", f"--port={port}", *options]
 
 
+def hypercorn(target: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "hypercorn", f"--bind=127.0.0.1:{port}", target]
+
+
 def waitress(target: str, port: int, threads: int) -> list[str]:
     return [
         sys.executable,

@@ -15,6 +15,7 @@ import urllib.parse
 import flask
 import httpx2
 import pytest
+import quart
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,6 +24,7 @@ from starlette.testclient import TestClient
 
 import dualsessions
 import dualsessions.flask as flask_sessions
+import dualsessions.quart as quart_sessions
 import dualsessions.wsgi as wsgi_sessions
 from dualsessions import (
     CookieStore,
@@ -410,16 +412,16 @@ def test_ids_and_count_are_the_sessions_made_through_every_front_end(
             made.add(client.cookies["session"])
             clients.append(client)
         factory(server_store).get("/read")  # an anonymous visit makes no session
-    assert len(made) == 6
+    assert len(made) == 2 * len(FRONTENDS)
 
     ids = api.ids(server_store)
     assert sorted(ids) == sorted(made)  # each once
-    assert api.count(server_store) == 6
+    assert api.count(server_store) == len(made)
 
     cleared = clients[0].cookies["session"]
     clients[0].get("/clear")
     assert sorted(api.ids(server_store)) == sorted(made - {cleared})
-    assert api.count(server_store) == 5
+    assert api.count(server_store) == len(made) - 1
 
 
 def test_expired_memory_sessions_are_not_listed(clock: Clock, api: Api) -> None:
@@ -487,7 +489,7 @@ def test_revoke_user_sessions_logs_a_user_out_everywhere(
     store = store_factory()
     assert sorted(store.sync.user_sessions("ada")) == sorted(c.cookies["session"] for c in clients.values())
 
-    assert api.revoke(store, "ada") == 3
+    assert api.revoke(store, "ada") == len(FRONTENDS)
 
     for client in clients.values():
         assert client.get("/read").json() == {}  # anonymous now
@@ -651,7 +653,29 @@ def _claim_flask_client(store: typing.Any) -> httpx2.Client:
     return httpx2.Client(transport=httpx2.WSGITransport(app=app), base_url="https://testserver")
 
 
-CLAIM_CLIENTS = {"asgi": _claim_asgi_client, "wsgi": _claim_wsgi_client, "flask": _claim_flask_client}
+def _claim_quart_client(store: typing.Any) -> TestClient:
+    app = quart.Quart(__name__)
+
+    @app.route("/claim")
+    async def claim() -> typing.Any:
+        quart.session["visits"] = quart.session.get("visits", 0) + 1
+        quart_sessions.set_session_user(quart.request.args.get("user"))
+        return dict(quart.session)
+
+    @app.errorhandler(ImproperlyConfigured)
+    async def misconfigured(error: ImproperlyConfigured) -> tuple[str, int]:
+        return str(error), 500
+
+    quart_sessions.DualSessions(app, store=store, cookie_https_only=True, rolling=False)
+    return TestClient(app, base_url="https://testserver")
+
+
+CLAIM_CLIENTS = {
+    "asgi": _claim_asgi_client,
+    "wsgi": _claim_wsgi_client,
+    "flask": _claim_flask_client,
+    "quart": _claim_quart_client,
+}
 
 
 @pytest.mark.parametrize("kind", sorted(CLAIM_CLIENTS))
@@ -675,7 +699,12 @@ def test_set_session_user_indexes_without_user_key(kind: str, server_store: typi
 @pytest.mark.parametrize("kind", sorted(CLAIM_CLIENTS))
 def test_set_session_user_needs_a_store_that_indexes(kind: str) -> None:
     client = CLAIM_CLIENTS[kind](SyncDictStore())
-    with pytest.raises(ImproperlyConfigured, match="SyncDictStore can't index sessions by user"):
+    message = "SyncDictStore can't index sessions by user"
+    if kind == "quart":  # Quart answers an exception itself (before 0.19, even one it propagates)
+        response = client.get("/claim?user=ada")
+        assert (response.status_code, response.text) == (500, message)
+        return
+    with pytest.raises(ImproperlyConfigured, match=message):
         client.get("/claim?user=ada")
 
 

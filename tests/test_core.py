@@ -336,6 +336,16 @@ def test_every_row_of_the_rules_has_a_scenario() -> None:
     assert set(SITUATIONS) == set(RULES)
 
 
+def test_the_changes_are_the_rows_where_the_store_acts_for_the_application() -> None:
+    """``CHANGES``: what a front end that can't save (Quart's accepted WebSocket) would lose."""
+    acting = {
+        situation
+        for situation, (store, _) in RULES.items()
+        if store is not Store.NOTHING and not situation.startswith("read")
+    }
+    assert acting == core.CHANGES
+
+
 @pytest.mark.parametrize("situation", SITUATIONS)
 def test_each_rule_is_reached_and_obeyed(now: float, situation: str) -> None:
     scenario = SITUATIONS[situation]
@@ -485,6 +495,57 @@ def test_a_session_never_loaded_can_be_decided_and_then_not_loaded() -> None:
     assert not state.loaded
     with pytest.raises(SessionLifecycleError):
         state.load(None)
+
+
+def test_a_session_loaded_ahead_and_never_used_is_as_if_never_loaded(now: float) -> None:
+    """Quart reads the session before the view runs: a view that never uses it costs nothing more."""
+    state = SessionState(make_config(**ROLLING_TOUCHING), "abc")
+    state.load(record({"a": 1}), touched=True, ahead=True)
+    assert state.loaded and not state.in_play
+    assert state.session_id == "abc"  # known to the store, whether used or not
+    decision, headers = finish(state)
+    assert decision == Decision("never loaded", Store.NOTHING, Cookie.NONE)
+    assert headers == []
+
+
+@pytest.mark.parametrize(
+    ("options", "change", "situation", "store", "headers"),
+    [
+        ({}, None, "read", Store.NOTHING, [VARY]),
+        (ROLLING_TOUCHING, None, "read, rolling, extended by the read", Store.NOTHING, cookie_headers("abc")),
+        (ROLLING, None, "read, rolling", Store.REPLACE, cookie_headers("abc")),
+        ({}, "set", "changed", Store.REPLACE, cookie_headers("abc")),
+    ],
+    ids=["read", "rolling-touched", "rolling", "changed"],
+)
+def test_a_session_loaded_ahead_is_decided_as_any_once_used(
+    now: float,
+    options: dict[str, typing.Any],
+    change: str | None,
+    situation: str,
+    store: Store,
+    headers: list[tuple[str, str]],
+) -> None:
+    state = SessionState(make_config(**options), "abc")
+    session = state.load(record({"a": 1}), touched=bool(options.get("store_touches")), ahead=True)
+    state.use()
+    assert state.in_play
+    if change == "set":
+        session["b"] = 2
+    decision, sent = finish(state)
+    assert (decision.situation, decision.store) == (situation, store)
+    assert sent == headers
+
+
+def test_use_needs_a_loaded_session(now: float) -> None:
+    state = SessionState(make_config(), "abc")
+    with pytest.raises(SessionLifecycleError, match="can't use a session that is not loaded"):
+        state.use()
+    state.load(None, ahead=True)
+    state.use()
+    finish(state)
+    with pytest.raises(SessionLifecycleError, match="can't use a session that is done"):
+        state.use()
 
 
 def test_the_session_id_through_the_phases(now: float) -> None:

@@ -45,9 +45,9 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 def address_of(frontend: Frontend) -> str | None:
-    """The client address each test client gives: Starlette's TestClient names itself ("testclient";
-    before Starlette 0.36 it gives none), the WSGI clients say 127.0.0.1."""
-    return _asgi_test_client_address() if frontend is apps.asgi_client else "127.0.0.1"
+    """The client address each test client gives: Starlette's TestClient (ASGI, Quart) names itself
+    ("testclient"; before Starlette 0.36 it gives none), the WSGI clients say 127.0.0.1."""
+    return _asgi_test_client_address() if frontend in (apps.asgi_client, apps.quart_client) else "127.0.0.1"
 
 
 @functools.cache

@@ -181,6 +181,19 @@ def test_the_fastapi_snippet_logs_in_and_out() -> None:
 
 
 @pytest.mark.usefixtures("in_tmp_path")
+def test_the_quart_snippet_logs_in(redis_url: str) -> None:
+    from starlette.testclient import TestClient
+
+    with (
+        executed(find("docs/getting-started/quart.md", "async def login"), redis_url) as namespace,
+        TestClient(namespace["app"], base_url="http://testserver") as client,  # not Secure: Quart's default
+    ):
+        assert client.get("/").json() == {"user": None}
+        assert client.post("/login").text == "ok"
+        assert client.get("/").json() == {"user": "ada"}
+
+
+@pytest.mark.usefixtures("in_tmp_path")
 def test_the_shared_session_snippet_shares_one_login_between_starlette_and_flask() -> None:
     from starlette.testclient import TestClient
 

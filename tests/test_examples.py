@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from dualsessions import InMemoryStore
 from dualsessions.stores.redis import RedisStore
-from examples_asgi import fastapi_app, starlette_app
+from examples_asgi import fastapi_app, quart_app, starlette_app
 from examples_asgi.store import make_store
 from examples_wsgi import combined, flask_app, werkzeug_app
 
@@ -137,3 +137,28 @@ def test_flask_example_answers_503_while_redis_is_down() -> None:
         client.get("/")
         server.stop()
         assert client.post("/count").status_code == 503
+
+
+def test_quart_example(example_store: typing.Any) -> None:
+    client = TestClient(quart_app.create_app(example_store))
+    assert "Not logged in" in client.get("/").text
+    assert "set-cookie" not in client.get("/").headers
+    client.post("/count")
+    first_id = client.cookies["session"]
+    page = client.post("/login", data={"user": "ada", "remember": "1"}).text
+    assert "Logged in as <b>ada</b>" in page and "<b>1</b>" in page  # the count survived the login
+    assert client.cookies["session"] != first_id  # regenerated at login
+    assert "Visits counted in this session: <b>2</b>" in client.post("/count").text
+    assert "Not logged in" in client.post("/logout").text
+    assert "session" not in client.cookies
+
+
+def test_quart_example_answers_503_while_redis_is_down() -> None:
+    with running_redis() as server:
+        client = TestClient(quart_app.create_app(RedisStore(url=server.url, timeout=1)))
+        client.post("/count")
+        server.stop()
+        assert client.get("/").status_code == 503  # the read ahead failed: raised where it is used
+        assert client.post("/count").status_code == 503
+        client.cookies.clear()
+        assert client.post("/count").status_code == 503  # a new visitor's first write

@@ -31,7 +31,7 @@ from . import apps
 from .conftest import Clock
 from .stores import AsyncDictStore, DuckAsyncStore, DuckSyncStore, SyncDictStore, spy
 
-HTTP = ("asgi", "wsgi", "flask")
+HTTP = ("asgi", "wsgi", "flask", "quart")
 SERVER_SIDE = (
     "memory",
     "redis",

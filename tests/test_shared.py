@@ -9,7 +9,7 @@ import pytest
 from dualsessions import CookieStore, InMemoryStore
 from dualsessions.stores.redis import RedisStore
 
-from .apps import asgi_client, flask_client, wsgi_client
+from .apps import asgi_client, flask_client, quart_client, wsgi_client
 from .conftest import SECRET
 
 
@@ -27,13 +27,21 @@ def stores(kind: str, redis_url: str) -> typing.Iterator[typing.Any]:
 
 @pytest.mark.parametrize("kind", ["memory", "cookie", "redis"])
 @pytest.mark.parametrize(
-    "order", [("asgi", "wsgi", "flask"), ("flask", "wsgi", "asgi"), ("wsgi", "asgi", "flask")], ids="-".join
+    "order",
+    [
+        ("asgi", "wsgi", "flask"),
+        ("flask", "wsgi", "asgi"),
+        ("wsgi", "asgi", "flask"),
+        ("quart", "flask", "asgi"),
+        ("flask", "quart", "wsgi"),
+    ],
+    ids="-".join,
 )
 def test_a_session_passes_between_front_ends(
     kind: str, order: tuple[str, ...], request: pytest.FixtureRequest
 ) -> None:
     url = request.getfixturevalue("redis_url") if kind == "redis" else ""
-    make = {"asgi": asgi_client, "wsgi": wsgi_client, "flask": flask_client}
+    make = {"asgi": asgi_client, "wsgi": wsgi_client, "flask": flask_client, "quart": quart_client}
     supply = stores(kind, url)
     clients = [make[name](next(supply), lifetime=3600) for name in order]
     cookie = ""
@@ -45,7 +53,7 @@ def test_a_session_passes_between_front_ends(
         expected[f"key{step}"] = order[step % len(order)]
         response = client.get("/set", params={f"key{step}": expected[f"key{step}"]})
         cookie = response.headers["set-cookie"].partition(";")[0].partition("=")[2]
-    assert len(expected) == 6
+    assert len(expected) == 2 * len(order)
 
 
 def test_one_store_object_serves_both_middlewares_at_once() -> None:
