@@ -45,9 +45,12 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 def address_of(frontend: Frontend) -> str | None:
-    """The client address each test client gives: Starlette's TestClient (ASGI, Quart) names itself
-    ("testclient"; before Starlette 0.36 it gives none), the WSGI clients say 127.0.0.1."""
-    return _asgi_test_client_address() if frontend in (apps.asgi_client, apps.quart_client) else "127.0.0.1"
+    """The client address as each front end sees it under its test client: Starlette's TestClient names
+    itself ("testclient"; before Starlette 0.36 it gives none, which Quart before 0.19 calls
+    "<local>"), the WSGI clients say 127.0.0.1."""
+    if frontend is apps.quart_client:
+        return _quart_test_client_address()
+    return _asgi_test_client_address() if frontend is apps.asgi_client else "127.0.0.1"
 
 
 @functools.cache
@@ -61,6 +64,20 @@ def _asgi_test_client_address() -> str | None:
     from starlette.testclient import TestClient
 
     return TestClient(echo).get("/").text or None
+
+
+@functools.cache
+def _quart_test_client_address() -> str | None:
+    import quart
+    from starlette.testclient import TestClient
+
+    app = quart.Quart(__name__)
+
+    @app.route("/")
+    async def echo() -> str:
+        return quart.request.remote_addr or ""
+
+    return TestClient(app).get("/").text or None
 
 
 def login(frontend: Frontend, store: typing.Any, agent: str, **options: typing.Any) -> typing.Any:
