@@ -92,6 +92,16 @@ class QuartSession(AppSession, SessionMixin):  # type: ignore[override]  # new: 
         if not dict.__len__(self):  # not empty underneath until used (see AppSession)
             dict.__setitem__(self, NOT_LOADED_KEY, None)
 
+    @property
+    def accessed(self) -> bool:
+        return self._ready()
+
+    @accessed.setter
+    def accessed(self, value: bool) -> None:
+        """Quart (0.23 and later) sets this whenever its context's session is read, its own response
+        processing included: so it says nothing of the application's use, which every way into the
+        data sees (and the data is there already, read ahead)."""
+
     def _load(self) -> None:
         if self._used:
             return
