@@ -967,9 +967,10 @@ class SessionState:
         ):
             return "changed"
         metadata: SessionMetadata = self.metadata  # type: ignore[assignment]  # loaded
+        device_due = self._client is not None and self._device_due()  # (no call without track_devices)
         if not rolls(self._rolling, metadata["lifetime"], self._extend, self.config.idle_timeout):
-            return "read, device seen over a minute ago" if self._device_due() else "read"
-        if self._touched and not self._device_due():
+            return "read, device seen over a minute ago" if device_due else "read"
+        if self._touched and not device_due:
             return "read, rolling, extended by the read"
         return "read, rolling"
 
