@@ -6,8 +6,7 @@ imports what it uses and defines what it needs. ``redis://localhost:6379/0`` in 
 mention Redis. A snippet that leaves an ``app`` behind is then served one request to ``/`` through a
 test client, which builds its middlewares: it must answer below 500.
 
-A block that is a fragment on purpose is skipped by an HTML comment on the line just before its
-fence, giving the reason: ``<!-- no-run: a fragment of the block above -->``. Keep them few.
+Every block runs: a fragment is not a ``python`` block (write it as ``text``, or make it whole).
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 LOCAL_REDIS = "redis://localhost:6379/0"
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<code>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
-_NO_RUN = re.compile(r"<!--\s*no-run:\s*\S.*?-->\s*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +39,6 @@ class Snippet:
     page: str
     line: int  # of the fence
     code: str
-    skipped: str | None  # the no-run comment, if any
 
     def __str__(self) -> str:
         return f"{self.page}:{self.line}"
@@ -54,9 +51,7 @@ def snippets(path: Path) -> list[Snippet]:
         line = text.count("\n", 0, match.start()) + 1
         indent = len(match["indent"])
         code = "".join(row[indent:] for row in match["code"].splitlines(keepends=True))
-        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
-        skipped = before.strip() if _NO_RUN.search(before) else None
-        found.append(Snippet(str(path.relative_to(ROOT)), line, code, skipped))
+        found.append(Snippet(str(path.relative_to(ROOT)), line, code))
     return found
 
 
@@ -66,11 +61,6 @@ SNIPPETS = [snippet for page in PAGES for snippet in snippets(page)]
 def test_snippets_are_found() -> None:
     assert len(SNIPPETS) >= 10
     assert any(snippet.page == "README.md" for snippet in SNIPPETS)
-
-
-def test_few_snippets_are_skipped() -> None:
-    skipped = [str(snippet) for snippet in SNIPPETS if snippet.skipped]
-    assert len(skipped) <= max(3, len(SNIPPETS) // 10), skipped
 
 
 def _probe(app: typing.Any) -> int:
@@ -128,8 +118,6 @@ def in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_snippet_runs(
     snippet: Snippet, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if snippet.skipped:
-        pytest.skip(snippet.skipped)
     redis_url = None
     if "redis" in snippet.code.lower():
         redis_url = typing.cast(str, request.getfixturevalue("redis_url"))
