@@ -61,6 +61,9 @@ class _Handle(typing.Protocol):
     @property
     def state(self) -> SessionState: ...
 
+    @property
+    def session_id(self) -> str | None: ...
+
     def set_lifetime(self, lifetime: Lifetime) -> None: ...
 
 
@@ -106,6 +109,22 @@ class AppSession(Session):
         """True until the session has a record in the store."""
         self._load()
         return self.handle.state.is_new
+
+    def loaded_id(self) -> str | None:
+        """The session id, once loaded (a cookie's id counts only once the store knows it): the module
+        helper ``get_session_id`` of each integration."""
+        self._load()
+        return self.handle.session_id
+
+    def loaded_metadata(self) -> SessionMetadata:
+        """``created``, ``last_access`` and ``lifetime``, once loaded (``get_session_metadata``)."""
+        self._load()
+        return typing.cast(SessionMetadata, self.handle.state.metadata)
+
+    def remaining_seconds(self) -> int:
+        """Seconds before the session expires, once loaded (``get_session_remaining_seconds``)."""
+        self._load()
+        return self.handle.state.remaining_seconds()
 
     @property
     def permanent(self) -> bool:

@@ -200,9 +200,7 @@ def _current() -> QuartSession:
 
 def get_session_id() -> str | None:
     """The current session id: None for a session that has no record yet (it gets one when saved)."""
-    session = _current()
-    session._load()
-    return session.handle.session_id
+    return _current().loaded_id()
 
 
 def regenerate_session_id() -> str:
@@ -212,16 +210,12 @@ def regenerate_session_id() -> str:
 
 def get_session_metadata() -> SessionMetadata:
     """``created``, ``last_access`` and ``lifetime`` of the session."""
-    session = _current()
-    session._load()
-    return typing.cast(SessionMetadata, session.handle.state.metadata)
+    return _current().loaded_metadata()
 
 
 def get_session_remaining_seconds() -> int:
     """Seconds before the session expires; 0 for a session-only cookie."""
-    session = _current()
-    session._load()
-    return session.handle.state.remaining_seconds()
+    return _current().remaining_seconds()
 
 
 def set_session_user(user: str | None) -> None:
