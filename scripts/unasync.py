@@ -58,7 +58,12 @@ JOBS = [
         (r"The async store contract", "The sync store contract"),
     ]),
     Job("stores/_async_redis.py", "stores/_sync_redis.py", [
-        (r"store\.loop_client\(\) or await store\.async_client\(\)", "store.sync_client()"),
+        (r"client, watchdog = store\.loop_client\(\) or await store\.async_client\(\)",
+         "client = store.sync_client()"),
+        # The async side bounds each command with its watchdog; sync clients have socket timeouts.
+        # (One call a line, the bound command ending it, a comment aside.)
+        (r"(?m)\bawait watchdog\.bound\((.*)\)(\s*#.*)?$", r"\1\2"),
+        (r"(?m)\bwatchdog\.iterate\((.*)\):$", r"\1:"),
         (r"(?m)^import asyncio\n", ""),
         (r"\bAsyncRedisOperations\b", "SyncRedisOperations"),
         (r"\bAsyncRedis\b", "SyncRedis"),

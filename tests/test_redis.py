@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import socket
+import sys
 import time
 import typing
 
@@ -25,6 +27,8 @@ from .apps import asgi_app, asgi_client
 from .redis_server import RedisServer, running_redis
 
 # Commands redis-py sends when it opens a connection, not per request.
+T = typing.TypeVar("T")
+
 HANDSHAKE = {"client|setinfo", "hello", "select", "auth", "client|setname"}
 
 
@@ -285,6 +289,52 @@ def test_clients_that_cannot_be_copied_are_refused() -> None:
         RedisStore(connection=redis.Redis(connection_pool=pool))
 
 
+async def closing(store: RedisStore, operation: typing.Callable[[], typing.Awaitable[T]]) -> T:
+    """``operation()``, then the store's client of this loop closed."""
+    try:
+        return await operation()
+    finally:
+        await store.aclose()
+
+
+@contextlib.contextmanager
+def stalled(server: RedisServer, seconds: int = 5) -> typing.Iterator[socket.socket]:
+    """``server`` stuck in a ``DEBUG SLEEP`` (started with ``--enable-debug-command yes``); yields the
+    connection whose reply ends the stall, which the block may check has not come yet."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as stall:
+        stall.sendall(f"DEBUG SLEEP {seconds}\r\n".encode())
+
+        def stuck() -> bool:  # a PING sent now waits behind the stall
+            with socket.create_connection(("127.0.0.1", server.port), timeout=0.2) as probe:
+                probe.sendall(b"PING\r\n")
+                try:
+                    probe.recv(16)
+                except TimeoutError:
+                    return True
+                return False
+
+        for _ in range(300):  # a PING times out within 0.2 s once the server is stuck
+            if stuck():
+                break
+        else:
+            pytest.fail(f"DEBUG SLEEP did not stall the server: {stall.recv(100)!r}")
+        yield stall
+        stall.settimeout(30)
+        assert stall.recv(16) == b"+OK\r\n"
+
+
+def still_stalled(stall: socket.socket) -> bool:
+    """Whether the stall's own reply has not come yet (what waited on the stall gave up before it)."""
+    stall.setblocking(False)
+    try:
+        stall.recv(16)
+    except BlockingIOError:
+        return True
+    finally:
+        stall.setblocking(True)
+    return False
+
+
 @pytest.mark.parametrize("frontend", ["asgi", "wsgi"])
 def test_a_slow_redis_fails_the_request_within_the_timeout_then_recovers(frontend: str) -> None:
     from .apps import FRONTENDS
@@ -293,32 +343,90 @@ def test_a_slow_redis_fails_the_request_within_the_timeout_then_recovers(fronten
         client = FRONTENDS[frontend](RedisStore(url=server.url, timeout=0.5))
         client.get("/set?user=alice")
 
-        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as stall:
-            stall.sendall(b"DEBUG SLEEP 5\r\n")  # the server is stuck for five seconds
-
-            def stuck() -> bool:  # a PING sent now waits behind the stall
-                with socket.create_connection(("127.0.0.1", server.port), timeout=0.2) as probe:
-                    probe.sendall(b"PING\r\n")
-                    try:
-                        probe.recv(16)
-                    except TimeoutError:
-                        return True
-                    return False
-
-            for _ in range(300):  # a PING times out within 0.2 s once the server is stuck
-                if stuck():
-                    break
-            else:
-                pytest.fail(f"DEBUG SLEEP did not stall the server: {stall.recv(100)!r}")
+        with stalled(server) as stall:
             with pytest.raises(SessionStoreError, match="TimeoutError"):
                 client.get("/read")
-            # The worker was not held for the whole stall: the stall's own reply hasn't come yet.
-            stall.setblocking(False)
-            with pytest.raises(BlockingIOError):
-                stall.recv(16)
-            stall.setblocking(True)
-            assert stall.recv(16) == b"+OK\r\n"
+            assert still_stalled(stall)  # the worker was not held for the whole stall
         assert client.get("/read").json() == {"user": "alice"}  # and it works again, no restart
+
+
+def test_a_slow_redis_fails_async_listing_and_purging_within_the_timeout() -> None:
+    """Every async command is bounded, those of long operations too (each SCAN step, each batch)."""
+    with running_redis("--enable-debug-command", "yes") as server:
+        store = RedisStore(url=server.url, timeout=0.5)
+
+        async def listing() -> list[str]:
+            return [session_id async for session_id in store.session_ids()]
+
+        asyncio.run(closing(store, lambda: store.write("a" * 32, b"{}", 60, 60)))
+        for operation in (listing, store.purge_expired, lambda: store.read("a" * 32, 60)):
+            with stalled(server, 2) as stall:
+                with pytest.raises(
+                    SessionStoreError, match=r"TimeoutError: Redis did not answer within 0\.5 s"
+                ):
+                    asyncio.run(closing(store, operation))
+                assert still_stalled(stall)
+        assert asyncio.run(closing(store, listing)) == ["a" * 32]
+
+
+def test_async_commands_cost_no_task_and_no_timer_of_their_own(redis_url: str) -> None:
+    """Bounding a command costs no task (redis-py's socket timeout makes one for every send before
+    Python 3.12) and no timer each (``asyncio.timeout`` would): one timer serves them all."""
+    store = RedisStore(url=redis_url, timeout=5)
+    loop = asyncio.new_event_loop()
+    tasks, timers = [], []
+    loop.set_task_factory(lambda loop, coro: tasks.append(coro) or asyncio.Task(coro, loop=loop))
+    call_at = loop.call_at
+
+    def counted_call_at(
+        when: float, callback: typing.Any, *args: typing.Any, **kwargs: typing.Any
+    ) -> typing.Any:
+        timers.append(callback)
+        return call_at(when, callback, *args, **kwargs)
+
+    loop.call_at = counted_call_at  # type: ignore[method-assign]
+
+    async def requests() -> None:
+        for n in range(50):
+            await store.write(f"session-{n:024}", b"{}", 60, 60)
+            assert await store.read(f"session-{n:024}", 60) == b"{}"
+
+    try:
+        loop.run_until_complete(store.read("warm-up-" + "0" * 24, 60))  # connects
+        tasks.clear(), timers.clear()
+        loop.run_until_complete(requests())
+        assert len(tasks) == 1  # run_until_complete's own
+        assert len(timers) <= 1  # the watchdog's
+    finally:
+        loop.run_until_complete(store.aclose())
+        loop.close()
+
+
+def test_a_cancelled_command_is_not_a_timeout() -> None:
+    """A request cancelled while its command waits (a client went away) is cancelled, not failed; a
+    command the watchdog gave up on leaves its task uncancelled (3.11: ``Task.cancelling()``)."""
+    with running_redis("--enable-debug-command", "yes") as server:
+        store = RedisStore(url=server.url, timeout=0.5)
+
+        async def cancelled_while_waiting() -> None:
+            reading = asyncio.ensure_future(store.read("b" * 32, 60))
+            await asyncio.sleep(0.1)
+            reading.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reading
+
+        async def timed_out() -> None:
+            with pytest.raises(SessionStoreError, match="TimeoutError"):
+                await store.read("b" * 32, 60)
+            task = asyncio.current_task()
+            if sys.version_info >= (3, 11):
+                assert task is not None and task.cancelling() == 0
+            await asyncio.sleep(0)  # no cancellation left pending on this task either
+
+        asyncio.run(closing(store, lambda: store.write("b" * 32, b"{}", 60, 60)))
+        for scenario in (cancelled_while_waiting, timed_out):
+            with stalled(server, 2):
+                asyncio.run(closing(store, scenario))
 
 
 def test_hashed_ids_keep_session_ids_out_of_redis(redis_url: str, redis_server: RedisServer) -> None:

@@ -50,8 +50,8 @@ class AsyncRedisOperations(SessionStore):
     ) -> typing.Any:
         store = self._store
         try:
-            client = store.loop_client() or await store.async_client()
-            return await bind(client, operation)(*args, **kwargs)
+            client, watchdog = store.loop_client() or await store.async_client()
+            return await watchdog.bound(bind(client, operation)(*args, **kwargs))
         except STORE_ERRORS as exc:
             raise SessionStoreError(store.description, action, exc) from exc
 
@@ -60,8 +60,8 @@ class AsyncRedisOperations(SessionStore):
         if store.legacy_ids:
             return await self._migrate(session_id)
         try:  # the hot path of every request that loads a session: _command, without its indirection
-            client = store.loop_client() or await store.async_client()
-            value = await client.get(store.record_key(session_id))
+            client, watchdog = store.loop_client() or await store.async_client()
+            value = await watchdog.bound(client.get(store.record_key(session_id)))
         except STORE_ERRORS as exc:
             raise SessionStoreError(store.description, READ, exc) from exc
         return value if type(value) is bytes else as_bytes(value)
@@ -89,9 +89,9 @@ class AsyncRedisOperations(SessionStore):
     async def replace(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str | None:
         store = self._store
         try:  # the hot path of every request that changes a session: _command, without its indirection
-            client = store.loop_client() or await store.async_client()
+            client, watchdog = store.loop_client() or await store.async_client()
             key, seconds = store.record_key(session_id), store.expiry(ttl)
-            written = await client.set(key, data, ex=seconds, xx=True)  # SET XX: one command
+            written = await watchdog.bound(client.set(key, data, ex=seconds, xx=True))  # SET XX: one command
         except STORE_ERRORS as exc:
             raise SessionStoreError(store.description, WRITE, exc) from exc
         return session_id if written else None
@@ -134,8 +134,8 @@ class AsyncRedisOperations(SessionStore):
     async def _scan(self, pattern: str, start: int) -> typing.AsyncIterator[str]:
         store = self._store
         try:
-            client = store.loop_client() or await store.async_client()
-            async for key in client.scan_iter(match=pattern, count=SCAN_BATCH):
+            client, watchdog = store.loop_client() or await store.async_client()
+            async for key in watchdog.iterate(client.scan_iter(match=pattern, count=SCAN_BATCH)):
                 session_id = text(key)[start:]
                 if store.accepts_id(session_id):
                     yield session_id
@@ -195,11 +195,11 @@ class AsyncRedisOperations(SessionStore):
         names = await self.user_sessions(user)
         keys = [store.member_keys(name) for name in names]
         try:
-            client = store.loop_client() or await store.async_client()
+            client, watchdog = store.loop_client() or await store.async_client()
             async with pipeline(client, False) as pipe:
                 for key in itertools.chain.from_iterable(keys):
                     pipe.delete(key)
-                deleted = await pipe.execute()
+                deleted = await watchdog.bound(pipe.execute())
         except STORE_ERRORS as exc:
             raise SessionStoreError(store.description, REMOVE, exc) from exc
         if names:  # only those read: a session indexed meanwhile stays in the index, revocable
@@ -213,18 +213,19 @@ class AsyncRedisOperations(SessionStore):
         pattern, _ = store.scan_pattern(store.user_key(""))
         purged = 0
         try:
-            client = store.loop_client() or await store.async_client()
-            refusal = store.refusal(await client.get(store.moved_marker))
+            client, watchdog = store.loop_client() or await store.async_client()
+            moved = await watchdog.bound(client.get(store.moved_marker))
+            refusal = store.refusal(moved)
             if refusal is not None:
                 raise refusal
             sets: list[str] = []
-            async for key in client.scan_iter(match=pattern, count=SCAN_BATCH):
+            async for key in watchdog.iterate(client.scan_iter(match=pattern, count=SCAN_BATCH)):
                 sets.append(text(key))
                 if len(sets) >= SCAN_BATCH:
-                    purged += await self._purge_sets(client, sets)
+                    purged += await watchdog.bound(self._purge_sets(client, sets))
                     sets = []
             if sets:
-                purged += await self._purge_sets(client, sets)
+                purged += await watchdog.bound(self._purge_sets(client, sets))
         except STORE_ERRORS as exc:
             raise SessionStoreError(store.description, INDEX, exc) from exc
         return purged

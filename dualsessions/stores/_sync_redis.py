@@ -213,7 +213,8 @@ class SyncRedisOperations(SyncSessionStore):
         purged = 0
         try:
             client = store.sync_client()
-            refusal = store.refusal(client.get(store.moved_marker))
+            moved = client.get(store.moved_marker)
+            refusal = store.refusal(moved)
             if refusal is not None:
                 raise refusal
             sets: list[str] = []

@@ -22,6 +22,7 @@ from ._async_redis import AsyncRedisOperations
 from ._loops import PerLoop
 from ._redis_common import AsyncRedis, SyncRedis, redis
 from ._sync_redis import SyncRedisOperations
+from ._watchdog import Watchdog
 from .base import DualSessionStore
 
 Prefix: typing.TypeAlias = "str | typing.Callable[[str], str]"
@@ -65,7 +66,9 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
     ``redis.Redis``, a ``redis.asyncio.Redis``, or one of each; the missing flavour is made with the
     same connection options. Async clients belong to an event loop, so each running loop gets its own,
     closed when that loop shuts down: ``TestClient`` requests and repeated ``asyncio.run`` calls just
-    work. ``timeout`` bounds connecting and each command (clients made from ``url``).
+    work. ``timeout`` bounds connecting and each command, or batch of commands, of the clients the
+    store makes (the async ones by a watchdog of the store's: see ``_watchdog.py``); a client given as
+    ``connection`` keeps the timeouts it was made with.
 
     Errors reaching Redis raise :class:`~dualsessions.exceptions.SessionStoreError`; the next call
     reconnects, so the app recovers by itself once Redis is back.
@@ -124,7 +127,7 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
         #: False once the server turned out to predate GETDEL (Redis < 6.2): GET + DEL in one MULTI/EXEC.
         self.has_getdel = True
         # One async client per event loop, closed when its loop shuts down.
-        self._async_clients: PerLoop[AsyncRedis] = PerLoop(self._client_for_a_loop, self._close_async)
+        self._async_clients: PerLoop[LoopClient] = PerLoop(self._client_for_a_loop, self._close_async)
         self._callers_async = self._async_given
         self.description = f"RedisStore({self._where()})"
         self._store = self  # the async operations are the store's own methods
@@ -272,15 +275,21 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
     # -- clients ---------------------------------------------------------------------------------------
 
     def _make(self, client_class: typing.Any, connections: typing.Any) -> typing.Any:
-        timeouts = {"socket_timeout": self._timeout, "socket_connect_timeout": self._timeout}
         flavour = redis.asyncio if connections is redis.asyncio.connection else redis
+        # Async commands are bounded by the loop's watchdog, at a fraction of redis-py's cost.
+        command_timeout = None if flavour is redis.asyncio else self._timeout
+        timeouts = {"socket_timeout": command_timeout, "socket_connect_timeout": self._timeout}
         if self._topology is not None and self._topology.kind == "cluster":
             cluster = importlib.import_module(f"{flavour.__name__}.cluster")
             nodes = [cluster.ClusterNode(host, port) for host, port in self._topology.hosts]
             return cluster.RedisCluster(startup_nodes=nodes, **self._topology.auth, **timeouts)
         if self._topology is not None and self._topology.kind == "sentinel":
             sentinel = importlib.import_module(f"{flavour.__name__}.sentinel")
-            watchers = sentinel.Sentinel(self._topology.hosts, **timeouts)
+            watchers = sentinel.Sentinel(
+                self._topology.hosts,
+                sentinel_kwargs={"socket_timeout": self._timeout, "socket_connect_timeout": self._timeout},
+                **timeouts,
+            )
             return watchers.master_for(
                 self._topology.service, db=self._topology.db, **self._topology.auth, **timeouts
             )
@@ -301,25 +310,30 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
                 client = self._sync
         return client
 
-    def loop_client(self) -> AsyncRedis | None:
-        """The async client of the running loop, if it has one yet (a dict lookup: no coroutine)."""
+    def loop_client(self) -> LoopClient | None:
+        """The async client of the running loop and its watchdog, if it has them yet (a dict lookup:
+        no coroutine)."""
         return self._async_clients.now()
 
-    async def async_client(self) -> AsyncRedis:
-        """The async client of the running loop, made and bound to it on first use."""
+    async def async_client(self) -> LoopClient:
+        """The async client of the running loop and its watchdog, made and bound to it on first use."""
         return await self._async_clients.get()
 
-    def _client_for_a_loop(self) -> AsyncRedis:
+    def _client_for_a_loop(self) -> LoopClient:
         """A new loop's client. The caller's own async client serves the first loop that uses it; its
         connections can't move to another loop, so later loops get clients of their own."""
         with self._lock:
             given, self._async_given = self._async_given, None
-        return given if given is not None else self._make_async()
+        loop = asyncio.get_running_loop()
+        if given is not None:  # its own timeouts hold, as do those copied from a given client
+            return LoopClient(given, Watchdog(loop, None))
+        return LoopClient(self._make_async(), Watchdog(loop, self._timeout if self._url else None))
 
     def _make_async(self) -> AsyncRedis:
         return typing.cast(AsyncRedis, self._make(redis.asyncio.Redis, redis.asyncio.connection))
 
-    async def _close_async(self, client: AsyncRedis) -> None:
+    async def _close_async(self, made: LoopClient) -> None:
+        client = made.client
         if client is self._callers_async:  # not ours to close, but its connections die with its loop
             await client.connection_pool.disconnect()
             return
@@ -363,6 +377,13 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
 
     def __repr__(self) -> str:
         return self.description
+
+
+class LoopClient(typing.NamedTuple):
+    """An event loop's async client, and the watchdog that bounds its commands."""
+
+    client: AsyncRedis
+    watchdog: Watchdog
 
 
 class _Topology(typing.NamedTuple):
