@@ -1,268 +1,36 @@
-"""The Flask integration: the extension, Flask's configuration, ``session.permanent``, Flask's session
-semantics, errors reaching Flask's error handlers, and the helpers."""
+"""The Flask integration, where it differs from Quart's: Flask's session semantics, errors reaching
+Flask's error handlers, the helpers outside the extension. What both integrations do alike (the
+extension, the configuration, ``session.permanent``, the helpers) is in ``test_pallets.py``."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import typing
 
 import flask
-import httpx2
 import pytest
 
 import dualsessions.flask as flask_sessions
-from dualsessions import ImproperlyConfigured, InMemoryStore, SessionStoreError
-from dualsessions.flask import DualSessions
+from dualsessions import ImproperlyConfigured, SessionStoreError
 from dualsessions.stores.redis import RedisStore
 
-from .conftest import Clock
+from .pallets import FLASK, methods
 from .redis_server import RedisServer
 from .stores import SyncDictStore, spy
 
-# -- helpers -------------------------------------------------------------------------------------------
+# -- helpers (what Quart shares is in test_pallets.py) --------------------------------------------------
 
-
-def client_for(app: flask.Flask) -> httpx2.Client:
-    return httpx2.Client(transport=httpx2.WSGITransport(app=app), base_url="https://testserver")
+make_app, with_sessions, client_for, helper_app = (
+    FLASK.make_app,
+    FLASK.with_sessions,
+    FLASK.client_for,
+    FLASK.helper_app,
+)
 
 
 def current_session() -> typing.Any:
     """The session object itself, not the ``flask.session`` proxy (which no JSON encoder takes)."""
     return flask.session._get_current_object()  # type: ignore[attr-defined]
-
-
-def make_app(config: dict[str, typing.Any] | None = None) -> flask.Flask:
-    """A Flask app whose routes use ``flask.session`` as applications do; no extension yet."""
-    app = flask.Flask(__name__)
-    app.config.update(config or {})
-
-    @app.route("/noop")
-    def noop() -> str:
-        return "ok"
-
-    @app.route("/read")
-    def read() -> typing.Any:
-        return flask.jsonify(dict(flask.session))
-
-    @app.route("/set")
-    def set_values() -> typing.Any:
-        flask.session.update(flask.request.args.to_dict())
-        return flask.jsonify(dict(flask.session))
-
-    @app.route("/permanent/<value>")
-    def permanent(value: str) -> typing.Any:
-        flask.session.permanent = value == "yes"
-        return flask.jsonify(permanent=flask.session.permanent)
-
-    @app.route("/is-permanent")
-    def is_permanent() -> typing.Any:
-        return flask.jsonify(permanent=flask.session.permanent)
-
-    return app
-
-
-def with_sessions(config: dict[str, typing.Any] | None = None, **options: typing.Any) -> flask.Flask:
-    """Non-rolling unless a test says otherwise (Flask's SESSION_REFRESH_EACH_REQUEST defaults to on)."""
-    app = make_app({"SESSION_REFRESH_EACH_REQUEST": False, **(config or {})})
-    options.setdefault("store", InMemoryStore())
-    DualSessions(app, **options)
-    return app
-
-
-def cookie_parts(response: httpx2.Response) -> list[str]:
-    return typing.cast(str, response.headers["set-cookie"]).split("; ")
-
-
-def cookie_value(response: httpx2.Response) -> str:
-    return cookie_parts(response)[0].partition("=")[2]
-
-
-def max_age(response: httpx2.Response) -> int | None:
-    ages = [part for part in cookie_parts(response) if part.startswith("max-age=")]
-    return int(ages[0].removeprefix("max-age=")) if ages else None
-
-
-def methods(calls: list[tuple[str, str]]) -> list[str]:
-    return [method for method, _ in calls]
-
-
-# -- the extension -------------------------------------------------------------------------------------
-
-
-def test_extension_given_the_app() -> None:
-    store = InMemoryStore()
-    app = make_app()
-    extension = DualSessions(app, store=store)
-    assert app.extensions["dualsessions"] is extension
-
-    client = client_for(app)
-    assert client.get("/set?user=alice").json() == {"user": "alice"}
-    assert client.get("/read").json() == {"user": "alice"}
-    assert list(store.data) == [client.cookies["session"]]
-    assert json.loads(store.data[client.cookies["session"]])["user"] == "alice"
-
-
-def test_application_factory_pattern() -> None:
-    store = InMemoryStore()
-    extension = DualSessions(store=store)
-
-    def create_app(cookie_name: str) -> flask.Flask:
-        app = make_app({"SESSION_COOKIE_NAME": cookie_name})
-        extension.init_app(app)
-        return app
-
-    first, second = create_app("first"), create_app("second")
-    assert first.extensions["dualsessions"] is extension is second.extensions["dualsessions"]
-    for app, name in ((first, "first"), (second, "second")):
-        client = client_for(app)
-        response = client.get(f"/set?app={name}")
-        assert cookie_parts(response)[0].startswith(f"{name}=")
-        assert client.get("/read").json() == {"app": name}
-    assert len(store.data) == 2
-
-
-# -- Flask's configuration -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("config", "present", "absent"),
-    [
-        ({}, ["path=/", "httponly", "samesite=lax"], ["secure"]),
-        ({"SESSION_COOKIE_NAME": "sid"}, ["path=/"], []),
-        ({"SESSION_COOKIE_DOMAIN": "example.com"}, ["domain=example.com"], []),
-        ({"SESSION_COOKIE_PATH": "/shop"}, ["path=/shop"], ["path=/"]),
-        ({"APPLICATION_ROOT": "/root"}, ["path=/root"], ["path=/"]),
-        ({"APPLICATION_ROOT": "/root", "SESSION_COOKIE_PATH": "/shop"}, ["path=/shop"], ["path=/root"]),
-        ({"SESSION_COOKIE_SECURE": True}, ["secure"], []),
-        ({"SESSION_COOKIE_SAMESITE": None}, ["samesite=lax"], []),
-        ({"SESSION_COOKIE_SAMESITE": "Strict"}, ["samesite=strict"], ["samesite=lax"]),
-    ],
-    ids=["defaults", "name", "domain", "path", "application-root", "path-over-root", "secure",
-         "samesite-none", "samesite-strict"],
-)  # fmt: skip
-def test_cookie_options_fall_back_to_flask_config(
-    config: dict[str, typing.Any], present: list[str], absent: list[str]
-) -> None:
-    response = client_for(with_sessions(config)).get("/set?user=alice")
-    parts = cookie_parts(response)
-    assert parts[0].startswith(f"{config.get('SESSION_COOKIE_NAME', 'session')}=")
-    for part in present:
-        assert part in parts, part
-    for part in absent:
-        assert part not in parts, part
-    assert max_age(response) is None  # a browser session until made permanent
-    if "SESSION_COOKIE_DOMAIN" not in config:
-        assert not any(part.startswith("domain=") for part in parts)
-
-
-def test_permanent_lifetime_comes_from_config(clock: Clock) -> None:
-    app = with_sessions({"PERMANENT_SESSION_LIFETIME": 600})  # Flask takes seconds too
-    client = client_for(app)
-    client.get("/set?user=alice")
-    assert max_age(client.get("/permanent/yes")) == 600
-
-
-@pytest.mark.parametrize(
-    ("options", "expected", "absent"),
-    [
-        (
-            {
-                "cookie_name": "explicit",
-                "cookie_https_only": False,
-                "cookie_same_site": "lax",
-                "cookie_domain": "other.org",
-                "cookie_path": "/x",
-                "lifetime": 600,
-            },
-            ["path=/x", "domain=other.org", "samesite=lax", "max-age=600"],
-            ["secure", "samesite=strict", "domain=example.com", "path=/shop"],
-        ),
-        ({"cookie_https_only": True}, ["secure"], []),
-    ],
-    ids=["over-everything", "secure-over-insecure-config"],
-)
-def test_explicit_options_win_over_config(
-    clock: Clock, options: dict[str, typing.Any], expected: list[str], absent: list[str]
-) -> None:
-    config = {
-        "SESSION_COOKIE_NAME": "sid",
-        "SESSION_COOKIE_DOMAIN": "example.com",
-        "SESSION_COOKIE_PATH": "/shop",
-        "SESSION_COOKIE_SECURE": not options["cookie_https_only"],
-        "SESSION_COOKIE_SAMESITE": "Strict",
-        "PERMANENT_SESSION_LIFETIME": datetime.timedelta(hours=2),
-    }
-    parts = cookie_parts(client_for(with_sessions(config, **options)).get("/set?user=alice"))
-    assert parts[0].startswith(f"{options.get('cookie_name', 'sid')}=")
-    for part in expected:
-        assert part in parts, part
-    for part in absent:
-        assert part not in parts, part
-
-
-# -- session.permanent ---------------------------------------------------------------------------------
-
-TWO_HOURS = {"PERMANENT_SESSION_LIFETIME": datetime.timedelta(hours=2)}
-
-
-def test_without_a_lifetime_sessions_are_browser_sessions_until_made_permanent(clock: Clock) -> None:
-    store = InMemoryStore()
-    client = client_for(with_sessions(TWO_HOURS, store=store))
-
-    response = client.get("/set?user=alice")
-    assert max_age(response) is None
-    assert client.get("/is-permanent").json() == {"permanent": False}
-
-    response = client.get("/permanent/yes")
-    assert response.json() == {"permanent": True}
-    assert max_age(response) == 7200
-    assert cookie_value(response) == client.cookies["session"]
-    assert json.loads(store.data[client.cookies["session"]])["__metadata__"]["lifetime"] == 7200
-    assert client.get("/is-permanent").json() == {"permanent": True}
-    assert client.get("/read").json() == {"user": "alice"}
-
-
-def test_with_a_lifetime_sessions_are_permanent_until_made_browser_sessions(clock: Clock) -> None:
-    store = InMemoryStore()
-    client = client_for(with_sessions(TWO_HOURS, store=store, lifetime=600))
-
-    response = client.get("/set?user=alice")
-    assert max_age(response) == 600
-    assert client.get("/is-permanent").json() == {"permanent": True}
-
-    response = client.get("/permanent/no")
-    assert response.json() == {"permanent": False}
-    assert max_age(response) is None  # a browser-session cookie now
-    assert json.loads(store.data[client.cookies["session"]])["__metadata__"]["lifetime"] == 0
-    assert client.get("/is-permanent").json() == {"permanent": False}
-    assert client.get("/read").json() == {"user": "alice"}
-
-    response = client.get("/permanent/yes")  # back to the lifetime option, not PERMANENT_SESSION_LIFETIME
-    assert max_age(response) == 600
-    assert client.get("/is-permanent").json() == {"permanent": True}
-
-
-@pytest.mark.parametrize(
-    ("options", "value"),
-    [({}, "no"), ({}, "yes"), ({"lifetime": 600}, "yes"), ({"lifetime": 600}, "no")],
-    ids=["browser-stays-browser", "made-permanent-stays", "permanent-stays", "made-browser-stays"],
-)
-def test_setting_permanent_to_its_current_value_writes_nothing(
-    options: dict[str, typing.Any], value: str
-) -> None:
-    store = SyncDictStore()
-    calls = spy(store)
-    client = client_for(with_sessions(TWO_HOURS, store=store, **options))
-    client.get("/set?user=alice")
-    client.get(f"/permanent/{value}")  # may change it once
-    calls.clear()
-
-    for _ in range(3):
-        response = client.get(f"/permanent/{value}")
-        assert response.json() == {"permanent": value == "yes"}
-        assert "set-cookie" not in response.headers
-    assert methods(calls) == ["read"] * 3
 
 
 # -- Flask's session semantics -------------------------------------------------------------------------
@@ -285,20 +53,6 @@ def test_flash_messages_across_requests() -> None:
     client.get("/save")
     assert client.get("/messages").json() == [["message", "saved"], ["warning", "careful"]]
     assert client.get("/messages").json() == []
-
-
-def test_read_only_request_writes_nothing_and_sends_no_cookie() -> None:
-    store = SyncDictStore()
-    client = client_for(with_sessions(store=store))
-    client.get("/set?user=alice")
-    calls = spy(store)
-
-    response = client.get("/read")
-
-    assert response.json() == {"user": "alice"}
-    assert calls == [("read", client.cookies["session"])]
-    assert "set-cookie" not in response.headers
-    assert response.headers["vary"] == "Cookie"
 
 
 def test_request_that_never_touches_the_session_makes_no_store_call() -> None:
@@ -417,7 +171,6 @@ def test_jsonify_of_the_session_gives_its_data() -> None:
 def test_json_of_the_unloaded_session_object_gives_its_data(cookie: bool) -> None:
     """The session object itself, not the proxy (Flask before 3.1.3 doesn't load it on use), to json's
     C encoder: its data (or nothing, for a new visitor), never the placeholder of the unloaded dict."""
-    import json
 
     app = with_sessions()
 
@@ -509,82 +262,7 @@ def test_store_failures_reach_the_500_handler_which_can_answer_503(own_redis: Re
     assert client.get("/read").json() == {"user": "alice"}
 
 
-# -- helpers -------------------------------------------------------------------------------------------
-
-
-def helper_app(store: typing.Any, **options: typing.Any) -> flask.Flask:
-    app = with_sessions(store=store, **options)
-
-    @app.route("/regenerate")
-    def regenerate() -> typing.Any:
-        return flask.jsonify(id=flask_sessions.regenerate_session_id())
-
-    @app.route("/id")
-    def session_id() -> typing.Any:
-        return flask.jsonify(id=flask_sessions.get_session_id())
-
-    @app.route("/remember")
-    def remember() -> str:
-        flask_sessions.set_session_lifetime(datetime.timedelta(minutes=10))
-        return "ok"
-
-    @app.route("/meta")
-    def meta() -> typing.Any:
-        return flask.jsonify(
-            metadata=dict(flask_sessions.get_session_metadata()),
-            remaining=flask_sessions.get_session_remaining_seconds(),
-        )
-
-    return app
-
-
-def test_regenerate_session_id_keeps_the_data_under_a_new_id() -> None:
-    store = InMemoryStore()
-    client = client_for(helper_app(store))
-    client.get("/set?user=alice")
-    old_id = client.cookies["session"]
-
-    response = client.get("/regenerate")
-
-    new_id = response.json()["id"]
-    assert new_id != old_id and cookie_value(response) == new_id
-    assert list(store.data) == [new_id]  # the old record is gone
-    assert client.get("/read").json() == {"user": "alice"}
-
-
-def test_get_session_id() -> None:
-    client = client_for(helper_app(InMemoryStore()))
-    assert client.get("/id").json() == {"id": None}
-    client.get("/set?user=alice")
-    assert client.get("/id").json() == {"id": client.cookies["session"]}
-
-
-def test_get_session_id_does_not_adopt_an_id_the_store_does_not_know() -> None:
-    """Docs: a session id the store doesn't know is never adopted; ``get_session_id`` is None for
-    such a session until it is saved."""
-    client = client_for(helper_app(InMemoryStore()))
-    client.cookies.set("session", "forged-by-a-client")
-    assert client.get("/id").json() == {"id": None}
-
-
-def test_set_session_lifetime(clock: Clock) -> None:
-    store = InMemoryStore()
-    client = client_for(helper_app(store))
-    client.get("/set?user=alice")
-    response = client.get("/remember")
-    assert max_age(response) == 600 and cookie_value(response) == client.cookies["session"]
-    assert json.loads(store.data[client.cookies["session"]])["__metadata__"]["lifetime"] == 600
-
-
-def test_metadata_and_remaining_seconds(clock: Clock) -> None:
-    client = client_for(helper_app(InMemoryStore(), lifetime=3600))
-    client.get("/set?user=alice")
-    created = clock.now
-    clock.advance(600)
-    assert client.get("/meta").json() == {
-        "metadata": {"lifetime": 3600, "created": created, "last_access": created + 600},
-        "remaining": 3000,
-    }
+# -- the module helpers ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -638,20 +316,3 @@ def test_a_failed_save_is_not_retried_for_the_error_page() -> None:
     assert response.status_code == 503
     assert store.writes == 1
     assert "set-cookie" not in response.headers
-
-
-@pytest.mark.parametrize("refresh", [True, False])
-def test_rolling_follows_session_refresh_each_request(refresh: bool, clock: Clock) -> None:
-    app = make_app({"SESSION_REFRESH_EACH_REQUEST": refresh, "PERMANENT_SESSION_LIFETIME": 600})
-    DualSessions(app, store=InMemoryStore())
-    client = client_for(app)
-    client.get("/set?user=alice")
-    client.get("/permanent/yes")
-    clock.advance(300)
-    response = client.get("/read")
-    if refresh:  # like Flask: a permanent session's cookie is re-sent with a full lifetime
-        assert max_age(response) == 600
-    else:
-        assert "set-cookie" not in response.headers
-    clock.advance(400)  # 700 s after login, 400 s after the last request
-    assert client.get("/is-permanent").json() == {"permanent": refresh}  # False: a new session

@@ -1,6 +1,7 @@
-"""The Quart integration: the extension, the configuration, ``session.permanent``, reading ahead of
-the view, errors reaching Quart's error handlers, WebSockets, the helpers; and one login shared by a
-Quart, a Flask and a Starlette app under real servers. (The rules table runs on Quart with every
+"""The Quart integration, where it differs from Flask's: reading ahead of the view, errors reaching
+Quart's error handlers, WebSockets, the helpers outside the extension; and one login shared by a
+Quart, a Flask and a Starlette app under real servers. What both integrations do alike is in
+``test_pallets.py``. (The rules table runs on Quart with every
 store through ``tests/apps.py``'s ``FRONTENDS``.)"""
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 import quart
-from starlette.testclient import TestClient
 
 import dualsessions.quart as quart_sessions
 from dualsessions import (
@@ -23,21 +23,23 @@ from dualsessions import (
     ImproperlyConfigured,
     InMemoryStore,
     SessionStoreError,
-    revoke_user_sessions,
 )
-from dualsessions.quart import DualSessions
 from dualsessions.stores.redis import RedisStore
 
 from .conftest import SECRET, Clock
 from .live_server import hypercorn, running, uvicorn, waitress
+from .pallets import QUART, max_age, methods
 from .redis_server import RedisServer, free_port
 from .stores import SyncDictStore, spy
 
-# -- helpers -------------------------------------------------------------------------------------------
+# -- helpers (what Flask shares is in test_pallets.py) --------------------------------------------------
 
-
-def client_for(app: quart.Quart, https: bool = True) -> TestClient:
-    return TestClient(app, base_url=f"{'https' if https else 'http'}://testserver")
+make_app, with_sessions, client_for, helper_app = (
+    QUART.make_app,
+    QUART.with_sessions,
+    QUART.client_for,
+    QUART.helper_app,
+)
 
 
 def current_session() -> typing.Any:
@@ -45,165 +47,7 @@ def current_session() -> typing.Any:
     return quart.session._get_current_object()  # type: ignore[attr-defined]
 
 
-def make_app(config: dict[str, typing.Any] | None = None) -> quart.Quart:
-    """A Quart app whose routes use ``quart.session`` as applications do; no extension yet."""
-    app = quart.Quart(__name__)
-    app.config.update(config or {})
-
-    @app.route("/noop")
-    async def noop() -> str:
-        return "ok"
-
-    @app.route("/read")
-    async def read() -> typing.Any:
-        return dict(quart.session)
-
-    @app.route("/set")
-    async def set_values() -> typing.Any:
-        quart.session.update(quart.request.args.to_dict())
-        return dict(quart.session)
-
-    @app.route("/permanent/<value>")
-    async def permanent(value: str) -> typing.Any:
-        quart.session.permanent = value == "yes"
-        return {"permanent": quart.session.permanent}
-
-    @app.route("/is-permanent")
-    async def is_permanent() -> typing.Any:
-        return {"permanent": quart.session.permanent}
-
-    return app
-
-
-def with_sessions(config: dict[str, typing.Any] | None = None, **options: typing.Any) -> quart.Quart:
-    """Non-rolling unless a test says otherwise (SESSION_REFRESH_EACH_REQUEST defaults to on)."""
-    app = make_app({"SESSION_REFRESH_EACH_REQUEST": False, **(config or {})})
-    options.setdefault("store", InMemoryStore())
-    DualSessions(app, **options)
-    return app
-
-
-def cookie_parts(response: typing.Any) -> list[str]:
-    return typing.cast(str, response.headers["set-cookie"]).split("; ")
-
-
-def cookie_value(response: typing.Any) -> str:
-    return cookie_parts(response)[0].partition("=")[2]
-
-
-def max_age(response: typing.Any) -> int | None:
-    ages = [part for part in cookie_parts(response) if part.startswith("max-age=")]
-    return int(ages[0].removeprefix("max-age=")) if ages else None
-
-
-def methods(calls: list[tuple[str, str]]) -> list[str]:
-    return [method for method, _ in calls]
-
-
-# -- the extension -------------------------------------------------------------------------------------
-
-
-def test_extension_given_the_app() -> None:
-    store = InMemoryStore()
-    app = make_app()
-    extension = DualSessions(app, store=store)
-    assert app.extensions["dualsessions"] is extension
-
-    client = client_for(app)
-    assert client.get("/set?user=alice").json() == {"user": "alice"}
-    assert client.get("/read").json() == {"user": "alice"}
-    assert list(store.data) == [client.cookies["session"]]
-    assert json.loads(store.data[client.cookies["session"]])["user"] == "alice"
-
-
-def test_application_factory_pattern() -> None:
-    store = InMemoryStore()
-    extension = DualSessions(store=store)
-
-    def create_app(cookie_name: str) -> quart.Quart:
-        app = make_app({"SESSION_COOKIE_NAME": cookie_name})
-        extension.init_app(app)
-        return app
-
-    first, second = create_app("first"), create_app("second")
-    assert first.extensions["dualsessions"] is extension is second.extensions["dualsessions"]
-    for app, name in ((first, "first"), (second, "second")):
-        client = client_for(app)
-        response = client.get(f"/set?app={name}")
-        assert cookie_parts(response)[0].startswith(f"{name}=")
-        assert client.get("/read").json() == {"app": name}
-    assert len(store.data) == 2
-
-
-def test_options_are_validated_when_installed() -> None:
-    with pytest.raises(ImproperlyConfigured, match="cookie_same_site"):
-        with_sessions(cookie_same_site="sometimes")
-
-
 # -- Quart's configuration (Flask's keys) ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("config", "present", "absent"),
-    [
-        ({}, ["path=/", "httponly", "samesite=lax"], ["secure"]),
-        ({"SESSION_COOKIE_NAME": "sid"}, ["path=/"], []),
-        ({"SESSION_COOKIE_DOMAIN": "example.com"}, ["domain=example.com"], []),
-        ({"SESSION_COOKIE_PATH": "/shop"}, ["path=/shop"], ["path=/"]),
-        ({"APPLICATION_ROOT": "/root"}, ["path=/root"], ["path=/"]),
-        ({"APPLICATION_ROOT": "/root", "SESSION_COOKIE_PATH": "/shop"}, ["path=/shop"], ["path=/root"]),
-        ({"SESSION_COOKIE_SECURE": True}, ["secure"], []),
-        ({"SESSION_COOKIE_HTTPONLY": False}, [], ["httponly"]),
-        ({"SESSION_COOKIE_SAMESITE": None}, ["samesite=lax"], []),
-        ({"SESSION_COOKIE_SAMESITE": "Strict"}, ["samesite=strict"], ["samesite=lax"]),
-    ],
-    ids=["defaults", "name", "domain", "path", "application-root", "path-over-root", "secure",
-         "not-httponly", "samesite-none", "samesite-strict"],
-)  # fmt: skip
-def test_cookie_options_fall_back_to_the_configuration(
-    config: dict[str, typing.Any], present: list[str], absent: list[str]
-) -> None:
-    response = client_for(with_sessions(config)).get("/set?user=alice")
-    parts = cookie_parts(response)
-    assert parts[0].startswith(f"{config.get('SESSION_COOKIE_NAME', 'session')}=")
-    for part in present:
-        assert part in parts, part
-    for part in absent:
-        assert part not in parts, part
-    assert max_age(response) is None  # a browser session until made permanent
-    if "SESSION_COOKIE_DOMAIN" not in config:
-        assert not any(part.startswith("domain=") for part in parts)
-
-
-def test_permanent_lifetime_comes_from_config(clock: Clock) -> None:
-    client = client_for(with_sessions({"PERMANENT_SESSION_LIFETIME": 600}))
-    client.get("/set?user=alice")
-    assert max_age(client.get("/permanent/yes")) == 600
-
-
-def test_explicit_options_win_over_config(clock: Clock) -> None:
-    config = {
-        "SESSION_COOKIE_NAME": "sid",
-        "SESSION_COOKIE_DOMAIN": "example.com",
-        "SESSION_COOKIE_PATH": "/shop",
-        "SESSION_COOKIE_SECURE": True,
-        "SESSION_COOKIE_SAMESITE": "Strict",
-        "PERMANENT_SESSION_LIFETIME": datetime.timedelta(hours=2),
-    }
-    options = {
-        "cookie_name": "explicit",
-        "cookie_https_only": False,
-        "cookie_same_site": "lax",
-        "cookie_domain": "other.org",
-        "cookie_path": "/x",
-        "lifetime": 600,
-    }
-    parts = cookie_parts(client_for(with_sessions(config, **options)).get("/set?user=alice"))
-    assert parts[0].startswith("explicit=")
-    for part in ["path=/x", "domain=other.org", "samesite=lax", "max-age=600"]:
-        assert part in parts, part
-    for part in ["secure", "samesite=strict", "domain=example.com", "path=/shop"]:
-        assert part not in parts, part
 
 
 def test_a_cookie_store_verifies_cookies_signed_with_the_secret_key_fallbacks() -> None:
@@ -218,101 +62,7 @@ def test_a_cookie_store_verifies_cookies_signed_with_the_secret_key_fallbacks() 
     assert stranger.get("/read").json() == {}
 
 
-# -- session.permanent ---------------------------------------------------------------------------------
-
-TWO_HOURS = {"PERMANENT_SESSION_LIFETIME": datetime.timedelta(hours=2)}
-
-
-def test_without_a_lifetime_sessions_are_browser_sessions_until_made_permanent(clock: Clock) -> None:
-    store = InMemoryStore()
-    client = client_for(with_sessions(TWO_HOURS, store=store))
-
-    response = client.get("/set?user=alice")
-    assert max_age(response) is None
-    assert client.get("/is-permanent").json() == {"permanent": False}
-
-    response = client.get("/permanent/yes")
-    assert response.json() == {"permanent": True}
-    assert max_age(response) == 7200
-    assert cookie_value(response) == client.cookies["session"]
-    assert json.loads(store.data[client.cookies["session"]])["__metadata__"]["lifetime"] == 7200
-    assert client.get("/is-permanent").json() == {"permanent": True}
-    assert client.get("/read").json() == {"user": "alice"}
-
-
-def test_with_a_lifetime_sessions_are_permanent_until_made_browser_sessions(clock: Clock) -> None:
-    store = InMemoryStore()
-    client = client_for(with_sessions(TWO_HOURS, store=store, lifetime=600))
-
-    response = client.get("/set?user=alice")
-    assert max_age(response) == 600
-    assert client.get("/is-permanent").json() == {"permanent": True}
-
-    response = client.get("/permanent/no")
-    assert response.json() == {"permanent": False}
-    assert max_age(response) is None  # a browser-session cookie now
-    assert json.loads(store.data[client.cookies["session"]])["__metadata__"]["lifetime"] == 0
-
-    response = client.get("/permanent/yes")  # back to the lifetime option, not PERMANENT_SESSION_LIFETIME
-    assert max_age(response) == 600
-    assert client.get("/is-permanent").json() == {"permanent": True}
-
-
-@pytest.mark.parametrize(
-    ("options", "value"),
-    [({}, "no"), ({}, "yes"), ({"lifetime": 600}, "yes"), ({"lifetime": 600}, "no")],
-    ids=["browser-stays-browser", "made-permanent-stays", "permanent-stays", "made-browser-stays"],
-)
-def test_setting_permanent_to_its_current_value_writes_nothing(
-    options: dict[str, typing.Any], value: str
-) -> None:
-    store = SyncDictStore()
-    calls = spy(store)
-    client = client_for(with_sessions(TWO_HOURS, store=store, **options))
-    client.get("/set?user=alice")
-    client.get(f"/permanent/{value}")  # may change it once
-    calls.clear()
-
-    for _ in range(3):
-        response = client.get(f"/permanent/{value}")
-        assert response.json() == {"permanent": value == "yes"}
-        assert "set-cookie" not in response.headers
-    assert methods(calls) == ["read"] * 3
-
-
-@pytest.mark.parametrize("refresh", [True, False])
-def test_rolling_follows_session_refresh_each_request(refresh: bool, clock: Clock) -> None:
-    app = make_app({"SESSION_REFRESH_EACH_REQUEST": refresh, "PERMANENT_SESSION_LIFETIME": 600})
-    DualSessions(app, store=InMemoryStore())
-    client = client_for(app, https=False)  # Quart's default: cookies not Secure
-    client.get("/set?user=alice")
-    client.get("/permanent/yes")
-    clock.advance(300)
-    response = client.get("/read")
-    if refresh:  # like Flask: a permanent session's cookie is re-sent with a full lifetime
-        assert max_age(response) == 600
-    else:
-        assert "set-cookie" not in response.headers
-    clock.advance(400)  # 700 s after login, 400 s after the last request
-    assert client.get("/is-permanent").json() == {"permanent": refresh}  # False: a new session
-
-
 # -- read ahead of the view, in play once used -----------------------------------------------------------
-
-
-def test_read_only_request_writes_nothing_and_sends_no_cookie() -> None:
-    store = SyncDictStore()
-    calls = spy(store)  # (before the app is built: its engine adapts the store's methods once)
-    client = client_for(with_sessions(store=store))
-    client.get("/set?user=alice")
-    calls.clear()
-
-    response = client.get("/read")
-
-    assert response.json() == {"user": "alice"}
-    assert calls == [("read", client.cookies["session"])]
-    assert "set-cookie" not in response.headers
-    assert response.headers["vary"] == "Cookie"
 
 
 def test_a_request_that_never_uses_the_session_costs_one_read_and_nothing_else(clock: Clock) -> None:
@@ -331,16 +81,6 @@ def test_a_request_that_never_uses_the_session_costs_one_read_and_nothing_else(c
     assert "set-cookie" not in response.headers and "vary" not in response.headers
     response = client.get("/read")  # used: rolled (this store has no touch, so it is written)
     assert max_age(response) == 600 and response.headers["vary"] == "Cookie"
-
-
-def test_a_request_without_a_cookie_reads_nothing() -> None:
-    store = SyncDictStore()
-    calls = spy(store)
-    client = client_for(with_sessions(store=store))
-    for path in ("/noop", "/read"):
-        response = client.get(path)
-        assert "set-cookie" not in response.headers
-    assert calls == []
 
 
 def recording_saves(app: quart.Quart) -> list[dict[str, typing.Any]]:
@@ -628,127 +368,7 @@ def test_an_error_page_saves_nothing() -> None:
     assert calls == [] and "set-cookie" not in response.headers
 
 
-# -- helpers -------------------------------------------------------------------------------------------
-
-
-def helper_app(store: typing.Any, **options: typing.Any) -> quart.Quart:
-    app = with_sessions(store=store, **options)
-
-    @app.route("/regenerate")
-    async def regenerate() -> typing.Any:
-        return {"id": quart_sessions.regenerate_session_id()}
-
-    @app.route("/id")
-    async def session_id() -> typing.Any:
-        return {"id": quart_sessions.get_session_id()}
-
-    @app.route("/remember")
-    async def remember() -> str:
-        quart_sessions.set_session_lifetime(datetime.timedelta(minutes=10))
-        return "ok"
-
-    @app.route("/meta")
-    async def meta() -> typing.Any:
-        return {
-            "metadata": dict(quart_sessions.get_session_metadata()),
-            "remaining": quart_sessions.get_session_remaining_seconds(),
-        }
-
-    @app.route("/login/<user>")
-    async def login(user: str) -> str:
-        quart_sessions.regenerate_session_id()
-        quart.session["user"] = user
-        return "ok"
-
-    @app.route("/claim/<user>")
-    async def claim(user: str) -> str:
-        quart_sessions.set_session_user(user)
-        return "ok"
-
-    return app
-
-
-def test_regenerate_session_id_keeps_the_data_under_a_new_id() -> None:
-    store = InMemoryStore()
-    client = client_for(helper_app(store))
-    client.get("/set?user=alice")
-    old_id = client.cookies["session"]
-
-    response = client.get("/regenerate")
-
-    new_id = response.json()["id"]
-    assert new_id != old_id and cookie_value(response) == new_id
-    assert list(store.data) == [new_id]  # the old record is gone
-    assert client.get("/read").json() == {"user": "alice"}
-
-
-def test_regenerating_a_new_visitors_empty_session_stores_nothing() -> None:
-    store = SyncDictStore()
-    calls = spy(store)
-    response = client_for(helper_app(store)).get("/regenerate")
-    assert response.status_code == 200
-    assert calls == [] and "set-cookie" not in response.headers
-
-
-def test_get_session_id() -> None:
-    client = client_for(helper_app(InMemoryStore()))
-    assert client.get("/id").json() == {"id": None}
-    client.get("/set?user=alice")
-    assert client.get("/id").json() == {"id": client.cookies["session"]}
-
-
-def test_get_session_id_does_not_adopt_an_id_the_store_does_not_know() -> None:
-    client = client_for(helper_app(InMemoryStore()))
-    client.cookies.set("session", "forged-by-a-client")
-    assert client.get("/id").json() == {"id": None}
-
-
-def test_set_session_lifetime(clock: Clock) -> None:
-    store = InMemoryStore()
-    client = client_for(helper_app(store))
-    client.get("/set?user=alice")
-    response = client.get("/remember")
-    assert max_age(response) == 600 and cookie_value(response) == client.cookies["session"]
-    assert json.loads(store.data[client.cookies["session"]])["__metadata__"]["lifetime"] == 600
-
-
-def test_metadata_and_remaining_seconds(clock: Clock) -> None:
-    client = client_for(helper_app(InMemoryStore(), lifetime=3600))
-    client.get("/set?user=alice")
-    created = clock.now
-    clock.advance(600)
-    assert client.get("/meta").json() == {
-        "metadata": {"lifetime": 3600, "created": created, "last_access": created + 600},
-        "remaining": 3000,
-    }
-
-
-def test_user_key_indexes_the_login_so_revoking_the_user_logs_them_out() -> None:
-    store = InMemoryStore()
-    alice, again, bob = (client_for(helper_app(store, user_key="user")) for _ in range(3))
-    alice.get("/login/alice")
-    again.get("/login/alice")  # a second device
-    bob.get("/login/bob")
-    devices = [alice.cookies["session"], again.cookies["session"]]
-    assert sorted(store.sync.user_sessions("alice")) == sorted(devices)
-
-    assert revoke_user_sessions(store, "alice") == 2
-
-    assert alice.get("/read").json() == {} and again.get("/read").json() == {}
-    assert bob.get("/read").json() == {"user": "bob"}
-
-
-def test_set_session_user_needs_a_store_that_indexes() -> None:
-    app = helper_app(SyncDictStore())
-    failures: list[BaseException] = []
-
-    @app.errorhandler(ImproperlyConfigured)
-    async def misconfigured(error: ImproperlyConfigured) -> tuple[str, int]:
-        failures.append(error)
-        return "misconfigured", 500
-
-    assert client_for(app).get("/claim/alice").status_code == 500
-    assert "SyncDictStore can't index sessions by user" in str(failures[0])
+# -- the module helpers ----------------------------------------------------------------------------
 
 
 HELPERS = [
