@@ -58,10 +58,12 @@ class PerLoop(typing.Generic[T]):
             await self._release(loop, resource)
 
     async def release(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Close ``loop``'s resource now (``aclose()`` of a store)."""
+        """Close ``loop``'s resource now (``aclose()`` of a store), and end its guard with it: a guard
+        merely dropped would have the loop schedule its ``aclose()`` for later, a task left pending
+        if the loop is closed next without ``shutdown_asyncgens``."""
         entry = self._made.get(loop)
         if entry is not None:
-            await self._release(loop, entry[0])
+            await entry[1].aclose()  # its ``finally`` releases the resource
 
     async def _release(self, loop: asyncio.AbstractEventLoop, resource: T) -> None:
         with self._lock:  # only if it is still this loop's (not a newer one made after a release)
