@@ -136,7 +136,7 @@ class SessionMiddleware:
         handle = engine.begin(cookie, client=_client(scope) if self._tracks_devices else None)
         state = handle.state
         scope["session"] = NOT_LOADED
-        scope["session_handler"] = SessionHandler(handle, scope)
+        scope["session_handler"] = handler = SessionHandler(handle, scope)
 
         started = False
 
@@ -160,6 +160,8 @@ class SessionMiddleware:
             if failure is None:
                 raise
             await self._answer_store_error(failure, scope, receive, send)
+        finally:  # the scope and its handler hold each other: freed by reference counting, not left to gc
+            handler.scope = None
 
     async def _answer_store_error(
         self, exc: SessionStoreError, scope: Scope, receive: Receive, send: Send

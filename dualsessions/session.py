@@ -46,7 +46,9 @@ class SessionHandler:
 
     def __init__(self, handle: AsyncSessionHandle | SyncSessionHandle, scope: Scope) -> None:
         self.handle = handle
-        self.scope = scope
+        #: The connection's scope, until the middleware lets go of it when the application has
+        #: returned (the scope holds the handler: together they would wait for the garbage collector).
+        self.scope: Scope | None = scope
 
     @property
     def session_id(self) -> str | None:
@@ -76,7 +78,9 @@ class SessionHandler:
         if session is None:
             # A store that never waits is driven by the sync engine: no coroutine to await.
             loaded = handle.engine.load(state, handle.into)
-            session = self.scope["session"] = loaded if isinstance(loaded, Session) else await loaded
+            session = loaded if isinstance(loaded, Session) else await loaded
+            if self.scope is not None:  # (None once the application has returned)
+                self.scope["session"] = session
         return session
 
     def regenerate_id(self) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gc
 import logging
 import re
 import threading
 import typing
+import weakref
 
 import httpx2
 import pytest
@@ -561,3 +563,49 @@ def test_json_keeps_an_encoder_class_with_its_own_default() -> None:
             return sorted(o) if isinstance(o, set) else super().default(o)
 
     assert JsonSerializer(json_encoder=Sets).serialize({"s": {2, 1}}) == b'{"s":[1,2]}'
+
+
+@pytest.mark.parametrize("store", [CookieStore("secret"), AsyncDictStore()], ids=["never-waits", "waits"])
+@pytest.mark.parametrize("path", ["/read", "/write", "/untouched"])
+def test_a_request_leaves_nothing_for_the_garbage_collector(store: typing.Any, path: str) -> None:
+    """The scope and its session handler hold each other while the request runs; once the application
+    returns, dropping the scope frees the session at once, not at some later garbage collection."""
+    states: list[weakref.ref[typing.Any]] = []
+
+    async def use(request: Request) -> Response:
+        if path != "/untouched":
+            await load_session(request)
+            if path == "/write":
+                request.session["k"] = "v"
+        states.append(weakref.ref(dualsessions.get_session_handler(request).handle.state))
+        return PlainTextResponse(str(request.session.get("k")) if path != "/untouched" else "")
+
+    app = app_with(Route("/prime", set_user), Route(path, use), store=store, cookie_https_only=False)
+
+    async def call(route: str, cookie: bytes | None) -> bytes | None:
+        sent: list[dict[str, typing.Any]] = []
+
+        async def receive() -> dict[str, typing.Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, typing.Any]) -> None:
+            sent.append(message)
+
+        headers = [(b"host", b"test")] + ([(b"cookie", cookie)] if cookie else [])
+        scope = {"type": "http", "method": "GET", "path": route, "headers": headers, "query_string": b""}
+        await app({**scope, "scheme": "http", "root_path": "", "http_version": "1.1"}, receive, send)
+        cookies = [value for name, value in sent[0]["headers"] if name == b"set-cookie"]
+        return cookies[0].split(b";")[0] if cookies else None
+
+    async def scenario() -> None:
+        cookie = await call("/prime", None)
+        assert cookie is not None
+        gc.collect()
+        gc.disable()
+        try:
+            await call(path, cookie)
+            assert len(states) == 1 and states[0]() is None, "the session outlived its request"
+        finally:
+            gc.enable()
+
+    asyncio.run(scenario())
