@@ -250,7 +250,7 @@ class SessionAutoloadMiddleware:
                 raise ImproperlyConfigured(
                     "SessionAutoloadMiddleware must come after SessionMiddleware in the middleware list."
                 )
-            await handler.load()
+            scope["session"] = await handler.load()  # (this scope may be a copy of the one it filled)
         await self.app(scope, receive, send)
 
     def should_autoload(self, connection: HTTPConnection) -> bool:

@@ -104,7 +104,10 @@ def get_session_handler(connection: HTTPConnection) -> SessionHandler:
 async def load_session(connection: HTTPConnection) -> None:
     """Load the session; ``connection.session`` is usable afterwards. Loading twice is harmless."""
     handler = connection.scope.get("session_handler")
-    await (handler if handler is not None else get_session_handler(connection)).load()
+    session = await (handler if handler is not None else get_session_handler(connection)).load()
+    # The connection's own scope: a middleware in between may have passed on a copy of the one the
+    # handler filled.
+    connection.scope["session"] = session
 
 
 def is_loaded(connection: HTTPConnection) -> bool:

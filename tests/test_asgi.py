@@ -613,3 +613,31 @@ def test_a_request_leaves_nothing_for_the_garbage_collector(store: typing.Any, p
             gc.enable()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("autoload", [False, True], ids=["load_session", "autoload"])
+def test_loading_fills_the_scope_the_application_was_given(autoload: bool) -> None:
+    """A middleware between SessionMiddleware and the application may pass on a copy of the scope:
+    ``load_session(request)`` and ``SessionAutoloadMiddleware`` fill the session of the scope they
+    were given."""
+
+    class CopiesTheScope:
+        def __init__(self, app: typing.Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: typing.Any, receive: typing.Any, send: typing.Any) -> None:
+            await self.app({**scope, "copied": True}, receive, send)
+
+    async def read(request: Request) -> Response:
+        if not autoload:
+            await load_session(request)
+        request.session["visits"] = request.session.get("visits", 0) + 1
+        return JSONResponse({"copied": request.scope["copied"], "visits": request.session["visits"]})
+
+    middleware = [Middleware(SessionMiddleware, store=InMemoryStore()), Middleware(CopiesTheScope)]
+    if autoload:
+        middleware.append(Middleware(SessionAutoloadMiddleware))
+    app = Starlette(routes=[Route("/", read)], middleware=middleware)
+    with client_for(app) as client:
+        assert client.get("/").json() == {"copied": True, "visits": 1}
+        assert client.get("/").json() == {"copied": True, "visits": 2}
