@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._async_engine import AsyncEngine
 from ._bridge import AnyStore
+from ._failures import answered, log_answered, one_line, store_failure
 from ._sync_engine import SyncEngine
 from .cookies import find_cookie, id_in_header, with_session_headers
 from .core import Client, Options, options_from
@@ -174,37 +175,20 @@ class SessionMiddleware:
             response = await response
         if not callable(response):
             raise TypeError(f"on_store_error returned {response!r}, not a response") from exc
-        status = getattr(response, "status_code", None)
-        answer, where, why = (
-            "answered" if status is None else f"answered {status}",
-            scope.get("path", ""),
-            _one_line(exc),
-        )
+        status, where = getattr(response, "status_code", None), scope.get("path", "")
         if scope["type"] != "websocket":
-            logger.warning("session store failed, %s %s %s: %s", scope["method"], where, answer, why)
+            log_answered(scope["method"], where, status, exc)
             await response(scope, receive, send)
         elif "websocket.http.response" in scope.get("extensions", {}):  # the handshake denied with it
-            logger.warning("session store failed, WebSocket %s %s: %s", where, answer, why)
+            logger.warning(
+                "session store failed, WebSocket %s %s: %s", where, answered(status), one_line(exc)
+            )
             await response(scope, receive, _as_denial(send))
         else:
-            logger.warning("session store failed, WebSocket %s closed (its handshake denied): %s", where, why)
+            logger.warning(
+                "session store failed, WebSocket %s closed (its handshake denied): %s", where, one_line(exc)
+            )
             await send({"type": "websocket.close", "code": 1013})
-
-
-def store_failure(exc: BaseException) -> SessionStoreError | None:
-    """The session store's failure behind ``exc``: itself, what it was raised from or while handling,
-    or what every exception of an exception group comes from; None if the store did not fail."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, SessionStoreError):
-            return exc
-        group = getattr(exc, "exceptions", None)
-        if isinstance(exc, BaseException) and isinstance(group, tuple) and group:  # an exception group
-            failures = [store_failure(inner) for inner in group]
-            return failures[0] if all(failures) else None
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return None
 
 
 def _as_denial(send: Send) -> Send:
@@ -226,10 +210,6 @@ def _client(scope: Scope) -> Client:
         None if user_agent is None else user_agent.decode("latin-1"),
         None if not client else str(client[0]),
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 class SessionAutoloadMiddleware:

@@ -17,7 +17,7 @@ The status line goes out when the body starts (PEP 3333), so the session may be 
 even after ``start_response``: the store is written, and ``Set-Cookie`` and ``Vary`` added, just
 before the headers are sent, at the first non-empty body chunk, the first ``write()``, or the end of
 an empty body. A store failure raises :class:`~dualsessions.exceptions.SessionStoreError` there,
-before anything was sent, as under ASGI.
+before anything was sent, as under ASGI; ``on_store_error`` answers it instead (a 503, say).
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from __future__ import annotations
 import typing
 
 from ._bridge import AnyStore
+from ._failures import log_answered, store_failure
 from ._sync_engine import SyncEngine, SyncSessionHandle
 from .cookies import environ_key, find_cookie, id_in_header, with_session_headers
 from .core import Client, Lifetime, Options, Session, UserSession, options_from
-from .exceptions import ImproperlyConfigured
+from .exceptions import ImproperlyConfigured, SessionStoreError
 from .serializers import JsonSerializer
 from .types import SessionMetadata
 
@@ -61,19 +62,39 @@ ENVIRON_KEY = "dualsessions.session"
 #: One request's session under the WSGI middleware, found at ``environ["dualsessions.session"]``.
 RequestSession = SyncSessionHandle
 
+#: ``on_store_error``: given the request's environ and the store's error, the WSGI application that
+#: answers in place of the one that failed (a Werkzeug ``Response``, say).
+StoreErrorHandler = typing.Callable[["WSGIEnvironment", SessionStoreError], "WSGIApplication"]
+
 
 class SessionMiddleware:
     """Gives every request of a WSGI application a session, loaded on first use.
 
     The options are those of the ASGI middleware (:class:`dualsessions.core.Options`), with the same
     defaults and validation, by position too.
+
+    ``on_store_error(environ, exc)`` answers a request whose store failed (``SessionStoreError``, while
+    loading or saving, also when the application raised it wrapped) before its headers were sent: it
+    returns the WSGI application to answer with (a Werkzeug ``Response``, say), and the failure is
+    logged as one line, without a traceback. Without it, the error is raised to the server.
     """
 
     def __init__(
-        self, app: WSGIApplication, store: AnyStore, *args: typing.Any, **options: Unpack[Options]
+        self,
+        app: WSGIApplication,
+        store: AnyStore,
+        *args: typing.Any,
+        on_store_error: StoreErrorHandler | None = None,
+        **options: Unpack[Options],
     ) -> None:
+        if on_store_error is not None and not callable(on_store_error):
+            raise ImproperlyConfigured(
+                "on_store_error must be a callable (environ, exc) -> WSGI application, "
+                f"got {on_store_error!r}"
+            )
         self.app = app
         self.store = store
+        self.on_store_error = on_store_error
         options = options_from(args, options, "SessionMiddleware")
         self.serializer = options.get("serializer") or JsonSerializer()
         self.engine = SyncEngine(store, options, "wsgi")
@@ -90,26 +111,38 @@ class SessionMiddleware:
             session_id = id_in_header(environ.get(self._id_key), engine.accepts_id)
         handle = engine.begin(session_id, client=client_of(environ) if self._tracks_devices else None)
         environ[ENVIRON_KEY] = handle
-        response = _Response(environ, start_response, handle)
-        result = self.app(environ, response.start_response)
-        if isinstance(result, (list, tuple)):  # the app is done with the session: headers now
-            if not response.sent:
-                response.send_headers()
-            return result
+        response = _Response(environ, start_response, handle, self.on_store_error)
+        try:
+            result = self.app(environ, response.start_response)
+            if isinstance(result, (list, tuple)):  # the app is done with the session: headers now
+                if not response.sent:
+                    response.send_headers()
+                return result
+        except Exception as exc:
+            answer = response.answer(exc)
+            if answer is None:
+                raise
+            return answer
         return _Body(result, response)
 
 
 class _Response:
-    """Holds the application's status and headers until the body starts, then saves and sends them."""
+    """Holds the application's status and headers until the body starts, then saves and sends them;
+    or, when the store failed before that, the answer of ``on_store_error``."""
 
-    __slots__ = ("_start_response", "_write", "environ", "handle", "pending", "sent")
+    __slots__ = ("_on_store_error", "_start_response", "_write", "environ", "handle", "pending", "sent")
 
     def __init__(
-        self, environ: WSGIEnvironment, start_response: StartResponse, handle: SyncSessionHandle
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        handle: SyncSessionHandle,
+        on_store_error: StoreErrorHandler | None = None,
     ) -> None:
         self.environ = environ
         self.handle = handle
         self._start_response = start_response
+        self._on_store_error = on_store_error
         self._write: typing.Callable[[bytes], object] | None = None
         self.pending: tuple[str, list[tuple[str, str]], ExcInfo | None] | None = None
         self.sent = False
@@ -142,6 +175,24 @@ class _Response:
         assert self._write is not None
         return self._write(data)
 
+    def answer(self, exc: Exception) -> typing.Iterable[bytes] | None:
+        """The body of ``on_store_error``'s answer to the store failure behind ``exc``, its status and
+        headers sent; None when ``exc`` is to be raised (no handler, not the store's failure, or the
+        headers went out already)."""
+        failure = store_failure(exc) if self._on_store_error is not None and not self.sent else None
+        if failure is None:
+            return None
+        application = typing.cast(StoreErrorHandler, self._on_store_error)(self.environ, failure)
+        if not callable(application):
+            raise TypeError(f"on_store_error returned {application!r}, not a WSGI application") from exc
+        environ = self.environ
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        log_answered(
+            environ.get("REQUEST_METHOD", ""), path, getattr(application, "status_code", None), failure
+        )
+        self.sent = True  # (nothing of the application's is sent after this)
+        return application(environ, self._start_response)
+
 
 def _status_code(status: str, exc_info: ExcInfo | None) -> int:
     """The status line's code; an error response (``exc_info``) or a malformed line counts as 500."""
@@ -165,12 +216,24 @@ class _Body:
 
     def __iter__(self) -> typing.Iterator[bytes]:
         response = self._response
-        for chunk in self._iterable:
-            if chunk and not response.sent:
+        try:
+            for chunk in self._iterable:
+                if chunk and not response.sent:
+                    response.send_headers()
+                yield chunk
+            if not response.sent:
                 response.send_headers()
-            yield chunk
-        if not response.sent:
-            response.send_headers()
+            return
+        except Exception as exc:  # (before the first chunk went out: answered by on_store_error)
+            answer = response.answer(exc)
+            if answer is None:
+                raise
+        try:
+            yield from answer
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
 
     def close(self) -> None:
         close = getattr(self._iterable, "close", None)

@@ -12,7 +12,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from dualsessions import SessionStore
+from dualsessions import SessionStore, SessionStoreError
 from dualsessions.wsgi import SessionMiddleware, get_session, regenerate_session_id
 from examples_asgi.store import make_store  # the same store as the ASGI examples
 
@@ -79,10 +79,20 @@ def application(request: Request) -> Response:
     return VIEWS[endpoint](request)
 
 
+def sessions_unavailable(environ: dict[str, object], exc: SessionStoreError) -> Response:
+    """The answer while the store is down (Redis stopped, say): a 503, logged as one line."""
+    return Response("Sessions are unavailable, try again shortly.", 503, {"Retry-After": "5"})
+
+
 def create_app(store: SessionStore | None = None) -> SessionMiddleware:
     # cookie_https_only=False as the demo runs on plain http; keep the default in production.
     return SessionMiddleware(
-        application, store=store or make_store(), lifetime=3600, cookie_https_only=False, user_key="user"
+        application,
+        store=store or make_store(),
+        lifetime=3600,
+        cookie_https_only=False,
+        user_key="user",
+        on_store_error=sessions_unavailable,
     )
 
 

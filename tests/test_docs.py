@@ -210,6 +210,25 @@ def test_the_store_down_snippet_answers_503_while_redis_is_unreachable() -> None
 
 
 @pytest.mark.usefixtures("in_tmp_path")
+def test_the_werkzeug_store_down_snippet_answers_503_while_redis_is_unreachable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from werkzeug.test import Client
+
+    from .redis_server import free_port
+
+    nobody = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    snippet = find("docs/getting-started/werkzeug.md", "def sessions_unavailable")
+    with executed(snippet, nobody) as namespace, caplog.at_level("WARNING", logger="dualsessions"):
+        client = Client(namespace["app"], use_cookies=False)  # nothing raised
+        response = client.get("/", headers={"Cookie": f"session={generate_session_id()}"})  # a read
+        assert (response.status_code, response.headers["Retry-After"]) == (503, "5")
+    assert [record.getMessage()[:40] for record in caplog.records] == [
+        "session store failed, GET / answered 503"
+    ]
+
+
+@pytest.mark.usefixtures("in_tmp_path")
 def test_the_scripts_snippet_changes_live_sessions_and_creates_none(redis_url: str) -> None:
     from dualsessions.stores.redis import RedisStore
 

@@ -139,6 +139,18 @@ def test_flask_example_answers_503_while_redis_is_down() -> None:
         assert client.post("/count").status_code == 503
 
 
+def test_werkzeug_example_answers_503_while_redis_is_down() -> None:
+    """Through the WSGI middleware's ``on_store_error``, loading (a known cookie) or saving."""
+    with running_redis() as server:
+        client = wsgi_client_for(werkzeug_app.create_app(RedisStore(url=server.url, timeout=1)))
+        client.post("/count")  # a session, whose cookie makes the next requests read the store
+        server.stop()
+        assert client.get("/").status_code == 503
+        assert client.post("/count").status_code == 503
+        client.cookies.clear()
+        assert client.post("/count").status_code == 503  # a new visitor's first write
+
+
 def test_quart_example(example_store: typing.Any) -> None:
     client = TestClient(quart_app.create_app(example_store))
     assert "Not logged in" in client.get("/").text

@@ -1,5 +1,6 @@
 """``on_store_error``: an ASGI app answers a store outage itself (a 503), before its response starts,
 so the server keeps the connection; in process, and under a real uvicorn on one keep-alive connection.
+The WSGI middleware answers the same way, before its headers go out.
 
 The store fails for real: a RedisStore whose port nothing listens on (connection refused), or a Redis
 server the test stops."""
@@ -23,6 +24,9 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from werkzeug.test import Client as WerkzeugClient
+from werkzeug.wrappers import Response as WerkzeugResponse
+from werkzeug.wsgi import ClosingIterator
 
 from dualsessions import (
     ImproperlyConfigured,
@@ -31,6 +35,7 @@ from dualsessions import (
     SessionStoreError,
     generate_session_id,
     load_session,
+    wsgi,
 )
 from dualsessions.middleware import store_failure
 from dualsessions.stores.redis import RedisStore
@@ -349,3 +354,110 @@ def test_uvicorn_keeps_the_connection_while_redis_is_down(own_redis: RedisServer
     failures = [line for line in lines if "session store failed" in line]
     assert len(failures) == 400, lines[-20:]
     assert not [line for line in lines if "Traceback" in line]
+
+
+# -- the WSGI middleware -----------------------------------------------------------------------------
+
+closed: list[str] = []  # the paths whose application iterable was closed
+
+
+def wsgi_unavailable(environ: dict[str, typing.Any], exc: SessionStoreError) -> WerkzeugResponse:
+    return WerkzeugResponse("sessions unavailable", status=503, headers={"Retry-After": "5"})
+
+
+def wsgi_routes(environ: dict[str, typing.Any], start_response: typing.Any) -> typing.Iterable[bytes]:
+    """Every way a WSGI application meets its session: before returning a list, before ``write()``,
+    in a generated body before its first chunk, and (too late to answer) after it."""
+    path = environ["PATH_INFO"]
+    if path == "/read":  # the store fails while loading, in the application
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(wsgi.get_session(environ).get("n")).encode()]
+    if path == "/write":  # a new visitor: the store fails while saving, as the headers go out
+        wsgi.get_session(environ)["n"] = 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"written"]
+    if path == "/written":  # ... as the first write() sends them
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        wsgi.get_session(environ)["n"] = 1
+        write(b"written")
+        return []
+
+    def body() -> typing.Iterator[bytes]:
+        if path == "/streamed":
+            yield b"started; "  # too late to answer otherwise: the headers went out
+        yield b""
+        yield str(wsgi.get_session(environ).get("n")).encode()
+
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return ClosingIterator(body(), lambda: closed.append(path))
+
+
+def wsgi_client(handler: typing.Any = wsgi_unavailable) -> WerkzeugClient:
+    app = wsgi.SessionMiddleware(wsgi_routes, store=down_store(), on_store_error=handler)
+    return WerkzeugClient(app, use_cookies=False)  # (the Cookie header is sent as given)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "cookies"),
+    [
+        ("GET", "/read", A_COOKIE),
+        ("POST", "/write", {}),
+        ("POST", "/written", {}),
+        ("GET", "/generated", A_COOKIE),
+    ],
+    ids=["load", "save", "save-on-write", "load-in-the-body"],
+)
+def test_the_wsgi_middleware_answers_with_on_store_error_in_one_log_line(
+    method: str, path: str, cookies: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    closed.clear()
+    headers = [("Cookie", f"{name}={value}") for name, value in cookies.items()]
+    with caplog.at_level(logging.WARNING, logger="dualsessions"):
+        response = wsgi_client().open(path, method=method, headers=headers)
+        body = response.get_data(as_text=True)
+        response.close()
+    assert (response.status_code, body) == (503, "sessions unavailable")
+    assert response.headers["Retry-After"] == "5"
+    assert "Set-Cookie" not in response.headers  # nothing was saved: no cookie names it
+    records = [record for record in caplog.records if record.name == "dualsessions"]
+    assert len(records) == 1 and records[0].exc_info is None
+    message = records[0].getMessage()
+    assert f"{method} {path} answered 503" in message and "\n" not in message
+    assert "could not" in message
+    assert closed == ([path] if path == "/generated" else [])  # the application's body, closed
+
+
+def test_the_wsgi_middleware_raises_a_failure_after_the_headers_went_out() -> None:
+    response = wsgi_client().get("/streamed", headers=[("Cookie", f"session={A_COOKIE['session']}")])
+    with pytest.raises(SessionStoreError):
+        response.get_data()
+
+
+def test_without_on_store_error_the_wsgi_middleware_raises_the_failure() -> None:
+    client = WerkzeugClient(wsgi.SessionMiddleware(wsgi_routes, store=down_store()), use_cookies=False)
+    with pytest.raises(SessionStoreError):
+        client.get("/read", headers=[("Cookie", f"session={A_COOKIE['session']}")])
+
+
+def test_the_wsgi_middleware_raises_other_errors_as_they_are() -> None:
+    def broken(environ: dict[str, typing.Any], start_response: typing.Any) -> typing.Iterable[bytes]:
+        raise LookupError("not the store")
+
+    client = WerkzeugClient(
+        wsgi.SessionMiddleware(broken, store=down_store(), on_store_error=wsgi_unavailable)
+    )
+    with pytest.raises(LookupError):
+        client.get("/")
+
+
+def test_a_wsgi_handler_that_returns_no_application_is_a_clear_error() -> None:
+    with pytest.raises(TypeError, match="on_store_error returned None, not a WSGI application"):
+        wsgi_client(lambda environ, exc: None).get(
+            "/read", headers=[("Cookie", f"session={A_COOKIE['session']}")]
+        )
+
+
+@pytest.mark.parametrize("bad", ["503", 503, object()])
+def test_the_wsgi_on_store_error_must_be_callable(bad: object) -> None:
+    with pytest.raises(ImproperlyConfigured, match="on_store_error must be a callable"):
+        wsgi.SessionMiddleware(wsgi_routes, store=down_store(), on_store_error=bad)  # type: ignore[arg-type]
