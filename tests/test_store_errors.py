@@ -40,7 +40,7 @@ from dualsessions import (
 from dualsessions.middleware import store_failure
 from dualsessions.stores.redis import RedisStore
 
-from .live_server import running, uvicorn
+from .live_server import running, uvicorn, waitress
 from .redis_server import RedisServer, free_port
 
 A_COOKIE = {"session": generate_session_id()}  # well-formed, so the store is asked for it
@@ -461,3 +461,22 @@ def test_a_wsgi_handler_that_returns_no_application_is_a_clear_error() -> None:
 def test_the_wsgi_on_store_error_must_be_callable(bad: object) -> None:
     with pytest.raises(ImproperlyConfigured, match="on_store_error must be a callable"):
         wsgi.SessionMiddleware(wsgi_routes, store=down_store(), on_store_error=bad)  # type: ignore[arg-type]
+
+
+def test_waitress_keeps_the_connection_while_redis_is_down(own_redis: RedisServer) -> None:
+    """The Werkzeug example under a real waitress, its Redis stopped: reads and new visitors' writes
+    on one keep-alive connection get 503s, one log line each and no traceback."""
+    port = free_port()
+    command = waitress("examples_wsgi.werkzeug_app:app", port, threads=2)
+    with running(command, port, {"REDIS_URL": own_redis.url}) as server:
+        own_redis.stop()
+        try:
+            statuses = _requests_on_one_connection(
+                port, [("GET", "/", A_COOKIE), ("POST", "/count", {})] * 20
+            )
+        finally:
+            own_redis.start()
+        lines = server.output_once_stopped(last=10**7).splitlines()
+    assert statuses == [503] * 40
+    assert len([line for line in lines if "session store failed" in line]) == 40, lines[-20:]
+    assert not [line for line in lines if "Traceback" in line]
