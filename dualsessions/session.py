@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typing
 
+import anyio
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
@@ -42,13 +43,16 @@ class SessionHandler:
     """One connection's session under the ASGI middleware: the engine's handle, and the scope whose
     ``"session"`` it fills when loaded. Reach it with ``get_session_handler``."""
 
-    __slots__ = ("handle", "scope")
+    __slots__ = ("_loading", "handle", "scope")
 
     def __init__(self, handle: AsyncSessionHandle | SyncSessionHandle, scope: Scope) -> None:
         self.handle = handle
         #: The connection's scope, until the middleware lets go of it when the application has
         #: returned (the scope holds the handler: together they would wait for the garbage collector).
         self.scope: Scope | None = scope
+        #: While a load waits for the store: True, or the event that other loads of this connection
+        #: wait on (made only when there are some).
+        self._loading: anyio.Event | bool = False
 
     @property
     def session_id(self) -> str | None:
@@ -71,14 +75,30 @@ class SessionHandler:
         return self.handle.state.initially_empty
 
     async def load(self) -> Session:
-        """Read the session from the store, once; later calls return the loaded session."""
+        """Read the session from the store, once; later calls return the loaded session. Tasks of
+        one connection that load at the same time share the one read."""
         handle = self.handle
         state = handle.state
         session = state.session
         if session is None:
+            loading = self._loading
+            if loading:  # another task is reading it: wait for that read (and try again if it failed)
+                if loading is True:
+                    loading = self._loading = anyio.Event()
+                await loading.wait()
+                return await self.load()
             # A store that never waits is driven by the sync engine: no coroutine to await.
             loaded = handle.engine.load(state, handle.into)
-            session = loaded if isinstance(loaded, Session) else await loaded
+            if isinstance(loaded, Session):
+                session = loaded
+            else:
+                self._loading = True
+                try:
+                    session = await loaded
+                finally:
+                    waiting, self._loading = self._loading, False
+                    if isinstance(waiting, anyio.Event):
+                        waiting.set()
             if self.scope is not None:  # (None once the application has returned)
                 self.scope["session"] = session
         return session

@@ -641,3 +641,46 @@ def test_loading_fills_the_scope_the_application_was_given(autoload: bool) -> No
     with client_for(app) as client:
         assert client.get("/").json() == {"copied": True, "visits": 1}
         assert client.get("/").json() == {"copied": True, "visits": 2}
+
+
+class SlowReads(AsyncDictStore):
+    """A store whose reads wait (as a network store's do), counted; ``failing`` of them fail first."""
+
+    def __init__(self, failing: int = 0) -> None:
+        super().__init__()
+        self.reads = 0
+        self.failing = failing
+
+    async def read(self, session_id: str, lifetime: int) -> bytes:
+        self.reads += 1
+        await asyncio.sleep(0.01)
+        if self.reads <= self.failing:
+            raise ConnectionError("the store is not answering")
+        return await super().read(session_id, lifetime)
+
+
+@pytest.mark.parametrize("failing", [0, 1], ids=["read-once", "first-read-fails"])
+def test_tasks_of_one_request_that_load_at_once_share_one_read(failing: int) -> None:
+    """Three tasks of one handler load the session at the same time: one read, and each gets the
+    session. When that read fails, its task gets the error and a waiting one reads again."""
+    store = SlowReads()
+
+    async def both(request: Request) -> Response:
+        results = await asyncio.gather(*(load_session(request) for _ in range(3)), return_exceptions=True)
+        failed = [type(result).__name__ for result in results if result is not None]
+        return JSONResponse({"session": dict(request.session), "failed": failed})
+
+    async def login(request: Request) -> Response:
+        await load_session(request)
+        request.session["user"] = "ada"
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/both", both), Route("/login", login)])
+    app.add_middleware(SessionMiddleware, store=store, cookie_https_only=False)
+    with client_for(app) as client:
+        client.get("/login")
+        store.reads, store.failing = 0, failing
+        response = client.get("/both")
+    assert response.status_code == 200
+    assert response.json() == {"session": {"user": "ada"}, "failed": ["SessionStoreError"] * failing}
+    assert store.reads == 1 + failing
