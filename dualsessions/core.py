@@ -629,6 +629,7 @@ class SessionState:
     _written: str | None = None
     _client: Client | None = None  # the request's facts, when devices are tracked
     _device_seen: float | None = None  # when the loaded record's device was recorded
+    _unused_at_response = False  # set by response_started_unused()
 
     def __init__(
         self,
@@ -828,11 +829,26 @@ class SessionState:
 
     # -- 2. what the application may change besides data ---------------------------------------------
 
+    def _may_change(self, operation: str) -> None:
+        """Refuse a change that the end of the request can no longer carry out."""
+        if self._unused_at_response:
+            raise SessionLifecycleError(
+                f"can't {operation} a session after its response started: nothing is left to carry "
+                "the change out"
+            )
+        if self.phase is not _UNLOADED and self.phase is not _LOADED:
+            self._refuse(operation, _UNLOADED, _LOADED)
+
+    def response_started_unused(self) -> None:
+        """The response started while the session was not in play, so nothing was decided about it:
+        a change asked for after this (in a background task, say) is refused, as it is once a used
+        session is done, rather than accepted and never carried out. Reading it is still allowed."""
+        self._unused_at_response = True
+
     def regenerate(self) -> str:
         """Move the session to a fresh id; the old record ends when the new one is written. Before
         loading too: the engine then loads the session to move it."""
-        if self.phase is not _UNLOADED and self.phase is not _LOADED:
-            self._refuse("regenerate", _UNLOADED, _LOADED)
+        self._may_change("regenerate")
         self.in_play = True
         self._new_id = generate_session_id()
         return self._new_id
@@ -840,8 +856,7 @@ class SessionState:
     def set_lifetime(self, lifetime: Lifetime) -> None:
         """Give this session its own lifetime ("remember me"), obeyed by the cookie and the store.
         Setting the lifetime it has already is not a change."""
-        if self.phase is not _UNLOADED and self.phase is not _LOADED:
-            self._refuse("set the lifetime of", _UNLOADED, _LOADED)
+        self._may_change("set the lifetime of")
         seconds = lifetime_seconds(lifetime)
         self.in_play = True
         if self.metadata is None:
@@ -852,8 +867,7 @@ class SessionState:
 
     def set_user(self, user: str | None) -> None:
         """Mark whose session this is (None: nobody's), for revoking a user's sessions everywhere."""
-        if self.phase is not _UNLOADED and self.phase is not _LOADED:
-            self._refuse("set the user of", _UNLOADED, _LOADED)
+        self._may_change("set the user of")
         if user is not None and (not isinstance(user, str) or not user):
             raise ValueError(f"a session's user is a non-empty string, got {user!r}")
         self._user = user

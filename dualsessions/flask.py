@@ -125,8 +125,11 @@ class _Interface(SessionInterface):
         if not isinstance(session, FlaskSession):
             return
         handle = session.handle
+        if not handle.in_play:
+            handle.state.response_started_unused()
+            return
         # Flask calls this again for the error page when the first call failed: decided once, saved once.
-        if not handle.in_play or handle.state.phase not in (Phase.UNLOADED, Phase.LOADED):
+        if handle.state.phase not in (Phase.UNLOADED, Phase.LOADED):
             return
         handle.save(response.status_code)
         for name, value in handle.headers(session.mount, session.https):

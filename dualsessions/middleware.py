@@ -143,14 +143,19 @@ class SessionMiddleware:
 
         async def send_with_session(message: Message) -> None:
             nonlocal started
-            if message["type"] in _SAVE_ON and state.in_play:
-                if isinstance(engine, SyncEngine):
-                    engine.save(state, message.get("status"))
-                else:
-                    await engine.save(state, message.get("status"))
-                https = scope.get("scheme") in ("https", "wss")
-                added = state.response_headers(scope.get("root_path", ""), https)
-                message["headers"] = with_session_headers(message.get("headers", ()), added, as_bytes=True)
+            if message["type"] in _SAVE_ON:
+                if state.in_play:
+                    if isinstance(engine, SyncEngine):
+                        engine.save(state, message.get("status"))
+                    else:
+                        await engine.save(state, message.get("status"))
+                    https = scope.get("scheme") in ("https", "wss")
+                    added = state.response_headers(scope.get("root_path", ""), https)
+                    message["headers"] = with_session_headers(
+                        message.get("headers", ()), added, as_bytes=True
+                    )
+                else:  # nothing to decide: a change asked for later is refused
+                    state.response_started_unused()
             started = True
             await send(message)
 

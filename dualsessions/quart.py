@@ -149,6 +149,7 @@ class _Interface(SessionInterface):
             return
         handle = session.handle
         if not handle.in_play:
+            handle.state.response_started_unused()
             if session.failure is not None and not session._failure_raised:  # (not needed: not raised)
                 logger.warning("session store failed, unused by this request: %s", session.failure)
             return

@@ -166,6 +166,8 @@ class _Response:
             headers = with_session_headers(
                 headers, handle.headers(self.environ.get("SCRIPT_NAME", ""), https)
             )
+        else:
+            handle.state.response_started_unused()
         self._write = self._start_response(status, headers, exc_info)
         self.sent = True
 

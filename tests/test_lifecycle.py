@@ -409,6 +409,109 @@ def test_using_an_unloaded_asgi_session_raises_session_not_loaded(
         client.get("/use")
 
 
+# -- changes after the response started -------------------------------------------------------------
+
+
+def _late_change_app(front: str, load_first: bool, outcome: list[str]) -> typing.Any:
+    """An app whose ``/late`` answers "ok" (having loaded its session or not), then, once its response
+    started, regenerates the session id and appends to ``outcome`` whether that was refused."""
+
+    def late(regenerate: typing.Callable[[], object]) -> None:
+        try:
+            regenerate()
+        except dualsessions.SessionLifecycleError:
+            outcome.append("refused")
+        else:
+            outcome.append("accepted")
+
+    store = dualsessions.InMemoryStore()
+    if front == "asgi":
+        from starlette.background import BackgroundTask
+
+        async def endpoint(request: Request) -> Response:
+            if load_first:
+                await dualsessions.load_session(request)
+            task = BackgroundTask(late, lambda: dualsessions.regenerate_session_id(request))
+            return PlainTextResponse("ok", background=task)
+
+        app = Starlette(routes=[Route("/late", endpoint)])
+        app.add_middleware(dualsessions.SessionMiddleware, store=store)
+        return app
+    if front == "wsgi":
+        from dualsessions import wsgi
+
+        def application(environ: dict[str, typing.Any], start_response: typing.Any) -> typing.Any:
+            if load_first:
+                wsgi.get_session(environ)
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            yield b"ok"  # the headers go out with it
+            late(lambda: wsgi.regenerate_session_id(environ))
+
+        return wsgi.SessionMiddleware(application, store=store)
+    if front == "flask":
+        import flask
+
+        from dualsessions import flask as flask_sessions
+
+        flask_app = flask.Flask(__name__)
+        flask_sessions.DualSessions(flask_app, store=store)
+
+        @flask_app.route("/late")
+        def flask_endpoint() -> typing.Any:
+            if load_first:
+                flask.session.get("x")
+
+            def body() -> Iterator[str]:
+                yield "ok"  # saved before the body starts
+                late(flask_sessions.regenerate_session_id)
+
+            return flask.Response(flask.stream_with_context(body()))
+
+        return flask_app
+    import quart
+
+    from dualsessions import quart as quart_sessions
+
+    quart_app = quart.Quart(__name__)
+    quart_sessions.DualSessions(quart_app, store=store)
+
+    @quart_app.route("/late")
+    async def quart_endpoint() -> typing.Any:
+        if load_first:
+            quart.session.get("x")
+
+        @quart.stream_with_context
+        async def body() -> typing.AsyncIterator[bytes]:
+            yield b"ok"  # saved before the body starts
+            late(quart_sessions.regenerate_session_id)
+
+        return body()
+
+    return quart_app
+
+
+@pytest.mark.parametrize("load_first", [False, True], ids=["unused", "loaded"])
+@pytest.mark.parametrize("front", HTTP)
+def test_a_change_after_the_response_started_is_refused(front: str, load_first: bool) -> None:
+    """A regeneration in a background task or a streamed body, after the response started: nothing
+    is left to carry it out, so it raises rather than being accepted and dropped, whether or not the
+    request had used its session."""
+    outcome: list[str] = []
+    app = _late_change_app(front, load_first, outcome)
+    if front in ("asgi", "quart"):
+        response = TestClient(app, base_url="https://testserver").get("/late")
+        headers = response.headers
+        body = response.text
+    else:
+        from werkzeug.test import Client
+
+        wsgi_response = Client(app).get("/late", base_url="https://localhost")
+        body, headers = wsgi_response.get_data(as_text=True), wsgi_response.headers
+        wsgi_response.close()
+    assert (body, outcome) == ("ok", ["refused"])
+    assert headers.get("set-cookie") is None
+
+
 # -- the rules table ------------------------------------------------------------------------------------
 
 
