@@ -71,6 +71,10 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dualsessions: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`dualsessions list | head`): stop without a word
+        # What is left in stdout's buffer would fail again when Python flushes it at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a command that SIGPIPE ended reports
     except Exception as error:  # one line, never a traceback, whatever the input or the store does
         print(
             f"dualsessions: {type(error).__name__}: {_one_line(str(error))}{noted.aside()}",
@@ -106,6 +110,14 @@ class _Warnings(logging.Handler):
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _printable(value: object) -> str:
+    """A value for a person's terminal: what a client chose (a user name, say) may hold escape
+    sequences or carriage returns that would rewrite the screen; each unprintable character becomes
+    U+FFFD, as in a recorded user agent."""
+    text = "" if value is None else str(value)
+    return text if text.isprintable() else "".join(c if c.isprintable() else "\ufffd" for c in text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -571,7 +583,7 @@ def _print_json(data: typing.Any) -> None:
 def _print_record(fields: dict[str, typing.Any], data: dict[str, typing.Any]) -> None:
     """For people: a field a line, then the session's data as indented JSON."""
     for key, value in fields.items():
-        print(f"{key:12} {'' if value is None else value}".rstrip())
+        print(f"{key:12} {_printable(value)}".rstrip())
     print(json.dumps(data, indent=2, sort_keys=True, default=repr))
 
 
@@ -603,7 +615,7 @@ class _TableRows:
         self.count = 0
 
     def add(self, row: dict[str, typing.Any]) -> None:
-        self.pending.append([("" if row[c] is None else str(row[c])) for c in self.columns])
+        self.pending.append([_printable(row[c]) for c in self.columns])
         self.count += 1
         if len(self.pending) >= self.BATCH:
             self._flush()

@@ -194,6 +194,24 @@ def test_show_a_session(run: Run, redis_url: str, logins: Logins) -> None:
     assert record["data"] == {"user": "ada"}
 
 
+def test_a_user_name_cannot_rewrite_the_operators_terminal(run: Run, redis_url: str) -> None:
+    """A user name is what a client chose: its escape sequences and carriage returns reach a person's
+    terminal as U+FFFD, in the table and in ``show`` (JSON output escapes them already)."""
+    hostile = "mallory\x1b[2J\x1b]0;owned\x07\rFAKE-ROW"
+    store = RedisStore(url=redis_url)
+    try:
+        session_id = create(store, {"user": hostile}, user_key="user")
+    finally:
+        store.close()
+    for command in (["list"], ["show", session_id]):
+        code, out, err = run("--store", redis_url, *command)
+        assert (code, err) == (0, "")
+        assert "mallory\ufffd[2J\ufffd]0;owned\ufffd\ufffdFAKE-ROW" in out
+        assert all(character.isprintable() or character == "\n" for character in out)
+    code, out, _ = run("--store", redis_url, "--json", "show", session_id)
+    assert (code, json.loads(out)["user"]) == (0, hostile)
+
+
 def test_show_doesnt_extend_or_change_the_session(
     run: Run, redis_server: RedisServer, redis_url: str, logins: Logins
 ) -> None:
@@ -835,3 +853,26 @@ def test_a_long_store_call_shows_the_time_it_has_run_on_a_terminal(monkeypatch: 
     with cli._Progress("purging", enabled=False).ticking():
         time.sleep(0.01)
     assert quiet.getvalue() == ""
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(redis_url: str) -> None:
+    """``dualsessions list | head -1``: the command stops at the closed pipe, with no error line."""
+    store = RedisStore(url=redis_url)
+    try:
+        for _ in range(2000):  # a table larger than a pipe holds, so the command is still writing
+            create(store, {"user": "ada"}, user_key="user")
+    finally:
+        store.close()
+    command = subprocess.Popen(
+        [sys.executable, "-m", "dualsessions", "--store", redis_url, "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=_environment(),
+    )
+    assert command.stdout is not None and command.stderr is not None
+    assert command.stdout.readline().decode().split() == COLUMNS
+    command.stdout.close()  # as head does once it has its line
+    with command.stderr:
+        errors = command.stderr.read()
+    assert (command.wait(timeout=60), errors) == (141, b"")
