@@ -129,8 +129,8 @@ class SessionMiddleware:
                 cookie = find_cookie(header.decode("latin-1"), self.cookie_name, self._engine.accepts_id)
         else:  # header sessions: the id is the header's value, and cookies are not looked at
             for name, value in scope["headers"]:
-                if name == self._id_header:
-                    header = value
+                if name == self._id_header:  # sent twice: one value with a comma (no id), as under WSGI
+                    header = value if header is None else header + b", " + value
             if header is not None:
                 cookie = id_in_header(header.decode("latin-1"), self._engine.accepts_id)
         engine = self._engine

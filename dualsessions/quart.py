@@ -133,7 +133,8 @@ class _Interface(SessionInterface):
             header = "; ".join(request.headers.getlist("Cookie"))  # HTTP/2 may send several
             session_id = find_cookie(header, config.cookie.name, engine.accepts_id)
         else:  # header sessions (session_header): cookies are not looked at
-            session_id = id_in_header(request.headers.get(config.header), engine.accepts_id)
+            values = request.headers.getlist(config.header)  # sent twice: joined, as under WSGI (no id)
+            session_id = id_in_header(", ".join(values) if values else None, engine.accepts_id)
         client = (
             Client(request.headers.get("User-Agent"), request.remote_addr) if config.track_devices else None
         )

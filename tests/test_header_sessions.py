@@ -11,6 +11,7 @@ import pytest
 from dualsessions import ImproperlyConfigured, InMemoryStore, SessionMiddleware
 from dualsessions.cookies import find_cookie
 
+from . import apps
 from .conftest import Clock
 from .stores import spy
 
@@ -131,3 +132,19 @@ def test_without_the_option_the_header_is_ignored(frontend: Frontend, store: typ
     client.cookies.clear()
     client.headers[HEADER] = cookie
     assert client.get("/read").json() == {}
+
+
+def test_a_header_sent_twice_names_no_session(frontend: Frontend, store: typing.Any) -> None:
+    """Two values of the session header are one value with a comma, as WSGI servers join them (and
+    as a WSGI front end is given them): never an id, on any front end, neither the first nor the last."""
+    client = api_client(frontend, store)
+    first = sent_id(client.get("/set?user=alice"))
+    assert first
+    assert client.get("/read", headers={HEADER: first}).json() == {"user": "alice"}
+    joined_by_the_server = frontend in (apps.FRONTENDS["wsgi"], apps.FRONTENDS["flask"])
+    for twice in ([first, first], [first, "x" * 32], ["x" * 32, first]):
+        if joined_by_the_server:
+            headers = [(HEADER, ", ".join(twice))]
+        else:
+            headers = [(HEADER, value) for value in twice]
+        assert client.get("/read", headers=headers).json() == {}, twice
