@@ -33,7 +33,13 @@ from .core import (
     unbind,
     user_session_row,
 )
-from .exceptions import ImproperlyConfigured, SerializationError, SessionError, SessionStoreError
+from .exceptions import (
+    ImproperlyConfigured,
+    NotARecord,
+    SerializationError,
+    SessionError,
+    SessionStoreError,
+)
 from .serializers import JsonSerializer, Serializer
 from .stores.base import describe, id_check, implements, index_holds_ids, indexes_users, is_stateless
 
@@ -119,6 +125,8 @@ class AsyncEngine:
                 raw = await self.store.read(session_id, lifetime)
             else:
                 raw = await self.store.read_and_touch(session_id, lifetime, touch_ttl)
+        except NotARecord as exc:  # someone else's value under the key: never used, never removed
+            raw, state.rejected = b"", str(exc)
         except SessionError:
             raise
         except Exception as exc:

@@ -32,6 +32,12 @@ class SessionStoreError(SessionError):
         super().__init__(f"{store}: could not {action}: {type(cause).__name__}: {cause}")
 
 
+class NotARecord(SessionError):
+    """Raised by a store's ``read`` (or ``read_and_touch``) when the session's key holds something that
+    is not a record (a Redis value of another type, bytes its client can't decode): the request gets a
+    new session and a warning, as for a record it can't decode, never a store failure."""
+
+
 class CookieTooLarge(SessionError):
     """A cookie-stored session outgrew the cookie size limit; raised before any header is sent."""
 

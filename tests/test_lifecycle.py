@@ -630,6 +630,51 @@ def test_a_cookie_naming_another_kind_of_key_is_a_new_session(front: str, store:
     assert calls == []
 
 
+@pytest.mark.parametrize("options", [{}, {"idle_timeout": 600}], ids=["read", "read-and-touch"])
+@pytest.mark.parametrize("front", HTTP)
+def test_someone_elses_value_under_a_sessions_key_is_a_new_session(
+    front: str, redis_url: str, options: dict[str, typing.Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key of the store's that holds a Redis value of another type (a hash another app put there)
+    is not a record: a new session and a warning, never a store failure, and never removed."""
+    import redis
+
+    store = RedisStore(url=redis_url)
+    forged = dualsessions.generate_session_id()
+    key = store.record_key(forged)
+    other = redis.Redis.from_url(redis_url)
+    other.hset(key, "theirs", "1")
+    try:
+        app = App(front, store, options)
+        with caplog.at_level("WARNING", logger="dualsessions"):
+            read = app.client(forged).get("/read")
+            written = app.client(forged).get("/set?user=ada")
+        assert (read.status_code, read.json()) == (200, {})
+        assert written.status_code == 200 and cookie_value(written) != forged  # a new id
+        assert other.hgetall(key) == {b"theirs": b"1"}
+        assert any("another type" in record.getMessage() for record in caplog.records)
+    finally:
+        other.delete(key)
+        other.close()
+        store.close()
+
+
+def test_a_decode_responses_client_refuses_bytes_it_cant_decode_as_a_new_session(redis_url: str) -> None:
+    """With a client made with ``decode_responses=True``, a record that isn't UTF-8 is a new session."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = RedisStore(connection=client)
+    forged = dualsessions.generate_session_id()
+    redis.Redis.from_url(redis_url).set(store.record_key(forged), b"\xff\xfe not text")
+    try:
+        with dualsessions.open_session(store, forged) as session:
+            assert session == {}
+    finally:
+        client.delete(store.record_key(forged))
+        client.close()
+
+
 def test_a_store_says_which_ids_it_accepts() -> None:
     class NumberedStore(SyncDictStore):
         def accepts_id(self, session_id: str) -> bool:

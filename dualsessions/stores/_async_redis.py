@@ -14,11 +14,13 @@ import typing
 from ..exceptions import SessionStoreError
 from ._async_contract import SessionStore
 from ._redis_common import (
+    COMMAND_ERRORS,
     COMPARE_AND_SET,
     INDEX,
     LIST,
     LOOK_UP,
     READ,
+    READ_MANY,
     REMOVE,
     SCAN_BATCH,
     STORE_ERRORS,
@@ -27,6 +29,7 @@ from ._redis_common import (
     Operation,
     as_bytes,
     bind,
+    command_failure,
     ended,
     pipeline,
     text,
@@ -52,8 +55,8 @@ class AsyncRedisOperations(SessionStore):
         try:
             client, watchdog = store.loop_client() or await store.async_client()
             return await watchdog.bound(bind(client, operation)(*args, **kwargs))
-        except STORE_ERRORS as exc:
-            raise SessionStoreError(store.description, action, exc) from exc
+        except COMMAND_ERRORS as exc:
+            raise command_failure(store.description, action, exc) from exc
 
     async def read(self, session_id: str, lifetime: int) -> bytes:
         store = self._store
@@ -62,8 +65,8 @@ class AsyncRedisOperations(SessionStore):
         try:  # the hot path of every request that loads a session: _command, without its indirection
             client, watchdog = store.loop_client() or await store.async_client()
             value = await watchdog.bound(client.get(store.record_key(session_id)))
-        except STORE_ERRORS as exc:
-            raise SessionStoreError(store.description, READ, exc) from exc
+        except COMMAND_ERRORS as exc:
+            raise command_failure(store.description, READ, exc) from exc
         return value if type(value) is bytes else as_bytes(value)
 
     async def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
@@ -145,7 +148,7 @@ class AsyncRedisOperations(SessionStore):
     async def read_many(self, session_ids: list[str]) -> list[bytes]:
         store = self._store
         keys = [store.record_key(session_id) for session_id in session_ids]
-        return [as_bytes(value) for value in await self._command(READ, store.mget, keys)] if keys else []
+        return [as_bytes(value) for value in await self._command(READ_MANY, store.mget, keys)] if keys else []
 
     # -- concurrency="merge" ---------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import typing
 
-from ..exceptions import SessionStoreError
+from ..exceptions import NotARecord, SessionError, SessionStoreError
 
 try:
     import redis
@@ -25,9 +25,12 @@ else:
     SyncRedis = AsyncRedis = typing.Any
 
 STORE_ERRORS = (RedisError, OSError)
+#: ... and what a client made with ``decode_responses=True`` raises for bytes that aren't UTF-8.
+COMMAND_ERRORS = (*STORE_ERRORS, UnicodeDecodeError)
 Operation: typing.TypeAlias = "str | typing.Callable[..., typing.Any]"
 
 READ, WRITE, REMOVE, LOOK_UP = ("read a session", "write a session", "remove a session", "look up a session")
+READ_MANY = "read sessions"
 LIST, INDEX = "list sessions", "update the per-user index"
 SCAN_BATCH = 1000
 #: Writes ARGV[2] (with ARGV[3] seconds to live) only if KEYS[1] still holds ARGV[1]: a merge's write.
@@ -67,6 +70,18 @@ def as_bytes(value: bytes | str | None) -> bytes:
     if isinstance(value, str):
         return value.encode("utf-8")
     return value or b""
+
+
+def command_failure(description: str, action: str, exc: BaseException) -> SessionError:
+    """What a failed command raises: :class:`NotARecord` when reading one session found something
+    else under its key (a value of another type; bytes a ``decode_responses`` client can't decode),
+    else :class:`SessionStoreError`."""
+    if action == READ:
+        if isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE"):
+            return NotARecord("its key holds a Redis value of another type")
+        if isinstance(exc, UnicodeDecodeError):
+            return NotARecord("its key holds bytes the client can't decode as text (decode_responses)")
+    return SessionStoreError(description, action, exc)
 
 
 def unknown_command(error: SessionStoreError) -> bool:

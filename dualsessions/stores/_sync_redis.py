@@ -12,11 +12,13 @@ import typing
 
 from ..exceptions import SessionStoreError
 from ._redis_common import (
+    COMMAND_ERRORS,
     COMPARE_AND_SET,
     INDEX,
     LIST,
     LOOK_UP,
     READ,
+    READ_MANY,
     REMOVE,
     SCAN_BATCH,
     STORE_ERRORS,
@@ -25,6 +27,7 @@ from ._redis_common import (
     SyncRedis,
     as_bytes,
     bind,
+    command_failure,
     ended,
     pipeline,
     text,
@@ -51,8 +54,8 @@ class SyncRedisOperations(SyncSessionStore):
         try:
             client = store.sync_client()
             return bind(client, operation)(*args, **kwargs)
-        except STORE_ERRORS as exc:
-            raise SessionStoreError(store.description, action, exc) from exc
+        except COMMAND_ERRORS as exc:
+            raise command_failure(store.description, action, exc) from exc
 
     def read(self, session_id: str, lifetime: int) -> bytes:
         store = self._store
@@ -61,8 +64,8 @@ class SyncRedisOperations(SyncSessionStore):
         try:  # the hot path of every request that loads a session: _command, without its indirection
             client = store.sync_client()
             value = client.get(store.record_key(session_id))
-        except STORE_ERRORS as exc:
-            raise SessionStoreError(store.description, READ, exc) from exc
+        except COMMAND_ERRORS as exc:
+            raise command_failure(store.description, READ, exc) from exc
         return value if type(value) is bytes else as_bytes(value)
 
     def read_and_touch(self, session_id: str, lifetime: int, ttl: int) -> bytes:
@@ -144,7 +147,7 @@ class SyncRedisOperations(SyncSessionStore):
     def read_many(self, session_ids: list[str]) -> list[bytes]:
         store = self._store
         keys = [store.record_key(session_id) for session_id in session_ids]
-        return [as_bytes(value) for value in self._command(READ, store.mget, keys)] if keys else []
+        return [as_bytes(value) for value in self._command(READ_MANY, store.mget, keys)] if keys else []
 
     # -- concurrency="merge" ---------------------------------------------------------------------------
 
