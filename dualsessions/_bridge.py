@@ -119,6 +119,7 @@ class _ThreadedStore(SessionStore):
         self._user_sessions = run(store.user_sessions)
         self._purge_expired = run(store.purge_expired)
         self._read_many = run(store.read_many)
+        self._remaining_ttl = run(store.remaining_ttl)
         self._count_sessions = run(store.count_sessions)
         self._revoke_user = run(store.revoke_user)
         self._update = run(store.update)
@@ -156,6 +157,9 @@ class _ThreadedStore(SessionStore):
 
     async def read_many(self, session_ids: list[str]) -> list[bytes]:
         return typing.cast(list[bytes], await self._read_many(session_ids))
+
+    async def remaining_ttl(self, session_id: str) -> int | None:
+        return typing.cast("int | None", await self._remaining_ttl(session_id))
 
     async def count_sessions(self) -> int:
         return typing.cast(int, await self._count_sessions())
@@ -354,6 +358,9 @@ class _PortalStore(SyncSessionStore):
 
     def read_many(self, session_ids: list[str]) -> list[bytes]:
         return portal.run(self._store.read_many(session_ids))
+
+    def remaining_ttl(self, session_id: str) -> int | None:
+        return portal.run(self._store.remaining_ttl(session_id))
 
     def count_sessions(self) -> int:
         return portal.run(self._store.count_sessions())

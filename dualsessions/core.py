@@ -576,6 +576,9 @@ class Decision(typing.NamedTuple):
     stale_users: tuple[IndexChange, ...] = ()
     #: The cookie's Max-Age (None: a browser-session cookie) when it is set.
     max_age: int | None = None
+    #: A script's write of a session whose expiry only the store knows (it rolls, on a store that
+    #: extends records as they are read): the TTL is at most what the record has left there.
+    expiry_from_store: bool = False
 
 
 _UNSET = object()
@@ -630,6 +633,10 @@ class SessionState:
     _client: Client | None = None  # the request's facts, when devices are tracked
     _device_seen: float | None = None  # when the loaded record's device was recorded
     _unused_at_response = False  # set by response_started_unused()
+    #: A script's look (``extend=False``) at a record: when it was last used, which a script's write
+    #: keeps (it is not a use); and whether only the store knows when it expires (``expiry_from_store``).
+    _kept_last_access: float | None = None
+    _expiry_from_store = False
 
     def __init__(
         self,
@@ -784,6 +791,8 @@ class SessionState:
                 values = data
                 self._record_id = self._cookie_id
                 self._raw, self._stored_metadata = raw, stored
+                if not self._extend:
+                    self._kept_last_access, self._expiry_from_store = last_access, not known
                 if rolling is not config.rolling:
                     self._rolling = rolling
                 if touched:  # by config.touch_ttl: the record's own rules may want another
@@ -796,7 +805,8 @@ class SessionState:
                         rolling, lifetime, idle_timeout=config.idle_timeout
                     ):
                         self.expiry_fix = ttl
-        metadata: SessionMetadata = {"lifetime": lifetime, "created": created, "last_access": now}
+        last_use = now if self._kept_last_access is None else self._kept_last_access
+        metadata: SessionMetadata = {"lifetime": lifetime, "created": created, "last_access": last_use}
         if owner is not None and values:
             metadata["user"] = self._owner = owner
         if device is not None and values:  # kept as it is until a request records its own
@@ -893,11 +903,14 @@ class SessionState:
     def _ttl(self, least: int = 1) -> int:
         metadata = typing.cast(SessionMetadata, self.metadata)
         config, now = self.config, _clock.now()
+        # A request uses the session now; a script's look leaves its last use as recorded (where the
+        # store keeps it otherwise, the engine bounds the TTL by the store's: ``expiry_from_store``).
+        kept = self._kept_last_access
         end = deadline(
             metadata["lifetime"],
             self._rolling,
             metadata["created"],
-            now,
+            now if kept is None or self._expiry_from_store else kept,
             config.idle_timeout,
             config.absolute_timeout,
         )
@@ -1041,7 +1054,8 @@ class SessionState:
         self, situation: str, store: Store, cookie: Cookie, stale: tuple[str, ...]
     ) -> Decision:
         metadata = typing.cast(SessionMetadata, self.metadata)
-        metadata["last_access"] = _clock.now()
+        if self._kept_last_access is None:  # a request's write is a use; a script's is not
+            metadata["last_access"] = _clock.now()
         record_id, owner, user = self._record_id, self._owner, self.user
         session_id = self._new_id or record_id or generate_session_id()
         if user is None:
@@ -1073,6 +1087,7 @@ class SessionState:
             stale=stale,
             users=tuple(index),
             max_age=ttl if metadata["lifetime"] > 0 else None,
+            expiry_from_store=self._expiry_from_store and record_id is not None,
         )
 
     # -- 4. after the store --------------------------------------------------------------------------

@@ -302,6 +302,53 @@ def test_a_script_that_fails_changes_nothing(store: typing.Any) -> None:
     assert app.read(session_id) == LOGIN
 
 
+IDLE = {"idle_timeout": 100, "lifetime": 3600}
+
+
+@pytest.mark.parametrize("options", [IDLE, {"lifetime": 100, "rolling": True}], ids=["idle", "rolling"])
+@pytest.mark.parametrize("store_kind", ["memory", "sql-sqlite", "sync-custom", "async-custom"])
+def test_a_scripts_change_does_not_extend_a_session(
+    store: typing.Any, options: dict[str, typing.Any], clock: Clock
+) -> None:
+    """A session idle for 60 s is changed by a script, then left alone 60 s more: 120 s without a
+    request ends it (a script's change is not a use). A request at 60 s would have kept it."""
+    app = App("script", store, options)
+    _, session_id = log_in(app)
+    _, used_id = log_in(app)
+    clock.advance(60)
+    with dualsessions.open_session(store, session_id, **options) as session:
+        session["plan"] = "pro"
+    assert app.read(used_id) == LOGIN  # a request's use, by contrast
+    clock.advance(60)
+    assert app.read(session_id) == {}
+    assert app.read(used_id) == LOGIN
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"idle_timeout": 1000, "lifetime": 3600}, {"lifetime": 1000, "rolling": True}],
+    ids=["idle", "rolling"],
+)
+def test_a_scripts_change_keeps_the_expiry_redis_has(redis_url: str, options: dict[str, typing.Any]) -> None:
+    """On Redis the expiry that reads extend lives in the key's TTL: a script's write keeps it."""
+    import redis
+
+    store = RedisStore(url=redis_url)
+    other = redis.Redis.from_url(redis_url)
+    try:
+        app = App("script", store, options)
+        _, session_id = log_in(app)
+        key = store.record_key(session_id)
+        other.pexpire(key, 500_000)  # as if 500 s had passed since its last use
+        with dualsessions.open_session(store, session_id, **app.options) as session:
+            session["plan"] = "pro"
+        assert 0 < other.pttl(key) <= 500_000
+        assert app.read(session_id) == {**LOGIN, "plan": "pro"}
+    finally:
+        other.close()
+        store.close()
+
+
 # -- 4. a rolling session's own lifetime survives a failed request -------------------------------------
 
 ROLLING = {"lifetime": 3600, "rolling": True}

@@ -82,6 +82,9 @@ class Flavoured:
     def read_many(self, session_ids: list[str]) -> list[bytes]:
         return typing.cast("list[bytes]", self._call("read_many", session_ids))
 
+    def remaining_ttl(self, session_id: str) -> int | None:
+        return typing.cast("int | None", self._call("remaining_ttl", session_id))
+
 
 def new_id() -> str:
     return secrets.token_urlsafe(32)
@@ -102,6 +105,22 @@ def test_read_many_gives_each_record_in_order_or_nothing(view: Flavoured) -> Non
     view.write(second, NEW)
     assert view.read_many([first, gone, second]) == [DATA, b"", NEW]
     assert view.read_many([]) == []
+
+
+@parametrize_conditional
+def test_remaining_ttl_is_what_the_record_has_left_where_the_store_knows(
+    view: Flavoured, store_kind: str
+) -> None:
+    """A record written for 60 s has at most 60 s left; a missing one has none. A store that keeps no
+    expiries (the custom ones) can't tell: None, the contract's default."""
+    session_id = new_id()
+    view.write(session_id, b"{}")
+    left = view.remaining_ttl(session_id)
+    if store_kind.endswith("-custom"):
+        assert left is None
+    else:
+        assert left is not None and 55 <= left <= 60
+    assert view.remaining_ttl(new_id()) is None
 
 
 @parametrize_conditional

@@ -97,6 +97,12 @@ class SessionStore(abc.ABC):
             count += 1
         return count
 
+    async def remaining_ttl(self, session_id: str) -> int | None:
+        """Seconds before the record of ``session_id`` expires; None when there is no such record, it
+        never expires, or the store can't tell (this default). A script that changes a session which
+        rolls keeps the expiry that requests gave it, rather than extending it."""
+        return None
+
     async def read_many(self, session_ids: list[str]) -> list[bytes]:
         """The records of many sessions (``b""`` for one that is gone), for listing them in batches.
         This default reads them one by one; a store that can should read them in one round trip."""

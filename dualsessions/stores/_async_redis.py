@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 import typing
 
@@ -119,6 +120,10 @@ class AsyncRedisOperations(SessionStore):
 
     async def exists(self, session_id: str) -> bool:
         return bool(await self._command(LOOK_UP, "exists", *self._store.all_keys(session_id)))
+
+    async def remaining_ttl(self, session_id: str) -> int | None:
+        milliseconds = await self._command(LOOK_UP, "pttl", self._store.record_key(session_id))
+        return max(1, math.ceil(milliseconds / 1000)) if milliseconds > 0 else None  # (-2: none, -1: forever)
 
     async def _migrate(self, session_id: str) -> bytes:
         """Read a session, moving a record still under its plain id to the hashed key (TTL kept)."""

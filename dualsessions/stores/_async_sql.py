@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 import typing
 
@@ -89,6 +90,10 @@ class AsyncSQLOperations(SessionStore):
 
     async def exists(self, session_id: str) -> bool:
         return bool(await self._run(_READ, self._store.select_data(session_id, _clock.now())))
+
+    async def remaining_ttl(self, session_id: str) -> int | None:
+        rows, now = await self._run(_READ, self._store.select_record(session_id)), _clock.now()
+        return max(1, math.ceil(rows[0][1] - now)) if rows and rows[0][1] > now else None
 
     # -- listing ---------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Generated from ``_async_redis.py`` by ``scripts/unasync.py``: edit that file, th
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import typing
 
@@ -118,6 +119,10 @@ class SyncRedisOperations(SyncSessionStore):
 
     def exists(self, session_id: str) -> bool:
         return bool(self._command(LOOK_UP, "exists", *self._store.all_keys(session_id)))
+
+    def remaining_ttl(self, session_id: str) -> int | None:
+        milliseconds = self._command(LOOK_UP, "pttl", self._store.record_key(session_id))
+        return max(1, math.ceil(milliseconds / 1000)) if milliseconds > 0 else None  # (-2: none, -1: forever)
 
     def _migrate(self, session_id: str) -> bytes:
         """Read a session, moving a record still under its plain id to the hashed key (TTL kept)."""

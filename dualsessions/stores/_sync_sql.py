@@ -7,6 +7,7 @@ Generated from ``_async_sql.py`` by ``scripts/unasync.py``: edit that file, then
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import typing
 
@@ -88,6 +89,10 @@ class SyncSQLOperations(SyncSessionStore):
 
     def exists(self, session_id: str) -> bool:
         return bool(self._run(_READ, self._store.select_data(session_id, _clock.now())))
+
+    def remaining_ttl(self, session_id: str) -> int | None:
+        rows, now = self._run(_READ, self._store.select_record(session_id)), _clock.now()
+        return max(1, math.ceil(rows[0][1] - now)) if rows and rows[0][1] > now else None
 
     # -- listing ---------------------------------------------------------------------------------------
 

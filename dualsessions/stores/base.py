@@ -57,6 +57,9 @@ class NoIOStore(DualSessionStore):
     async def read_many(self, session_ids: list[str]) -> list[bytes]:
         return self.sync.read_many(session_ids)
 
+    async def remaining_ttl(self, session_id: str) -> int | None:
+        return self.sync.remaining_ttl(session_id)
+
     async def count_sessions(self) -> int:
         return self.sync.count_sessions()
 

@@ -109,6 +109,10 @@ class _MemoryRecords(SyncSessionStore):
         expires = self._expires.get(session_id)
         return expires is not None and expires > _clock.now()
 
+    def remaining_ttl(self, session_id: str) -> int | None:
+        expires, now = self._expires.get(session_id), _clock.now()
+        return None if expires is None or expires <= now else max(1, math.ceil(expires - now))
+
     def session_ids(self) -> typing.Iterator[str]:
         now = _clock.now()
         for session_id, expires in list(self._expires.items()):
