@@ -196,6 +196,17 @@ class StoreContract:
             assert view("count_sessions") == len(listed), view
             assert view("read_many", [*ids, generate_session_id()]) == [DATA, DATA, DATA, b""], view
 
+    def test_the_time_a_record_has_left_is_at_most_what_it_was_given(self, store: typing.Any) -> None:
+        """``remaining_ttl`` (optional: None, "can't tell", by default): at most the TTL a record was
+        written with, and None for a record that isn't there."""
+        if not _offers(store, "remaining_ttl"):
+            return
+        for view in self._views(store):
+            session_id = view("write", generate_session_id(), DATA, 60, 60)
+            left = view("remaining_ttl", session_id)
+            assert left is None or 0 < left <= 60, (view, left)
+            assert view("remaining_ttl", generate_session_id()) is None, view
+
     def test_purging_keeps_live_records(self, store: typing.Any) -> None:
         if not _offers(store, "purge_expired"):
             with pytest.raises(ImproperlyConfigured):
