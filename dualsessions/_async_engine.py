@@ -142,8 +142,17 @@ class AsyncEngine:
             )
         if self.hooks:
             event = events.after_load(state, session_id, self.stateless, self.frontend, self.store_kind)
-            await self._emit(event)
+            if ahead:  # told once the application uses the session (never, for a request that doesn't)
+                state.load_event = event
+            else:
+                await self._emit(event)
         return session
+
+    async def tell_load(self, state: SessionState) -> None:
+        """Tell the hooks of a read made ahead, now that the application used the session."""
+        if state.load_event is not None:
+            event, state.load_event = state.load_event, None
+            await self._emit(typing.cast(events.SessionEvent, event))
 
     async def decode(
         self,
@@ -186,6 +195,8 @@ class AsyncEngine:
 
     async def save(self, state: SessionState, status: int | None = None) -> None:
         """Decide (``status``: the response's, None outside a request) and carry the decision out."""
+        if state.load_event is not None:  # read ahead, then used: its read is told first
+            await self.tell_load(state)
         if state.needs_load(status):
             await self.load(state)
         if self.direct_serializer is not None:  # its mutable values, serialized again: any change?

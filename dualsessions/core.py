@@ -633,6 +633,9 @@ class SessionState:
     _client: Client | None = None  # the request's facts, when devices are tracked
     _device_seen: float | None = None  # when the loaded record's device was recorded
     _unused_at_response = False  # set by response_started_unused()
+    #: The event of a read made ahead, which the engine keeps until the application uses the session:
+    #: nothing is told of a session that a request never used.
+    load_event: object = None
     #: A script's look (``extend=False``) at a record: when it was last used, which a script's write
     #: keeps (it is not a use); and whether only the store knows when it expires (``expiry_from_store``).
     _kept_last_access: float | None = None

@@ -159,6 +159,7 @@ class _Interface(SessionInterface):
             return
         dict.pop(session, NOT_LOADED_KEY, None)  # (a session in play that the app never looked into)
         if response is None:  # the end of an accepted WebSocket: too late for a cookie
+            await handle.engine.tell_load(handle.state)
             if handle.state.phase is Phase.LOADED and handle.state.decide(None).situation in CHANGES:
                 logger.warning(
                     "the session was changed in a WebSocket handler and is not saved: no cookie can be "

@@ -82,6 +82,9 @@ def test_a_session_s_life_on_every_front_end(frontend_name: str, server_store: t
     assert (created.ref, created.user, created.frontend) == (session_ref(first), "ada", frontend_name)
     assert created.store == type(server_store).__name__
 
+    client.get("/noop")  # a request that never uses its session, cookie and all: nothing to tell
+    assert hook.take() == []
+
     client.get("/read")
     (loaded,) = hook.take()
     assert isinstance(loaded, events.SessionLoaded)

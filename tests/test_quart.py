@@ -404,8 +404,8 @@ def test_helpers_without_the_extension_say_what_to_do(
 # -- WebSockets ----------------------------------------------------------------------------------------
 
 
-def websocket_app(store: typing.Any) -> quart.Quart:
-    app = helper_app(store)
+def websocket_app(store: typing.Any, **options: typing.Any) -> quart.Quart:
+    app = helper_app(store, **options)
 
     @app.websocket("/ws")
     async def ws() -> None:
@@ -435,6 +435,23 @@ def test_a_websocket_reads_the_session_and_does_not_save_changes(
     assert methods(calls) == ["read", "read"]  # read when each connection opened, never written
     assert caplog.text.count("changed in a WebSocket handler and is not saved") == 1
     assert client.get("/read").json() == {"user": "alice"}
+
+
+def test_a_websocket_that_uses_the_session_tells_its_read_and_one_that_doesnt_tells_nothing() -> None:
+    """The session is read ahead when a connection opens; its event is told only if the handler
+    uses it (``/ws`` does, a plain request to ``/noop`` doesn't)."""
+    seen: list[str] = []
+    store = SyncDictStore()
+    client = client_for(websocket_app(store, event_hooks=[lambda event: seen.append(event.kind)]))
+    client.get("/set?user=alice")
+    seen.clear()
+    client.get("/noop")
+    assert seen == []
+    with client.websocket_connect("/ws") as websocket:
+        assert websocket.receive_json() == {"user": "alice"}
+        websocket.send_text("look")
+        assert websocket.receive_text() == "done"
+    assert seen == ["loaded"]
 
 
 # -- one login, three frameworks, real servers ------------------------------------------------------------
