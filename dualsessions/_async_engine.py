@@ -215,9 +215,9 @@ class AsyncEngine:
         written = None
         try:
             if decision.expiry_from_store:  # a script's write keeps the expiry requests gave the record
-                remaining = await store.remaining_ttl(typing.cast(str, decision.record_id))
-                if remaining is not None and remaining < decision.ttl:
-                    decision = decision._replace(ttl=remaining)
+                decision = state.bound_by_store(
+                    await store.remaining_ttl(typing.cast(str, decision.record_id))
+                )
             action = decision.store
             if action is Store.CREATE:
                 session_id = typing.cast(str, decision.session_id)

@@ -215,9 +215,7 @@ class SyncEngine:
         written = None
         try:
             if decision.expiry_from_store:  # a script's write keeps the expiry requests gave the record
-                remaining = store.remaining_ttl(typing.cast(str, decision.record_id))
-                if remaining is not None and remaining < decision.ttl:
-                    decision = decision._replace(ttl=remaining)
+                decision = state.bound_by_store(store.remaining_ttl(typing.cast(str, decision.record_id)))
             action = decision.store
             if action is Store.CREATE:
                 session_id = typing.cast(str, decision.session_id)

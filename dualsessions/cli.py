@@ -62,6 +62,7 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     logger.addHandler(noted)
     try:
         code = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, so that a reader gone meanwhile is a broken pipe below, not at exit
         for message in noted.messages:
             print(f"dualsessions: warning: {message}", file=sys.stderr)
         return code
@@ -73,7 +74,9 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # the reader went away (`dualsessions list | head`): stop without a word
         # What is left in stdout's buffer would fail again when Python flushes it at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return 141  # as a command that SIGPIPE ended reports
     except Exception as error:  # one line, never a traceback, whatever the input or the store does
         print(

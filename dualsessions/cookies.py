@@ -111,6 +111,14 @@ def id_in_header(
     return value if accepts(value) else None
 
 
+def id_in_headers(
+    values: typing.Sequence[str], accepts: typing.Callable[[str], bool] = is_valid_cookie_value
+) -> str | None:
+    """:func:`id_in_header` of the session header's values. Sent more than once, they are one value
+    with a comma, as WSGI servers join them (and so never an id): every front end reads it alike."""
+    return id_in_header(", ".join(values), accepts) if values else None
+
+
 def environ_key(header: str | None) -> str | None:
     """The WSGI environ key of a request header (``X-Session-Id``: ``HTTP_X_SESSION_ID``)."""
     return None if header is None else "HTTP_" + header.upper().replace("-", "_")

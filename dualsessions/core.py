@@ -1090,8 +1090,18 @@ class SessionState:
             stale=stale,
             users=tuple(index),
             max_age=ttl if metadata["lifetime"] > 0 else None,
-            expiry_from_store=self._expiry_from_store and record_id is not None,
+            # (a lifetime set by the script counts from now, as a request's would)
+            expiry_from_store=self._expiry_from_store and record_id is not None and not self._lifetime_set,
         )
+
+    def bound_by_store(self, remaining: int | None) -> Decision:
+        """A script's write of a session whose expiry only the store knows (``expiry_from_store``):
+        the decision with a TTL no longer than what the record has left there (``remaining``; None:
+        the store can't tell, and the TTL stays as decided)."""
+        decision = self._decision
+        if remaining is not None and remaining < decision.ttl:
+            decision = self._decision = decision._replace(ttl=remaining)
+        return decision
 
     # -- 4. after the store --------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from ._async_engine import AsyncEngine
 from ._bridge import AnyStore
 from ._failures import answered, log_answered, one_line, store_failure
 from ._sync_engine import SyncEngine
-from .cookies import find_cookie, id_in_header, with_session_headers
+from .cookies import find_cookie, id_in_headers, with_session_headers
 from .core import Client, Options, options_from
 from .exceptions import ImproperlyConfigured, SessionNotLoaded, SessionStoreError
 from .serializers import JsonSerializer
@@ -128,11 +128,8 @@ class SessionMiddleware:
             if header is not None:
                 cookie = find_cookie(header.decode("latin-1"), self.cookie_name, self._engine.accepts_id)
         else:  # header sessions: the id is the header's value, and cookies are not looked at
-            for name, value in scope["headers"]:
-                if name == self._id_header:  # sent twice: one value with a comma (no id), as under WSGI
-                    header = value if header is None else header + b", " + value
-            if header is not None:
-                cookie = id_in_header(header.decode("latin-1"), self._engine.accepts_id)
+            values = [value.decode("latin-1") for name, value in scope["headers"] if name == self._id_header]
+            cookie = id_in_headers(values, self._engine.accepts_id)
         engine = self._engine
         handle = engine.begin(cookie, client=_client(scope) if self._tracks_devices else None)
         state = handle.state
@@ -145,10 +142,13 @@ class SessionMiddleware:
             nonlocal started
             if message["type"] in _SAVE_ON:
                 if state.in_play:
+                    status = message.get("status")
                     if isinstance(engine, SyncEngine):
-                        engine.save(state, message.get("status"))
+                        engine.save(state, status)
                     else:
-                        await engine.save(state, message.get("status"))
+                        if state.needs_load(status):  # (through the handler: a read in flight is shared)
+                            await handler.load()
+                        await engine.save(state, status)
                     https = scope.get("scheme") in ("https", "wss")
                     added = state.response_headers(scope.get("root_path", ""), https)
                     message["headers"] = with_session_headers(

@@ -40,7 +40,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ._async_engine import AsyncEngine, AsyncSessionHandle
 from ._bridge import AnyStore
 from ._pallets import NOT_LOADED_KEY, AppSession, resolve_options, verifying_fallbacks
-from .cookies import find_cookie, id_in_header
+from .cookies import find_cookie, id_in_headers
 from .core import CHANGES, Client, Lifetime, Options, Phase, UserSession
 from .exceptions import ImproperlyConfigured, SessionStoreError
 from .types import SessionMetadata
@@ -133,8 +133,7 @@ class _Interface(SessionInterface):
             header = "; ".join(request.headers.getlist("Cookie"))  # HTTP/2 may send several
             session_id = find_cookie(header, config.cookie.name, engine.accepts_id)
         else:  # header sessions (session_header): cookies are not looked at
-            values = request.headers.getlist(config.header)  # sent twice: joined, as under WSGI (no id)
-            session_id = id_in_header(", ".join(values) if values else None, engine.accepts_id)
+            session_id = id_in_headers(request.headers.getlist(config.header), engine.accepts_id)
         client = (
             Client(request.headers.get("User-Agent"), request.remote_addr) if config.track_devices else None
         )

@@ -684,3 +684,32 @@ def test_tasks_of_one_request_that_load_at_once_share_one_read(failing: int) -> 
     assert response.status_code == 200
     assert response.json() == {"session": {"user": "ada"}, "failed": ["SessionStoreError"] * failing}
     assert store.reads == 1 + failing
+
+
+def test_a_websocket_whose_task_reads_while_the_handshake_decides_shares_that_read() -> None:
+    """A regeneration asked for before loading makes the handshake load the session to move it; a
+    task of the handler reading it at that moment shares the read, and neither fails."""
+    store = SlowReads()
+
+    async def login(request: Request) -> Response:
+        await load_session(request)
+        request.session["user"] = "ada"
+        return PlainTextResponse("ok")
+
+    async def socket(websocket: WebSocket) -> None:
+        dualsessions.regenerate_session_id(websocket)
+        reading = asyncio.create_task(load_session(websocket))
+        await asyncio.sleep(0)  # the task's read is in flight
+        await websocket.accept()  # the handshake saves: it loads first, through the same read
+        await reading
+        await websocket.send_json(dict(websocket.session))
+        await websocket.close()
+
+    app = Starlette(routes=[Route("/login", login), WebSocketRoute("/ws", socket)])
+    app.add_middleware(SessionMiddleware, store=store, cookie_https_only=False)
+    with client_for(app) as client:
+        client.get("/login")
+        store.reads = 0
+        with client.websocket_connect("/ws") as websocket:
+            assert websocket.receive_json() == {"user": "ada"}
+    assert store.reads == 2  # one load, which the task and the handshake shared; the move's take reads

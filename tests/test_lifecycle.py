@@ -324,6 +324,23 @@ def test_a_scripts_change_does_not_extend_a_session(
     assert app.read(used_id) == LOGIN
 
 
+@pytest.mark.parametrize("store_kind", ["memory", "sql-sqlite", "sync-custom"])
+def test_a_lifetime_a_script_gives_a_rolling_session_counts_from_then(
+    store: typing.Any, clock: Clock
+) -> None:
+    """A script that gives a rolling session a longer lifetime ("remember me" from a back office)
+    extends it: the new lifetime counts from the change, whatever expiry the store had."""
+    options = {"lifetime": 3600, "rolling": True}
+    app = App("script", store, options)
+    _, session_id = log_in(app)
+    clock.advance(600)
+    opened = dualsessions.open_session(store, session_id, **options)
+    with opened:
+        opened.set_lifetime(30 * 86400)
+    clock.advance(3001)  # past the old lifetime's end, counted from the last request
+    assert app.read(session_id) == LOGIN
+
+
 @pytest.mark.parametrize(
     "options",
     [{"idle_timeout": 1000, "lifetime": 3600}, {"lifetime": 1000, "rolling": True}],

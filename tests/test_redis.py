@@ -21,7 +21,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from dualsessions import ImproperlyConfigured, SessionMiddleware, SessionStoreError, load_session
+from dualsessions import (
+    ImproperlyConfigured,
+    SessionMiddleware,
+    SessionStoreError,
+    generate_session_id,
+    load_session,
+)
 from dualsessions.stores.redis import RedisStore
 
 from .apps import asgi_app, asgi_client
@@ -282,6 +288,24 @@ def test_getex_missing_falls_back_to_get_and_expire_in_one_round_trip() -> None:
                 assert 590 <= raw.ttl(key) <= 600
         assert store.has_getex is False
         assert store.sync.read_and_touch(key.removeprefix("starsessions."), 600, 600)
+        store.close()
+
+
+def test_without_getex_someone_elses_value_under_a_key_is_a_new_session_and_keeps_its_expiry() -> None:
+    """The fallback for servers before 6.2 reads and extends in one script, which leaves a value of
+    another type alone (no TTL given to another app's key) and is a new session, as GETEX is."""
+    with running_redis("--rename-command", "GETEX", "") as server:
+        store = RedisStore(url=server.url)
+        forged = generate_session_id()
+        with server.client() as raw:
+            raw.hset("starsessions." + forged, "theirs", "1")
+            with TestClient(
+                asgi_app(store, lifetime=600, rolling=True), base_url="https://testserver"
+            ) as client:
+                client.cookies.set("session", forged)
+                assert client.get("/read").json() == {}
+            assert raw.ttl("starsessions." + forged) == -1  # still no expiry: not touched
+        assert store.has_getex is False
         store.close()
 
 

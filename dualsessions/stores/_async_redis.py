@@ -17,6 +17,7 @@ from ._async_contract import SessionStore
 from ._redis_common import (
     COMMAND_ERRORS,
     COMPARE_AND_SET,
+    GET_AND_EXPIRE,
     INDEX,
     LIST,
     LOOK_UP,
@@ -82,8 +83,7 @@ class AsyncRedisOperations(SessionStore):
                 if not unknown_command(exc):
                     raise
                 store.has_getex = False
-        value, _ = await self._command(READ, _get_and_expire, key, seconds)
-        return as_bytes(value)
+        return as_bytes(await self._command(READ, "eval", GET_AND_EXPIRE, 1, key, seconds))
 
     async def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
         store = self._store
@@ -253,14 +253,6 @@ class AsyncRedisOperations(SessionStore):
                 purged += store.plan_purge(key, members, found, pipe)
             await pipe.execute()
         return purged
-
-
-async def _get_and_expire(client: typing.Any, key: str, seconds: int) -> list[typing.Any]:
-    """GETEX for servers before Redis 6.2, still in one round trip."""
-    async with pipeline(client, False) as pipe:
-        pipe.get(key)
-        pipe.expire(key, seconds)
-        return typing.cast(list[typing.Any], await pipe.execute())
 
 
 async def _get_and_delete(client: typing.Any, key: str) -> list[typing.Any]:

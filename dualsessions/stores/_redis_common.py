@@ -33,6 +33,15 @@ READ, WRITE, REMOVE, LOOK_UP = ("read a session", "write a session", "remove a s
 READ_MANY = "read sessions"
 LIST, INDEX = "list sessions", "update the per-user index"
 SCAN_BATCH = 1000
+#: GETEX for servers before Redis 6.2, in one round trip: the key's value, whose expiry is set to
+#: ARGV[1] seconds only if it is a record (GET fails on a value of another type, which is left alone).
+GET_AND_EXPIRE = """
+local value = redis.call('GET', KEYS[1])
+if value then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return value
+"""
 #: Writes ARGV[2] (with ARGV[3] seconds to live) only if KEYS[1] still holds ARGV[1]: a merge's write.
 COMPARE_AND_SET = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -77,7 +86,7 @@ def command_failure(description: str, action: str, exc: BaseException) -> Sessio
     else under its key (a value of another type; bytes a ``decode_responses`` client can't decode),
     else :class:`SessionStoreError`."""
     if action == READ:
-        if isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE"):
+        if isinstance(exc, ResponseError) and "WRONGTYPE" in str(exc):  # (in a script, quoted)
             return NotARecord("its key holds a Redis value of another type")
         if isinstance(exc, UnicodeDecodeError):
             return NotARecord("its key holds bytes the client can't decode as text (decode_responses)")

@@ -15,6 +15,7 @@ from ..exceptions import SessionStoreError
 from ._redis_common import (
     COMMAND_ERRORS,
     COMPARE_AND_SET,
+    GET_AND_EXPIRE,
     INDEX,
     LIST,
     LOOK_UP,
@@ -81,8 +82,7 @@ class SyncRedisOperations(SyncSessionStore):
                 if not unknown_command(exc):
                     raise
                 store.has_getex = False
-        value, _ = self._command(READ, _get_and_expire, key, seconds)
-        return as_bytes(value)
+        return as_bytes(self._command(READ, "eval", GET_AND_EXPIRE, 1, key, seconds))
 
     def write(self, session_id: str, data: bytes, lifetime: int, ttl: int) -> str:
         store = self._store
@@ -252,14 +252,6 @@ class SyncRedisOperations(SyncSessionStore):
                 purged += store.plan_purge(key, members, found, pipe)
             pipe.execute()
         return purged
-
-
-def _get_and_expire(client: typing.Any, key: str, seconds: int) -> list[typing.Any]:
-    """GETEX for servers before Redis 6.2, still in one round trip."""
-    with pipeline(client, False) as pipe:
-        pipe.get(key)
-        pipe.expire(key, seconds)
-        return typing.cast(list[typing.Any], pipe.execute())
 
 
 def _get_and_delete(client: typing.Any, key: str) -> list[typing.Any]:
