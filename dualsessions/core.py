@@ -755,7 +755,7 @@ class SessionState:
             self._refuse("load", _UNLOADED)
         now = _clock.now()
         config = self.config
-        lifetime, created = config.lifetime, now
+        lifetime, created, last_use = config.lifetime, now, now
         values: dict[str, typing.Any] = {}
         owner = None
         device: DeviceMetadata | None = None
@@ -794,8 +794,9 @@ class SessionState:
                 values = data
                 self._record_id = self._cookie_id
                 self._raw, self._stored_metadata = raw, stored
-                if not self._extend:
+                if not self._extend:  # a script's look: its writes keep the last use
                     self._kept_last_access, self._expiry_from_store = last_access, not known
+                    last_use = last_access
                 if rolling is not config.rolling:
                     self._rolling = rolling
                 if touched:  # by config.touch_ttl: the record's own rules may want another
@@ -808,7 +809,6 @@ class SessionState:
                         rolling, lifetime, idle_timeout=config.idle_timeout
                     ):
                         self.expiry_fix = ttl
-        last_use = now if self._kept_last_access is None else self._kept_last_access
         metadata: SessionMetadata = {"lifetime": lifetime, "created": created, "last_access": last_use}
         if owner is not None and values:
             metadata["user"] = self._owner = owner
