@@ -118,9 +118,17 @@ def test_a_store_failure_is_answered_by_on_store_error_with_one_log_line(
     client = TestClient(app_for(handler, autoload=autoload), cookies=cookies)
     with client, caplog.at_level(logging.WARNING, logger="dualsessions"):
         response = client.request(method, path)
-    assert (response.status_code, response.text) == (503, "sessions unavailable")
-    assert response.headers["retry-after"] == "5"
-    assert "set-cookie" not in response.headers  # nothing was saved: no cookie names it
+    assert_answered_in_one_line(response.status_code, response.text, response.headers, caplog, method, path)
+
+
+def assert_answered_in_one_line(
+    status: int, body: str, headers: typing.Any, caplog: pytest.LogCaptureFixture, method: str, path: str
+) -> None:
+    """The handler's 503 with its Retry-After and no cookie (nothing was saved: no cookie names it),
+    and one log line, without a traceback, naming the request and the store's error."""
+    assert (status, body) == (503, "sessions unavailable")
+    assert headers.get("retry-after") == "5"
+    assert headers.get("set-cookie") is None
     records = [record for record in caplog.records if record.name == "dualsessions"]
     assert len(records) == 1 and records[0].exc_info is None
     message = records[0].getMessage()
@@ -335,24 +343,33 @@ def _requests_on_one_connection(port: int, requests: list[tuple[str, str, dict[s
     return statuses
 
 
-def test_uvicorn_keeps_the_connection_while_redis_is_down(own_redis: RedisServer) -> None:
-    """The Starlette example under a real uvicorn, its Redis stopped: 400 requests on one keep-alive
-    connection, reads (the store fails while loading) and new visitors' writes (while saving), get
-    400 answers of 503, and the log has one line per failure and no traceback."""
+@pytest.mark.parametrize(
+    ("server", "rounds"),
+    [
+        (lambda port: uvicorn("examples_asgi.starlette_app:app", port), 200),
+        (lambda port: waitress("examples_wsgi.werkzeug_app:app", port, threads=2), 20),
+    ],
+    ids=["starlette-under-uvicorn", "werkzeug-under-waitress"],
+)
+def test_the_server_keeps_the_connection_while_redis_is_down(
+    own_redis: RedisServer, server: typing.Callable[[int], list[str]], rounds: int
+) -> None:
+    """An example under a real server, its Redis stopped: reads (the store fails while loading) and
+    new visitors' writes (while saving) on one keep-alive connection all get 503s, and the log has
+    one line per failure and no traceback."""
     port = free_port()
-    command = uvicorn("examples_asgi.starlette_app:app", port)
-    with running(command, port, {"REDIS_URL": own_redis.url}) as server:
+    with running(server(port), port, {"REDIS_URL": own_redis.url}) as running_server:
         own_redis.stop()
         try:
             statuses = _requests_on_one_connection(
-                port, [("GET", "/", A_COOKIE), ("POST", "/count", {})] * 200
+                port, [("GET", "/", A_COOKIE), ("POST", "/count", {})] * rounds
             )
         finally:
             own_redis.start()
-        lines = server.output_once_stopped(last=10**7).splitlines()
-    assert statuses == [503] * 400
+        lines = running_server.output_once_stopped(last=10**7).splitlines()
+    assert statuses == [503] * (2 * rounds)
     failures = [line for line in lines if "session store failed" in line]
-    assert len(failures) == 400, lines[-20:]
+    assert len(failures) == 2 * rounds, lines[-20:]
     assert not [line for line in lines if "Traceback" in line]
 
 
@@ -416,14 +433,7 @@ def test_the_wsgi_middleware_answers_with_on_store_error_in_one_log_line(
         response = wsgi_client().open(path, method=method, headers=headers)
         body = response.get_data(as_text=True)
         response.close()
-    assert (response.status_code, body) == (503, "sessions unavailable")
-    assert response.headers["Retry-After"] == "5"
-    assert "Set-Cookie" not in response.headers  # nothing was saved: no cookie names it
-    records = [record for record in caplog.records if record.name == "dualsessions"]
-    assert len(records) == 1 and records[0].exc_info is None
-    message = records[0].getMessage()
-    assert f"{method} {path} answered 503" in message and "\n" not in message
-    assert "could not" in message
+    assert_answered_in_one_line(response.status_code, body, response.headers, caplog, method, path)
     assert closed == ([path] if path == "/generated" else [])  # the application's body, closed
 
 
@@ -461,22 +471,3 @@ def test_a_wsgi_handler_that_returns_no_application_is_a_clear_error() -> None:
 def test_the_wsgi_on_store_error_must_be_callable(bad: object) -> None:
     with pytest.raises(ImproperlyConfigured, match="on_store_error must be a callable"):
         wsgi.SessionMiddleware(wsgi_routes, store=down_store(), on_store_error=bad)  # type: ignore[arg-type]
-
-
-def test_waitress_keeps_the_connection_while_redis_is_down(own_redis: RedisServer) -> None:
-    """The Werkzeug example under a real waitress, its Redis stopped: reads and new visitors' writes
-    on one keep-alive connection get 503s, one log line each and no traceback."""
-    port = free_port()
-    command = waitress("examples_wsgi.werkzeug_app:app", port, threads=2)
-    with running(command, port, {"REDIS_URL": own_redis.url}) as server:
-        own_redis.stop()
-        try:
-            statuses = _requests_on_one_connection(
-                port, [("GET", "/", A_COOKIE), ("POST", "/count", {})] * 20
-            )
-        finally:
-            own_redis.start()
-        lines = server.output_once_stopped(last=10**7).splitlines()
-    assert statuses == [503] * 40
-    assert len([line for line in lines if "session store failed" in line]) == 40, lines[-20:]
-    assert not [line for line in lines if "Traceback" in line]
