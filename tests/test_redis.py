@@ -508,3 +508,30 @@ def test_switching_to_hashed_ids_logs_nobody_out(redis_url: str, redis_server: R
     assert store.sync.read(session_id, 3600)  # the sync flavour finds it too
     with pytest.raises(ImproperlyConfigured, match="pass hash_ids too"):
         RedisStore(url=redis_url, legacy_ids=True)
+
+
+@pytest.mark.parametrize("flavour", ["async", "sync"])
+def test_what_no_store_writes_in_a_per_user_set_is_never_a_session(redis_url: str, flavour: str) -> None:
+    """Members another hand put in a user's set (bytes that aren't text, a value no store writes) are
+    not listed, revoked or counted as sessions, and the next purge drops them, once."""
+    from dualsessions import admin
+
+    store = RedisStore(url=redis_url)
+    try:
+        with admin.open_session(store, generate_session_id(), user_key="user") as session:
+            session["user"] = "ada"
+        with redis.Redis.from_url(redis_url) as raw:
+            raw.sadd(store.user_key("ada"), b"\xffgone-session-id-xxxxxxxxxxxxxxx", b"not an id")
+            view = store if flavour == "async" else store.sync
+
+            def call(method: str, *args: typing.Any) -> typing.Any:
+                result = getattr(view, method)(*args)
+                return asyncio.run(result) if flavour == "async" else result
+
+            assert len(call("user_sessions", "ada")) == 1
+            assert call("purge_expired") == 2  # the two foreign members, dropped as they are stored
+            assert call("purge_expired") == 0
+            assert raw.scard(store.user_key("ada")) == 1
+            assert call("revoke_user", "ada") == 1
+    finally:
+        store.close()

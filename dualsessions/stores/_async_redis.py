@@ -191,7 +191,8 @@ class AsyncRedisOperations(SessionStore):
         await self._command(INDEX, "srem", store.user_key(user), *store.index_members(session_id))
 
     async def user_sessions(self, user: str) -> list[str]:
-        return sorted(text(m) for m in await self._command(INDEX, "smembers", self._store.user_key(user)))
+        store = self._store
+        return store.split_members(await self._command(INDEX, "smembers", store.user_key(user)))[0]
 
     async def revoke_user(self, user: str) -> int:
         """End every session of ``user``: the index holds record names, so delete those keys (one
@@ -243,14 +244,14 @@ class AsyncRedisOperations(SessionStore):
         async with pipeline(client, False) as pipe:  # three round trips a batch of sets
             for key in sets:
                 pipe.smembers(key)
-            memberships = [sorted(map(text, members)) for members in await pipe.execute()]
+            split = [store.split_members(members) for members in await pipe.execute()]
         async with pipeline(client, False) as pipe:
-            store.queue_existence(pipe, memberships)
+            store.queue_existence(pipe, [names for names, _ in split])
             found = iter(await pipe.execute())
         purged = 0
         async with pipeline(client, False) as pipe:
-            for key, members in zip(sets, memberships, strict=True):
-                purged += store.plan_purge(key, members, found, pipe)
+            for key, (names, foreign) in zip(sets, split, strict=True):
+                purged += store.plan_purge(key, names, found, pipe, foreign)
             await pipe.execute()
         return purged
 

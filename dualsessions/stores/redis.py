@@ -206,8 +206,29 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
         """The key the move to hashed keys sets (``:`` is never in a session id, so no clash)."""
         return self.key("meta:records-moved-to-hashed-keys")
 
+    def split_members(self, members: typing.Iterable[bytes | str]) -> tuple[list[str], list[bytes | str]]:
+        """A per-user set's members: the names of sessions it holds (sorted), and what else is there as
+        Redis has it (bytes that aren't text, values no store writes), never taken for a session."""
+        names: list[str] = []
+        foreign: list[bytes | str] = []
+        for member in members:
+            try:
+                name = member.decode("utf-8") if isinstance(member, bytes) else member
+            except UnicodeDecodeError:
+                name = None
+            if name is not None and self.accepts_id(name):
+                names.append(name)
+            else:
+                foreign.append(member)
+        return sorted(names), foreign
+
     def plan_purge(
-        self, set_key: str, members: list[str], found: typing.Iterator[typing.Any], pipe: typing.Any
+        self,
+        set_key: str,
+        members: list[str],
+        found: typing.Iterator[typing.Any],
+        pipe: typing.Any,
+        foreign: typing.Sequence[bytes | str] = (),
     ) -> int:
         """Queue on ``pipe`` what purging one per-user set does, from ``found`` (EXISTS per key of
         :meth:`member_keys`, in order, taken from the iterator); how many entries it drops.
@@ -217,8 +238,8 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
         hashed key, and with ``legacy_ids`` its record is moved there first (not on a cluster, which
         can't move a key atomically across slots): a dump of the sets then gives no ids. Without
         ``legacy_ids`` a record still under its plain id is left alone: the apps can't read it, and
-        revoking still finds it."""
-        gone = []
+        revoking still finds it. ``foreign`` members (see :meth:`split_members`) leave as they are."""
+        gone: list[bytes | str] = list(foreign)
         for member in members:
             exists = [bool(next(found)) for _ in self.member_keys(member)]
             if not any(exists):
