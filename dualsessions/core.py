@@ -906,14 +906,15 @@ class SessionState:
     def _ttl(self, least: int = 1) -> int:
         metadata = typing.cast(SessionMetadata, self.metadata)
         config, now = self.config, _clock.now()
-        # A request uses the session now; a script's look leaves its last use as recorded (where the
-        # store keeps it otherwise, the engine bounds the TTL by the store's: ``expiry_from_store``).
+        # A request uses the session now, and so does a script that sets its lifetime; a script's
+        # other changes leave its last use as recorded (where the store keeps it instead, the engine
+        # bounds the TTL by the store's: ``expiry_from_store``).
         kept = self._kept_last_access
         end = deadline(
             metadata["lifetime"],
             self._rolling,
             metadata["created"],
-            now if kept is None or self._expiry_from_store else kept,
+            now if kept is None or self._lifetime_set or self._expiry_from_store else kept,
             config.idle_timeout,
             config.absolute_timeout,
         )
@@ -1057,7 +1058,7 @@ class SessionState:
         self, situation: str, store: Store, cookie: Cookie, stale: tuple[str, ...]
     ) -> Decision:
         metadata = typing.cast(SessionMetadata, self.metadata)
-        if self._kept_last_access is None:  # a request's write is a use; a script's is not
+        if self._kept_last_access is None or self._lifetime_set:  # a use: a request's write, a new lifetime
             metadata["last_access"] = _clock.now()
         record_id, owner, user = self._record_id, self._owner, self.user
         session_id = self._new_id or record_id or generate_session_id()
@@ -1090,7 +1091,7 @@ class SessionState:
             stale=stale,
             users=tuple(index),
             max_age=ttl if metadata["lifetime"] > 0 else None,
-            # (a lifetime set by the script counts from now, as a request's would)
+            # (a lifetime a script sets is a use: it counts from now, as a request's would)
             expiry_from_store=self._expiry_from_store and record_id is not None and not self._lifetime_set,
         )
 
@@ -1099,7 +1100,7 @@ class SessionState:
         the decision with a TTL no longer than what the record has left there (``remaining``; None:
         the store can't tell, and the TTL stays as decided)."""
         decision = self._decision
-        if remaining is not None and remaining < decision.ttl:
+        if remaining is not None and (remaining < decision.ttl or decision.ttl == 0):  # (0: the store's)
             decision = self._decision = decision._replace(ttl=remaining)
         return decision
 

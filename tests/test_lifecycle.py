@@ -329,7 +329,7 @@ def test_a_lifetime_a_script_gives_a_rolling_session_counts_from_then(
     store: typing.Any, clock: Clock
 ) -> None:
     """A script that gives a rolling session a longer lifetime ("remember me" from a back office)
-    extends it: the new lifetime counts from the change, whatever expiry the store had."""
+    extends it: setting a lifetime is a use, so it counts from the change, on every store."""
     options = {"lifetime": 3600, "rolling": True}
     app = App("script", store, options)
     _, session_id = log_in(app)
@@ -343,8 +343,8 @@ def test_a_lifetime_a_script_gives_a_rolling_session_counts_from_then(
 
 @pytest.mark.parametrize(
     "options",
-    [{"idle_timeout": 1000, "lifetime": 3600}, {"lifetime": 1000, "rolling": True}],
-    ids=["idle", "rolling"],
+    [{"idle_timeout": 1000, "lifetime": 3600}, {"lifetime": 1000, "rolling": True}, {"rolling": True}],
+    ids=["idle", "rolling", "browser-session"],
 )
 def test_a_scripts_change_keeps_the_expiry_redis_has(redis_url: str, options: dict[str, typing.Any]) -> None:
     """On Redis the expiry that reads extend lives in the key's TTL: a script's write keeps it."""

@@ -535,3 +535,28 @@ def test_what_no_store_writes_in_a_per_user_set_is_never_a_session(redis_url: st
             assert call("revoke_user", "ada") == 1
     finally:
         store.close()
+
+
+def test_hashed_names_in_a_per_user_set_are_sessions_whatever_ids_the_store_accepts(redis_url: str) -> None:
+    """With ``hash_ids`` the sets hold hashed names, not ids: a store that accepts ids of its own
+    shape (UUIDs) still lists, revokes and keeps them on purge."""
+    import re
+    import uuid
+
+    shape = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+    class UuidStore(RedisStore):
+        def accepts_id(self, session_id: str) -> bool:
+            return shape.fullmatch(session_id) is not None
+
+    store = UuidStore(url=redis_url, hash_ids="a key")
+    try:
+        session_id = str(uuid.uuid4())
+        store.sync.write(session_id, b"{}", 3600, 3600)
+        store.sync.add_user_session("ada", session_id)
+        assert store.sync.user_sessions("ada") == [store.name(session_id)]
+        assert store.sync.purge_expired() == 0  # alive: its entry stays
+        assert store.sync.revoke_user("ada") == 1
+        assert not store.sync.exists(session_id)
+    finally:
+        store.close()

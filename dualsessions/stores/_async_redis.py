@@ -235,7 +235,7 @@ class AsyncRedisOperations(SessionStore):
                     sets = []
             if sets:
                 purged += await watchdog.bound(self._purge_sets(client, sets))
-        except STORE_ERRORS as exc:
+        except COMMAND_ERRORS as exc:
             raise SessionStoreError(store.description, INDEX, exc) from exc
         return purged
 

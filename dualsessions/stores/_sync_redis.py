@@ -234,7 +234,7 @@ class SyncRedisOperations(SyncSessionStore):
                     sets = []
             if sets:
                 purged += self._purge_sets(client, sets)
-        except STORE_ERRORS as exc:
+        except COMMAND_ERRORS as exc:
             raise SessionStoreError(store.description, INDEX, exc) from exc
         return purged
 

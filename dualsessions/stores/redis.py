@@ -216,7 +216,7 @@ class RedisStore(AsyncRedisOperations, DualSessionStore):
                 name = member.decode("utf-8") if isinstance(member, bytes) else member
             except UnicodeDecodeError:
                 name = None
-            if name is not None and self.accepts_id(name):
+            if name is not None and (self.accepts_id(name) or _HASHED_NAME.fullmatch(name) is not None):
                 names.append(name)
             else:
                 foreign.append(member)
