@@ -54,15 +54,25 @@ _STORE_KINDS = (
 )
 
 
+#: The status of a command whose reader went away (`dualsessions list | head`), as SIGPIPE gives.
+BROKEN_PIPE = 141
+
+
 def main(argv: typing.Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:  # --help, or a command line that doesn't parse: its text goes out now
+        if not _flushed():
+            return BROKEN_PIPE
+        raise
     noted = _Warnings()
     logger = logging.getLogger("dualsessions")
     logger.addHandler(noted)
     try:
         code = int(args.run(args) or 0)
-        sys.stdout.flush()  # here, so that a reader gone meanwhile is a broken pipe below, not at exit
+        if not _flushed():  # here, not at exit, where a reader gone meanwhile would end in a traceback
+            return BROKEN_PIPE
         for message in noted.messages:
             print(f"dualsessions: warning: {message}", file=sys.stderr)
         return code
@@ -72,12 +82,9 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dualsessions: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader went away (`dualsessions list | head`): stop without a word
-        # What is left in stdout's buffer would fail again when Python flushes it at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-        return 141  # as a command that SIGPIPE ended reports
+    except BrokenPipeError:  # the reader went away while the command wrote: stop without a word
+        _flushed()
+        return BROKEN_PIPE
     except Exception as error:  # one line, never a traceback, whatever the input or the store does
         print(
             f"dualsessions: {type(error).__name__}: {_one_line(str(error))}{noted.aside()}",
@@ -109,6 +116,19 @@ class _Warnings(logging.Handler):
             return ""
         more = len(self.messages) - 1
         return f" (warning: {self.messages[0]}{f'; and {more} more' if more else ''})"
+
+
+def _flushed() -> bool:
+    """Send what stdout holds; False when its reader went away, and stdout then writes nowhere (what is
+    left in its buffer would fail again when Python flushes it at exit)."""
+    try:
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return False
 
 
 def _one_line(text: str) -> str:

@@ -855,10 +855,17 @@ def test_a_long_store_call_shows_the_time_it_has_run_on_a_terminal(monkeypatch: 
     assert quiet.getvalue() == ""
 
 
-@pytest.mark.parametrize("sessions", [3, 2000], ids=["buffered", "more-than-a-pipe-holds"])
-def test_a_reader_that_stops_early_ends_the_command_quietly(redis_url: str, sessions: int) -> None:
+@pytest.mark.parametrize(
+    ("command", "sessions"),
+    [("list", 3), ("list", 2000), ("--help", 0)],
+    ids=["buffered", "more-than-a-pipe-holds", "help"],
+)
+def test_a_reader_that_stops_early_ends_the_command_quietly(
+    redis_url: str, command: str, sessions: int
+) -> None:
     """``dualsessions list | head -1``: the command stops at the closed pipe, with no error line,
-    whether the pipe broke while it was writing or when it flushed its last lines."""
+    whether the pipe broke while it was writing or when it flushed its last lines (argparse's help
+    included)."""
     store = RedisStore(url=redis_url)
     try:
         for _ in range(sessions):
@@ -866,17 +873,17 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(redis_url: str, sess
     finally:
         store.close()
     environment = {k: v for k, v in _environment().items() if k != "PYTHONUNBUFFERED"}
-    command = subprocess.Popen(
-        [sys.executable, "-m", "dualsessions", "--store", redis_url, "list"],
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dualsessions", "--store", redis_url, command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
         env=environment,
     )
-    assert command.stdout is not None and command.stderr is not None
+    assert process.stdout is not None and process.stderr is not None
     if sessions > 3:
-        assert command.stdout.readline().decode().split() == COLUMNS
-    command.stdout.close()  # as head does once it has its line (or `true`, at once)
-    with command.stderr:
-        errors = command.stderr.read()
-    assert (command.wait(timeout=60), errors) == (141, b"")
+        assert process.stdout.readline().decode().split() == COLUMNS
+    process.stdout.close()  # as head does once it has its line (or `true`, at once)
+    with process.stderr:
+        errors = process.stderr.read()
+    assert (process.wait(timeout=60), errors) == (141, b"")
