@@ -14,6 +14,7 @@ import anyio
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from ._sync_engine import SyncEngine
 from .core import Lifetime, Session, UserSession, generate_session_id
 from .exceptions import ImproperlyConfigured, SessionNotLoaded
 from .types import SessionMetadata
@@ -74,12 +75,23 @@ class SessionHandler:
     def initially_empty(self) -> bool:
         return self.handle.state.initially_empty
 
-    async def load(self) -> Session:
-        """Read the session from the store, once; later calls return the loaded session. Tasks of
-        one connection that load at the same time share the one read."""
+    def _at_hand(self) -> Session | None:
+        """The session if it is had without waiting: loaded already, or read now from a store that
+        never waits (the sync engine drives those); None when a read must be awaited."""
         handle = self.handle
         state = handle.state
         session = state.session
+        engine = handle.engine
+        if session is None and isinstance(engine, SyncEngine) and not self._loading:
+            session = engine.load(state, handle.into)
+            if self.scope is not None:  # (None once the application has returned)
+                self.scope["session"] = session
+        return session
+
+    async def load(self) -> Session:
+        """Read the session from the store, once; later calls return the loaded session. Tasks of
+        one connection that load at the same time share the one read."""
+        session = self._at_hand()
         if session is None:
             loading = self._loading
             if loading:  # another task is reading it: wait for that read (and try again if it failed)
@@ -87,18 +99,16 @@ class SessionHandler:
                     loading = self._loading = anyio.Event()
                 await loading.wait()
                 return await self.load()
-            # A store that never waits is driven by the sync engine: no coroutine to await.
-            loaded = handle.engine.load(state, handle.into)
-            if isinstance(loaded, Session):
-                session = loaded
-            else:
-                self._loading = True
-                try:
-                    session = await loaded
-                finally:
-                    waiting, self._loading = self._loading, False
-                    if isinstance(waiting, anyio.Event):
-                        waiting.set()
+            handle = self.handle
+            self._loading = True
+            try:
+                session = await typing.cast(
+                    "typing.Awaitable[Session]", handle.engine.load(handle.state, handle.into)
+                )
+            finally:
+                waiting, self._loading = self._loading, False
+                if isinstance(waiting, anyio.Event):
+                    waiting.set()
             if self.scope is not None:  # (None once the application has returned)
                 self.scope["session"] = session
         return session
@@ -123,8 +133,10 @@ def get_session_handler(connection: HTTPConnection) -> SessionHandler:
 
 async def load_session(connection: HTTPConnection) -> None:
     """Load the session; ``connection.session`` is usable afterwards. Loading twice is harmless."""
-    handler = connection.scope.get("session_handler")
-    session = await (handler if handler is not None else get_session_handler(connection)).load()
+    handler = connection.scope.get("session_handler") or get_session_handler(connection)
+    session = handler._at_hand()  # (a store that never waits: no coroutine)
+    if session is None:
+        session = await handler.load()
     # The connection's own scope: a middleware in between may have passed on a copy of the one the
     # handler filled.
     connection.scope["session"] = session
