@@ -180,7 +180,7 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock(_clock.now())
+    fake = Clock(float(int(_clock.now())))  # a whole second: records keep times to the millisecond
     monkeypatch.setattr(_clock, "now", fake)
     return fake
 

@@ -561,6 +561,26 @@ def test_the_session_id_through_the_phases(now: float) -> None:
     assert state.session_id == "as-written"
 
 
+def test_a_record_keeps_its_times_to_the_millisecond(clock: Clock) -> None:
+    """Times are written rounded down to the millisecond: 14 digits in JSON, not up to 17, which
+    every read parses on the fast path of float(); the session shows the same times it stores."""
+    clock.now = 1796278127.8239144
+    state = SessionState(make_config(), None)
+    state.load(None)["a"] = 1
+    metadata = typing.cast(dict[str, typing.Any], state.decide(200).data)[METADATA_KEY]
+    assert (metadata["created"], metadata["last_access"]) == (1796278127.823, 1796278127.823)
+    assert '"created":1796278127.823,' in json.dumps(metadata, separators=(",", ":"))
+    assert state.metadata == metadata
+
+    clock.now += 600.0009  # later, the next request's write
+    later = SessionState(make_config(), "abc")
+    later.load({"a": 1, METADATA_KEY: metadata})
+    assert later.metadata is not None and later.metadata["last_access"] == 1796278727.824
+    later.session["a"] = 2  # type: ignore[index]
+    written = typing.cast(dict[str, typing.Any], later.decide(200).data)[METADATA_KEY]
+    assert (written["created"], written["last_access"]) == (1796278127.823, 1796278727.824)
+
+
 EARLY_CHANGES: dict[
     str, tuple[typing.Callable[[SessionState], object], typing.Callable[[object], dict[str, typing.Any]]]
 ] = {
