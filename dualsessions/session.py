@@ -92,25 +92,29 @@ class SessionHandler:
         """Read the session from the store, once; later calls return the loaded session. Tasks of
         one connection that load at the same time share the one read."""
         session = self._at_hand()
-        if session is None:
-            loading = self._loading
-            if loading:  # another task is reading it: wait for that read (and try again if it failed)
-                if loading is True:
-                    loading = self._loading = anyio.Event()
-                await loading.wait()
-                return await self.load()
-            handle = self.handle
-            self._loading = True
-            try:
-                session = await typing.cast(
-                    "typing.Awaitable[Session]", handle.engine.load(handle.state, handle.into)
-                )
-            finally:
-                waiting, self._loading = self._loading, False
-                if isinstance(waiting, anyio.Event):
-                    waiting.set()
-            if self.scope is not None:  # (None once the application has returned)
-                self.scope["session"] = session
+        return session if session is not None else await self._read()
+
+    async def _read(self) -> Session:
+        """Read the session from a store that waits, once: tasks that load meanwhile wait for that
+        read (and try again if it failed)."""
+        loading = self._loading
+        if loading:  # another task is reading it
+            if loading is True:
+                loading = self._loading = anyio.Event()
+            await loading.wait()
+            return await self.load()
+        handle = self.handle
+        self._loading = True
+        try:
+            session = await typing.cast(
+                "typing.Awaitable[Session]", handle.engine.load(handle.state, handle.into)
+            )
+        finally:
+            waiting, self._loading = self._loading, False
+            if isinstance(waiting, anyio.Event):
+                waiting.set()
+        if self.scope is not None:  # (None once the application has returned)
+            self.scope["session"] = session
         return session
 
     def regenerate_id(self) -> str:
@@ -136,7 +140,7 @@ async def load_session(connection: HTTPConnection) -> None:
     handler = connection.scope.get("session_handler") or get_session_handler(connection)
     session = handler._at_hand()  # (a store that never waits: no coroutine)
     if session is None:
-        session = await handler.load()
+        session = await handler._read()
     # The connection's own scope: a middleware in between may have passed on a copy of the one the
     # handler filled.
     connection.scope["session"] = session
