@@ -155,9 +155,12 @@ _CLOCK_SKEW = 24 * 3600
 
 
 def _stamp(moment: float) -> float:
-    """A time as records keep it: to the millisecond, rounded down. Its JSON is 14 digits instead of
-    up to 17, which a record's every reader parses on the fast path of ``float()``."""
-    return math.floor(moment * 1000) / 1000
+    """A time as records keep it: to the millisecond, rounded down (never after ``moment``). Its JSON
+    is 14 digits instead of up to 17, which a record's every reader parses on ``float()``'s fast path.
+    """
+    thousandths = math.floor(moment * 1000)  # (the product may round up past a whole thousandth)
+    stamp = thousandths / 1000
+    return stamp if stamp <= moment else (thousandths - 1) / 1000
 
 
 def generate_session_id() -> str:
@@ -759,9 +762,10 @@ class SessionState:
         """
         if self.phase is not _UNLOADED:
             self._refuse("load", _UNLOADED)
-        now = _stamp(_clock.now())  # (the time a new session's metadata records)
+        now = _clock.now()  # what the rules judge by
+        stamp = _stamp(now)  # what the metadata records
         config = self.config
-        lifetime, created, last_use = config.lifetime, now, now
+        lifetime, created, last_use = config.lifetime, stamp, stamp
         values: dict[str, typing.Any] = {}
         owner = None
         device: DeviceMetadata | None = None
@@ -795,7 +799,7 @@ class SessionState:
             )
             if end is not None and now >= end:
                 self._stale = (typing.cast(str, self._cookie_id), owner)
-                lifetime, created = config.lifetime, now
+                lifetime, created = config.lifetime, stamp
             else:  # (what is left at its class default is not written: this runs on every request)
                 values = data
                 self._record_id = self._cookie_id

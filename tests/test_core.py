@@ -581,6 +581,35 @@ def test_a_record_keeps_its_times_to_the_millisecond(clock: Clock) -> None:
     assert (written["created"], written["last_access"]) == (1796278127.823, 1796278727.824)
 
 
+def test_a_time_stamped_to_the_millisecond_is_never_after_the_clock(clock: Clock) -> None:
+    """Multiplied by 1000, this time rounds up to a whole thousandth: the stamp still stays below it,
+    so a new session's TTL, Max-Age and remaining seconds are its lifetime, not a second more."""
+    clock.now = 1903573218.8009999
+    assert core._stamp(clock.now) == 1903573218.8
+    state = SessionState(make_config(), None)
+    state.load(None)["a"] = 1
+    assert state.remaining_seconds() == LIFETIME
+    decision = state.decide(200)
+    assert typing.cast(dict[str, typing.Any], decision.data)[METADATA_KEY]["created"] <= clock.now
+    assert (decision.ttl, decision.max_age) == (LIFETIME, LIFETIME)
+
+
+@pytest.mark.parametrize(
+    "options", [{"rolling": True}, {"idle_timeout": 1800}], ids=["rolling", "idle_timeout"]
+)
+def test_a_record_with_finer_times_ends_at_its_own_deadline(
+    clock: Clock, options: dict[str, typing.Any]
+) -> None:
+    """A record written with times finer than a millisecond (by an earlier release) ends when they
+    say, not up to a millisecond later: the rules judge by the clock, only what is recorded is stamped."""
+    written = 1796278127.8234567
+    end = written + (1800 if "idle_timeout" in options else LIFETIME)
+    clock.now = end + 0.0005
+    state = SessionState(make_config(**options), "abc")
+    session = state.load(record({"a": 1}, created=written, rolling="rolling" in options))
+    assert session == {} and state.stale_record == ("abc", None)
+
+
 EARLY_CHANGES: dict[
     str, tuple[typing.Callable[[SessionState], object], typing.Callable[[object], dict[str, typing.Any]]]
 ] = {
