@@ -502,3 +502,30 @@ def test_the_cookie_signer_signs_as_itsdangerous_does(keys: list[bytes], value: 
         assert ours.verify(value, Signer([key], salt="salt").get_signature(value))
     assert not ours.verify(value, Signer([b"another"], salt="salt").get_signature(value))
     assert not ours.verify(value, theirs.get_signature(value) + b"A")  # one spelling only
+
+
+def test_cookie_regenerated_within_the_millisecond_of_its_last_write_is_the_same(clock: Clock) -> None:
+    """A CookieStore's cookie is its id, signed content: a regeneration with the data unchanged in
+    the millisecond of the last write re-sends the same cookie, a millisecond later a new one (what
+    the Stores page says; the old cookie can't be ended either way)."""
+    from dualsessions._sync_engine import SyncEngine
+
+    engine = SyncEngine(CookieStore("key").sync, {"lifetime": 3600}, "script")
+
+    def regenerated(cookie: str | None) -> str:
+        handle = engine.begin(cookie)
+        if cookie is None:
+            handle.load()["user"] = "ada"
+        else:
+            handle.load()
+            handle.regenerate()
+        handle.save(200)
+        value = find_cookie(dict(handle.headers())["Set-Cookie"].partition(";")[0], "session")
+        assert value is not None
+        return value
+
+    first = regenerated(None)
+    assert regenerated(first) == first
+    clock.advance(0.002)  # (a whole millisecond later, however the sum rounds)
+    later = regenerated(first)
+    assert later != first and regenerated(later) == later
