@@ -69,6 +69,12 @@ JOBS = [
         (r"\bAsyncRedis\b", "SyncRedis"),
         (r"\bSessionStore\b", "SyncSessionStore"),
         (r"\b_async_contract\b", "_sync_contract"),
+        (r"\b_async_direct\b", "_sync_direct"),
+        (r"in the async flavour", "in the sync flavour"),
+    ]),
+    Job("stores/_async_direct.py", "stores/_sync_direct.py", [
+        (r"\bredis\.asyncio\.(\w+Pool)\b", r"redis.\1"),
+        (r"\bAsyncRedis\b", "SyncRedis"),
         (r"in the async flavour", "in the sync flavour"),
     ]),
     Job("stores/_async_sql.py", "stores/_sync_sql.py", [

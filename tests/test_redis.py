@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import logging
 import socket
 import sys
+import threading
 import time
+import types
 import typing
 
 import pytest
 import redis
 import redis.asyncio
+import redis.asyncio.retry
+import redis.backoff
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -560,3 +565,153 @@ def test_hashed_names_in_a_per_user_set_are_sessions_whatever_ids_the_store_acce
         assert not store.sync.exists(session_id)
     finally:
         store.close()
+
+
+# -- the hot path's own GET and SET (stores/_direct.py) --------------------------------------------
+
+
+def _wrapped(client: redis.asyncio.Redis) -> redis.asyncio.Redis:
+    """Its class's ``execute_command`` wrapped as OpenTelemetry's redis instrumentation does it (wrapt
+    sets ``__wrapped__`` too)."""
+
+    class Wrapped(type(client)):  # type: ignore[misc]
+        @functools.wraps(redis.asyncio.Redis.execute_command)
+        async def execute_command(self, *args: typing.Any, **options: typing.Any) -> typing.Any:
+            return await super().execute_command(*args, **options)
+
+    client.__class__ = Wrapped
+    return client
+
+
+def _patched(client: redis.asyncio.Redis) -> redis.asyncio.Redis:
+    """Its class's ``execute_command`` replaced by a plain function, as Sentry's integration does."""
+
+    class Patched(type(client)):  # type: ignore[misc]
+        async def execute_command(self, *args: typing.Any, **options: typing.Any) -> typing.Any:
+            return await super().execute_command(*args, **options)
+
+    client.__class__ = Patched
+    return client
+
+
+def _instance_patched(client: redis.asyncio.Redis) -> redis.asyncio.Redis:
+    """``execute_command`` replaced on the client itself, as OpenTelemetry's ``instrument_client`` does."""
+    own = client.execute_command
+
+    async def execute_command(*args: typing.Any, **options: typing.Any) -> typing.Any:
+        return await own(*args, **options)
+
+    client.execute_command = execute_command  # type: ignore[method-assign]
+    return client
+
+
+@pytest.mark.parametrize(
+    ("options", "instrument", "layered"),
+    [
+        ({}, None, 0),
+        ({}, _wrapped, 2),
+        ({}, _patched, 2),
+        ({}, _instance_patched, 2),
+        ({"single_connection_client": True}, None, 2),
+        ({"retry": redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 2)}, None, 2),
+        ({"retry_on_timeout": True}, None, 2),
+    ],
+    ids=["url", "wrapped", "patched", "instance-patched", "single-connection", "retry", "retry-on-timeout"],
+)
+def test_a_sessions_get_and_set_skip_the_async_clients_command_layers_where_nothing_is_lost(
+    redis_url: str,
+    options: dict[str, typing.Any],
+    instrument: typing.Callable[[redis.asyncio.Redis], redis.asyncio.Redis] | None,
+    layered: int,
+) -> None:
+    """A client made from a URL (as the store makes them) sends a session's GET and SET without going
+    through ``execute_command``. One with something that must see every command (instrumentation,
+    its own connection, a retry policy) sends them its own way."""
+    client = redis.asyncio.Redis.from_url(redis_url, **options)
+    if instrument is not None:
+        client = instrument(client)
+    store = RedisStore(connection=client)
+    own = redis.asyncio.Redis.execute_command.__code__
+    calls: set[types.FrameType] = set()  # (a coroutine's frame is called again at each resumption)
+
+    def profile(frame: types.FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code is own:
+            calls.add(frame)
+
+    async def read_and_write() -> None:
+        session_id = generate_session_id()
+        await store.write(session_id, b"{}", 60, 60)
+        sys.setprofile(profile)
+        try:
+            assert await store.read(session_id, 60) == b"{}"
+            assert await store.replace(session_id, b'{"k":1}', 60, 60) == session_id
+        finally:
+            sys.setprofile(None)
+        assert await store.read(session_id, 60) == b'{"k":1}'
+        await client.aclose()
+
+    asyncio.run(read_and_write())
+    assert len(calls) == layered
+
+
+class DroppingProxy:
+    """A TCP proxy to a real server that, once armed with a command's name, closes the next connection
+    that sends that command instead of passing it on: a connection that dies as a command goes out."""
+
+    def __init__(self, port: int) -> None:
+        self._target = port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.armed: bytes | None = None
+        self.dropped = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                inbound, _ = self._listener.accept()
+            except OSError:
+                return
+            outbound = socket.create_connection(("127.0.0.1", self._target))
+            threading.Thread(target=self._pipe, args=(inbound, outbound, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(outbound, inbound, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if from_client and self.armed is not None and f"\r\n{self.armed}\r\n".encode() in data:
+                    self.armed = None
+                    self.dropped += 1
+                    break
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.mark.parametrize("frontend", ["asgi", "wsgi"])
+def test_a_read_whose_connection_dies_as_it_goes_out_is_sent_again_a_write_is_not(
+    redis_server: RedisServer, frontend: str
+) -> None:
+    """A GET changes nothing, so it goes out again on a fresh connection. A SET may have been applied
+    before its connection died: sent again, it could undo a newer write of another request."""
+    from .apps import FRONTENDS
+
+    proxy = DroppingProxy(redis_server.port)
+    try:
+        with FRONTENDS[frontend](RedisStore(url=f"redis://127.0.0.1:{proxy.port}/0")) as http:
+            http.get("/set?user=alice")
+            proxy.armed = "GET"
+            assert http.get("/read").json() == {"user": "alice"}
+            assert proxy.dropped == 1
+            proxy.armed = "SET"
+            with pytest.raises(SessionStoreError, match="ConnectionError"):
+                http.get("/set?theme=dark")
+            assert proxy.dropped == 2
+            assert http.get("/read").json() == {"user": "alice"}
+    finally:
+        proxy.close()

@@ -14,6 +14,7 @@ import typing
 
 from ..exceptions import SessionStoreError
 from ._async_contract import SessionStore
+from ._async_direct import direct
 from ._redis_common import (
     COMMAND_ERRORS,
     COMPARE_AND_SET,
@@ -66,7 +67,7 @@ class AsyncRedisOperations(SessionStore):
             return await self._migrate(session_id)
         try:  # the hot path of every request that loads a session: _command, without its indirection
             client, watchdog = store.loop_client() or await store.async_client()
-            value = await watchdog.bound(client.get(store.record_key(session_id)))
+            value = await watchdog.bound(direct(client).get(store.record_key(session_id)))
         except COMMAND_ERRORS as exc:
             raise command_failure(store.description, READ, exc) from exc
         return value if type(value) is bytes else as_bytes(value)
@@ -95,7 +96,7 @@ class AsyncRedisOperations(SessionStore):
         try:  # the hot path of every request that changes a session: _command, without its indirection
             client, watchdog = store.loop_client() or await store.async_client()
             key, seconds = store.record_key(session_id), store.expiry(ttl)
-            written = await watchdog.bound(client.set(key, data, ex=seconds, xx=True))  # SET XX: one command
+            written = await watchdog.bound(direct(client).set(key, data, ex=seconds, xx=True))  # SET XX
         except STORE_ERRORS as exc:
             raise SessionStoreError(store.description, WRITE, exc) from exc
         return session_id if written else None

@@ -38,6 +38,7 @@ from ._redis_common import (
 )
 from ._retry import backoff
 from ._sync_contract import SyncSessionStore
+from ._sync_direct import direct
 
 if typing.TYPE_CHECKING:
     from .redis import RedisStore
@@ -65,7 +66,7 @@ class SyncRedisOperations(SyncSessionStore):
             return self._migrate(session_id)
         try:  # the hot path of every request that loads a session: _command, without its indirection
             client = store.sync_client()
-            value = client.get(store.record_key(session_id))
+            value = direct(client).get(store.record_key(session_id))
         except COMMAND_ERRORS as exc:
             raise command_failure(store.description, READ, exc) from exc
         return value if type(value) is bytes else as_bytes(value)
@@ -94,7 +95,7 @@ class SyncRedisOperations(SyncSessionStore):
         try:  # the hot path of every request that changes a session: _command, without its indirection
             client = store.sync_client()
             key, seconds = store.record_key(session_id), store.expiry(ttl)
-            written = client.set(key, data, ex=seconds, xx=True)  # SET XX: one command
+            written = direct(client).set(key, data, ex=seconds, xx=True)  # SET XX
         except STORE_ERRORS as exc:
             raise SessionStoreError(store.description, WRITE, exc) from exc
         return session_id if written else None

@@ -1,0 +1,134 @@
+"""The two commands of every request, GET and SET, sent by the store itself on a pooled connection,
+in the async flavour.
+
+redis-py wraps each command in layers a session's read and write don't need: a retry loop, metrics
+hooks, reply callbacks. For the async client they cost about a tenth of a read-only request (redis-py
+8; the sync client's are cheaper). :func:`direct` gives a stand-in for the client whose ``get`` and
+``set`` skip them: each takes a connection from the client's pool, sends the command as the
+connection packs it, reads the reply and puts the connection back.
+
+Only where nothing is lost by it: a client that retries nothing by itself (a URL's, as the store
+makes them), on a plain pool (not Sentinel's, which finds the master per connection; not a cluster),
+not a single-connection one, without client-side caching, whose ``execute_command``, ``get`` and
+``set`` are redis-py's own (not instrumented: Sentry, OpenTelemetry and subclasses see every command
+as before), and while redis-py records no metrics of its own. The client is judged the first time
+the store uses it; the metrics, at every command.
+
+A read whose connection turns out broken as it goes out (a restarted server, a proxy that dropped
+it) is sent once more, the client's way: a GET changes nothing. A write is not: the server may have
+applied it, and sending it again could undo a newer write of another request.
+
+This file is the source of ``_sync_direct.py``, which ``scripts/unasync.py`` generates from it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import types
+import typing
+import weakref
+
+from ._redis_common import AsyncRedis, redis
+
+_PLAIN_POOLS = (redis.asyncio.ConnectionPool, redis.asyncio.BlockingConnectionPool)
+_SKIPPED = ("execute_command", "get", "set")  # what an instrumentation would wrap
+_REDIS_FILES = os.path.dirname(redis.__file__) + os.sep
+
+
+def _connection_args() -> tuple[str, ...]:
+    """What ``get_connection`` is called with: redis-py before 5.3 needs a command name, later ones
+    warn when given one."""
+    parameter = inspect.signature(redis.asyncio.ConnectionPool.get_connection).parameters.get("command_name")
+    return ("GET",) if parameter is not None and parameter.default is inspect.Parameter.empty else ()
+
+
+def _observability() -> typing.Callable[[], typing.Any] | None:
+    """redis-py's switch for metrics of its own commands (redis-py 7 and later), which only its own
+    way of sending feeds."""
+    try:
+        return importlib.import_module("redis.observability.providers").get_observability_instance  # type: ignore[no-any-return]
+    except ImportError:  # redis-py before 7
+        return None
+
+
+_CONNECTION_ARGS = _connection_args()
+_OBSERVABILITY = _observability()
+#: Each client the store has used: its pool if the store may use the pool itself, else None.
+_judged: weakref.WeakKeyDictionary[typing.Any, typing.Any] = weakref.WeakKeyDictionary()
+
+
+def direct(client: AsyncRedis) -> typing.Any:
+    """``client``, or a stand-in whose ``get`` and ``set`` send on its connections directly."""
+    try:
+        pool = _judged[client]
+    except KeyError:
+        pool = _judged[client] = _pool_to_use(client)
+    if pool is None or (_OBSERVABILITY is not None and _OBSERVABILITY().is_enabled()):
+        return client
+    return _Direct(client, pool)
+
+
+def _pool_to_use(client: typing.Any) -> typing.Any:
+    """``client``'s pool, if sending on its connections loses nothing (see the module), else None."""
+    pool = getattr(client, "connection_pool", None)  # (a cluster client has none)
+    if pool is None or type(pool) not in _PLAIN_POOLS or getattr(pool, "cache", None) is not None:
+        return None
+    options = pool.connection_kwargs
+    if _retries(options.get("retry")) or options.get("retry_on_timeout") or options.get("retry_on_error"):
+        return None  # its own policy decides what is sent again
+    if (
+        getattr(client, "single_connection_client", False)
+        or getattr(client, "_single_connection_client", False)  # (the sync client's, redis-py 6 and later)
+        or getattr(client, "connection", None) is not None
+    ):
+        return None
+    for name in _SKIPPED:  # redis-py's own functions, run from its own files (not a wrapper's)
+        method = getattr(type(client), name, None)
+        if name in vars(client) or not (
+            type(method) is types.FunctionType and method.__code__.co_filename.startswith(_REDIS_FILES)
+        ):
+            return None
+    return pool
+
+
+def _retries(retry: typing.Any) -> int:
+    """How many times a client's ``Retry`` sends a command again (redis-py 6 tells; 5 keeps it)."""
+    if retry is None:
+        return 0
+    return int(retry.get_retries() if hasattr(retry, "get_retries") else getattr(retry, "_retries", 0))
+
+
+class _Direct:
+    __slots__ = ("_client", "_pool")
+
+    def __init__(self, client: AsyncRedis, pool: typing.Any) -> None:
+        self._client = client
+        self._pool = pool
+
+    async def get(self, key: str) -> typing.Any:
+        reply = await self._send(b"GET", key, again=True)
+        return await self._client.get(key) if reply is _BROKEN else reply
+
+    async def set(self, key: str, value: bytes, *, ex: int, xx: bool) -> typing.Any:
+        """``SET key value EX ex``, with ``XX`` when ``xx``: ``OK``, or None when ``XX`` found no key."""
+        return await self._send(b"SET", key, value, b"EX", ex, *((b"XX",) if xx else ()), again=False)
+
+    async def _send(self, *command: typing.Any, again: bool) -> typing.Any:
+        """The reply; ``_BROKEN`` if the connection broke and ``again`` says the command may go again.
+        (A pool that has no connection to give fails as the client would: waiting again won't help.)"""
+        pool = self._pool
+        connection = await pool.get_connection(*_CONNECTION_ARGS)
+        try:
+            await connection.send_packed_command(connection.pack_command(*command))
+            return await connection.read_response()
+        except redis.ConnectionError:  # (redis-py has dropped the connection)
+            if not again:
+                raise
+        finally:
+            await pool.release(connection)
+        return _BROKEN
+
+
+_BROKEN = object()
