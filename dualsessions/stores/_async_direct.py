@@ -2,10 +2,10 @@
 in the async flavour.
 
 redis-py wraps each command in layers a session's read and write don't need: a retry loop, metrics
-hooks, reply callbacks. For the async client they cost about a tenth of a read-only request (redis-py
-8; the sync client's are cheaper). :func:`direct` gives a stand-in for the client whose ``get`` and
-``set`` skip them: each takes a connection from the client's pool, sends the command as the
-connection packs it, reads the reply and puts the connection back.
+hooks, reply callbacks. With redis-py 8 they are 6% of a read-only ASGI request's instructions, 12%
+of a changing one's and 10% of a WSGI read's. :func:`direct` gives a stand-in for the client whose
+``get`` and ``set`` skip them: each takes a connection from the client's pool, sends the command as
+the connection packs it, reads the reply and puts the connection back.
 
 Only where nothing is lost by it: a client that retries nothing by itself (a URL's, as the store
 makes them), on a plain pool (not Sentinel's, which finds the master per connection; not a cluster),
