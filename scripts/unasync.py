@@ -73,7 +73,7 @@ JOBS = [
         (r"in the async flavour", "in the sync flavour"),
     ]),
     Job("stores/_async_direct.py", "stores/_sync_direct.py", [
-        (r"\bredis\.asyncio\.(\w+Pool)\b", r"redis.\1"),
+        (r"\bredis\.asyncio\.(\w+Pool|Redis)\b", r"redis.\1"),
         (r"\bAsyncRedis\b", "SyncRedis"),
         (r"in the async flavour", "in the sync flavour"),
     ]),

@@ -20,6 +20,7 @@ import redis
 import redis.asyncio
 import redis.asyncio.retry
 import redis.backoff
+import redis.retry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -570,88 +571,136 @@ def test_hashed_names_in_a_per_user_set_are_sessions_whatever_ids_the_store_acce
 # -- the hot path's own GET and SET (stores/_direct.py) --------------------------------------------
 
 
-def _wrapped(client: redis.asyncio.Redis) -> redis.asyncio.Redis:
-    """Its class's ``execute_command`` wrapped as OpenTelemetry's redis instrumentation does it (wrapt
-    sets ``__wrapped__`` too)."""
+Instrument = typing.Callable[[typing.Any, pytest.MonkeyPatch], typing.Any]
 
-    class Wrapped(type(client)):  # type: ignore[misc]
-        @functools.wraps(redis.asyncio.Redis.execute_command)
-        async def execute_command(self, *args: typing.Any, **options: typing.Any) -> typing.Any:
-            return await super().execute_command(*args, **options)
 
-    client.__class__ = Wrapped
+def _wrapped(client: typing.Any, monkeypatch: pytest.MonkeyPatch) -> typing.Any:
+    """The class's ``execute_command`` wrapped in place, as OpenTelemetry's ``instrument()`` does."""
+    own = type(client).execute_command
+
+    @functools.wraps(own)
+    def execute_command(self: typing.Any, *args: typing.Any, **options: typing.Any) -> typing.Any:
+        return own(self, *args, **options)
+
+    monkeypatch.setattr(type(client), "execute_command", execute_command)
     return client
 
 
-def _patched(client: redis.asyncio.Redis) -> redis.asyncio.Redis:
-    """Its class's ``execute_command`` replaced by a plain function, as Sentry's integration does."""
+def _patched(client: typing.Any, monkeypatch: pytest.MonkeyPatch) -> typing.Any:
+    """The class's ``execute_command`` replaced by a plain function, as Sentry's integration does."""
+    own = type(client).execute_command
 
-    class Patched(type(client)):  # type: ignore[misc]
-        async def execute_command(self, *args: typing.Any, **options: typing.Any) -> typing.Any:
-            return await super().execute_command(*args, **options)
+    def execute_command(self: typing.Any, *args: typing.Any, **options: typing.Any) -> typing.Any:
+        return own(self, *args, **options)
 
-    client.__class__ = Patched
+    monkeypatch.setattr(type(client), "execute_command", execute_command)
     return client
 
 
-def _instance_patched(client: redis.asyncio.Redis) -> redis.asyncio.Redis:
+def _instance_patched(client: typing.Any, monkeypatch: pytest.MonkeyPatch) -> typing.Any:
     """``execute_command`` replaced on the client itself, as OpenTelemetry's ``instrument_client`` does."""
     own = client.execute_command
 
-    async def execute_command(*args: typing.Any, **options: typing.Any) -> typing.Any:
-        return await own(*args, **options)
+    def execute_command(*args: typing.Any, **options: typing.Any) -> typing.Any:
+        return own(*args, **options)
 
-    client.execute_command = execute_command  # type: ignore[method-assign]
+    client.execute_command = execute_command
     return client
 
 
+def _subclassed(client: typing.Any, monkeypatch: pytest.MonkeyPatch) -> typing.Any:
+    """A subclass, which may change any of redis-py's layers (here none)."""
+    client.__class__ = type("Subclassed", (type(client),), {})
+    return client
+
+
+FLAVOURS = {
+    "async": (redis.asyncio.Redis, redis.asyncio.retry.Retry),
+    "sync": (redis.Redis, redis.retry.Retry),
+}
+
+
+@pytest.mark.parametrize("flavour", ["async", "sync"])
 @pytest.mark.parametrize(
-    ("options", "instrument", "layered"),
+    ("options", "instrument", "when", "layered"),
     [
-        ({}, None, 0),
-        ({}, _wrapped, 2),
-        ({}, _patched, 2),
-        ({}, _instance_patched, 2),
-        ({"single_connection_client": True}, None, 2),
-        ({"retry": redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 2)}, None, 2),
-        ({"retry_on_timeout": True}, None, 2),
+        ({}, None, None, 0),
+        ({}, _wrapped, "before", 2),
+        ({}, _wrapped, "after", 2),
+        ({}, _patched, "before", 2),
+        ({}, _patched, "after", 2),
+        ({}, _instance_patched, "before", 2),
+        ({}, _instance_patched, "after", 2),
+        ({}, _subclassed, "before", 2),
+        ({"single_connection_client": True}, None, None, 2),
+        ({"retry": 2}, None, None, 2),
+        ({"retry_on_timeout": True}, None, None, 2),
     ],
-    ids=["url", "wrapped", "patched", "instance-patched", "single-connection", "retry", "retry-on-timeout"],
+    ids=[
+        "url",
+        "wrapped",
+        "wrapped-after-use",
+        "patched",
+        "patched-after-use",
+        "instance-patched",
+        "instance-patched-after-use",
+        "subclass",
+        "single-connection",
+        "retry",
+        "retry-on-timeout",
+    ],
 )
-def test_a_sessions_get_and_set_skip_the_async_clients_command_layers_where_nothing_is_lost(
+def test_a_sessions_get_and_set_skip_the_clients_command_layers_where_nothing_is_lost(
     redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    flavour: str,
     options: dict[str, typing.Any],
-    instrument: typing.Callable[[redis.asyncio.Redis], redis.asyncio.Redis] | None,
+    instrument: Instrument | None,
+    when: str | None,
     layered: int,
 ) -> None:
     """A client made from a URL (as the store makes them) sends a session's GET and SET without going
-    through ``execute_command``. One with something that must see every command (instrumentation,
-    its own connection, a retry policy) sends them its own way."""
-    client = redis.asyncio.Redis.from_url(redis_url, **options)
-    if instrument is not None:
-        client = instrument(client)
+    through ``execute_command``. One that something must see every command of (instrumentation, its
+    own connection, a retry policy, a subclass) sends them its own way, even once the store used it."""
+    client_class, retry_class = FLAVOURS[flavour]
+    if "retry" in options:
+        options = {"retry": retry_class(redis.backoff.NoBackoff(), options["retry"])}
+    client = client_class.from_url(redis_url, **options)
     store = RedisStore(connection=client)
-    own = redis.asyncio.Redis.execute_command.__code__
+    own = client_class.execute_command.__code__
     calls: set[types.FrameType] = set()  # (a coroutine's frame is called again at each resumption)
 
     def profile(frame: types.FrameType, event: str, arg: object) -> None:
         if event == "call" and frame.f_code is own:
             calls.add(frame)
 
-    async def read_and_write() -> None:
-        session_id = generate_session_id()
-        await store.write(session_id, b"{}", 60, 60)
+    async def read_and_write(session_id: str) -> None:
+        operations = store.sync if flavour == "sync" else store
+        sync = flavour == "sync"
+
+        async def run(result: typing.Any) -> typing.Any:
+            return result if sync else await result
+
+        await run(operations.write(session_id, b"{}", 60, 60))
+        assert await run(operations.read(session_id, 60)) == b"{}"  # the store has judged the client
+        if instrument is not None and when == "after":
+            instrument(client, monkeypatch)
         sys.setprofile(profile)
         try:
-            assert await store.read(session_id, 60) == b"{}"
-            assert await store.replace(session_id, b'{"k":1}', 60, 60) == session_id
+            assert await run(operations.read(session_id, 60)) == b"{}"
+            assert await run(operations.replace(session_id, b'{"k":1}', 60, 60)) == session_id
         finally:
             sys.setprofile(None)
-        assert await store.read(session_id, 60) == b'{"k":1}'
-        await client.aclose()
+        assert await run(operations.read(session_id, 60)) == b'{"k":1}'
 
-    asyncio.run(read_and_write())
+    if instrument is not None and when == "before":
+        client = instrument(client, monkeypatch)
+    asyncio.run(read_and_write(generate_session_id()))
     assert len(calls) == layered
+    if flavour == "sync":
+        client.close()
+    else:
+        asyncio.run(client.aclose())
 
 
 class DroppingProxy:

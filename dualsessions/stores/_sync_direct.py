@@ -7,12 +7,13 @@ of a changing one's and 10% of a WSGI read's. :func:`direct` gives a stand-in fo
 ``get`` and ``set`` skip them: each takes a connection from the client's pool, sends the command as
 the connection packs it, reads the reply and puts the connection back.
 
-Only where nothing is lost by it: a client that retries nothing by itself (a URL's, as the store
-makes them), on a plain pool (not Sentinel's, which finds the master per connection; not a cluster),
-not a single-connection one, without client-side caching, whose ``execute_command``, ``get`` and
-``set`` are redis-py's own (not instrumented: Sentry, OpenTelemetry and subclasses see every command
-as before), and while redis-py records no metrics of its own. The client is judged the first time
-the store uses it; the metrics, at every command.
+Only where nothing is lost by it: a client of redis-py's own class (a subclass may change any of its
+layers) that retries nothing by itself (a URL's, as the store makes them), on a plain pool (not
+Sentinel's, which finds the master per connection; not a cluster), not a single-connection one,
+without client-side caching, whose ``execute_command``, ``get`` and ``set`` are redis-py's own (not
+instrumented: Sentry and OpenTelemetry see every command as before), and while redis-py records no
+metrics of its own. The client is judged when the store first uses it and again whenever what that
+rests on has changed (instrumentation or a retry policy set up later); the metrics, at every command.
 
 A read whose connection turns out broken as it goes out (a restarted server, a proxy that dropped
 it) is sent once more, the client's way: a GET changes nothing. A write is not: the server may have
@@ -55,25 +56,57 @@ def _observability() -> typing.Callable[[], typing.Any] | None:
 
 _CONNECTION_ARGS = _connection_args()
 _OBSERVABILITY = _observability()
-#: Each client the store has used: its pool if the store may use the pool itself, else None.
-_judged: weakref.WeakKeyDictionary[typing.Any, typing.Any] = weakref.WeakKeyDictionary()
+#: What the store found about each client it used (see :func:`direct`).
+_judged: weakref.WeakKeyDictionary[typing.Any, _Verdict] = weakref.WeakKeyDictionary()
+
+
+class _Verdict(typing.NamedTuple):
+    pool: typing.Any  # the pool to send on, or None: the client's own way
+    judged_on: tuple[typing.Any, ...]  # what could change afterwards (see _looks)
 
 
 def direct(client: SyncRedis) -> typing.Any:
-    """``client``, or a stand-in whose ``get`` and ``set`` send on its connections directly."""
+    """``client``, or a stand-in whose ``get`` and ``set`` send on its connections directly. The
+    client is judged on first use, and again whenever what the judgement rests on changed since:
+    instrumentation installed later, a retry policy set later, another pool."""
+    looks = _looks(client)
     try:
-        pool = _judged[client]
-    except KeyError:
-        pool = _judged[client] = _pool_to_use(client)
-    if pool is None or (_OBSERVABILITY is not None and _OBSERVABILITY().is_enabled()):
+        verdict = _judged.get(client)
+        if verdict is None or verdict.judged_on != looks:
+            verdict = _judged[client] = _Verdict(_pool_to_use(client), looks)
+    except TypeError:  # a client that can't be a dictionary's weak key: its own way
         return client
-    return _Direct(client, pool)
+    if verdict.pool is None or (_OBSERVABILITY is not None and _OBSERVABILITY().is_enabled()):
+        return client
+    return _Direct(client, verdict.pool)
+
+
+def _looks(client: typing.Any) -> tuple[typing.Any, ...]:
+    """What about ``client`` may change after the store first used it: its pool and that pool's
+    retry policy, its class and the class's methods (instrumentation patches them in place), its own
+    overrides."""
+    pool = getattr(client, "connection_pool", None)
+    cls, own = type(client), vars(client)
+    return (
+        pool,
+        getattr(pool, "connection_kwargs", _NOTHING).get("retry"),
+        cls,
+        cls.execute_command,
+        cls.get,
+        cls.set,
+        "execute_command" in own or "get" in own or "set" in own,
+    )
+
+
+_NOTHING: dict[str, typing.Any] = {}
 
 
 def _pool_to_use(client: typing.Any) -> typing.Any:
     """``client``'s pool, if sending on its connections loses nothing (see the module), else None."""
-    pool = getattr(client, "connection_pool", None)  # (a cluster client has none)
-    if pool is None or type(pool) not in _PLAIN_POOLS or getattr(pool, "cache", None) is not None:
+    if type(client) is not redis.Redis:  # (a subclass may do anything in any of its layers)
+        return None
+    pool = client.connection_pool
+    if type(pool) not in _PLAIN_POOLS or getattr(pool, "cache", None) is not None:
         return None
     options = pool.connection_kwargs
     if _retries(options.get("retry")) or options.get("retry_on_timeout") or options.get("retry_on_error"):
