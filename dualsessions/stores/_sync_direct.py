@@ -2,8 +2,8 @@
 in the sync flavour.
 
 redis-py wraps each command in layers a session's read and write don't need: a retry loop, metrics
-hooks, reply callbacks. With redis-py 8 they are 6% of a read-only ASGI request's instructions, 12%
-of a changing one's and 10% of a WSGI read's. :func:`direct` gives a stand-in for the client whose
+hooks, reply callbacks. With redis-py 8 they are 5% of a read-only ASGI request's instructions, 10%
+of a changing one's and 8% of a WSGI read's. :func:`direct` gives a stand-in for the client whose
 ``get`` and ``set`` skip them: each takes a connection from the client's pool, sends the command as
 the connection packs it, reads the reply and puts the connection back.
 
