@@ -2,11 +2,15 @@
 
 No HTTP server: ASGI apps are called with a synthetic scope, receive and send; WSGI apps with a
 prepared environ. Every measured request carries a real session cookie captured from a priming
-request. Stacks are measured in many short blocks, interleaved round after round, so that every stack sees the
-machine's fast and slow spells alike. Each stack's fastest tenth of blocks is what it costs when
-nothing else gets in the way: the table and the targets compare those, and the ratios of medians are
-shown beside, with the ratios the run's odd rounds and its even rounds give on their own (how far
-apart they are says how still the machine was). Run it with ``scripts/bench``.
+request. Stacks are measured in many short blocks, interleaved round after round, so that every stack
+sees the machine's fast and slow spells alike. Each stack's fastest tenth of blocks is what it costs
+when nothing else gets in the way. The rounds are shared by several processes run one after another
+(``--processes``, 5 by default), since a stack's cost moves more from one process to the next than
+within one; the table shows the middle process's figure for each stack, and each target the middle
+one of the processes' own ratios, with the lowest and the highest beside it (how far apart they are
+says how still the figures held) and the ratio of medians. The benchmark, its Redis and its
+PostgreSQL share one core (``pin_to_one_core``; ``--spread`` leaves them to the OS). Run it with
+``scripts/bench``.
 
 Scenarios: ``bare`` (the framework alone), ``read`` (read one key of an existing session), ``write``
 (change one key of an existing session), ``new`` (a visitor without a cookie sets one key). For Redis
@@ -72,6 +76,9 @@ class _Postgres:
         self._url = ""
 
     def url(self) -> str:
+        given = os.environ.get(_POSTGRES_URL)  # a worker process: its parent's server
+        if given:
+            return given
         if self._running is None:
             sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
             from tests.postgres_server import running_postgres
@@ -87,6 +94,7 @@ class _Postgres:
 
 
 POSTGRES = _Postgres()
+_POSTGRES_URL = "DUALSESSIONS_BENCH_POSTGRES"
 
 
 @dataclasses.dataclass
@@ -593,9 +601,17 @@ class Runner:
 
 
 class RedisServer:
-    def __init__(self) -> None:
+    """A ``redis-server`` of its own on a free loopback port; or, given ``url``, the one a parent
+    process started (``close()`` then leaves it running)."""
+
+    def __init__(self, url: str | None = None) -> None:
         import socket
         import tempfile
+
+        self._process: subprocess.Popen[bytes] | None = None
+        if url is not None:
+            self.url, self.port = url, int(url.rsplit(":", 1)[1].split("/")[0])
+            return
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -635,9 +651,10 @@ class RedisServer:
             client.config_resetstat()
 
     def close(self) -> None:
-        self._process.terminate()
-        self._process.wait()
-        self._dir.cleanup()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait()
+            self._dir.cleanup()
 
 
 async def commands_per_request(runner: Runner, server: RedisServer, scenario: str, count: int = 20) -> float:
@@ -674,19 +691,29 @@ async def measure(
     return samples, runners
 
 
-def memory_write_cost(live: int, writes: int) -> float:
+def memory_write_costs(sizes: tuple[int, ...], writes: int, blocks: int = 10) -> dict[int, float]:
+    """Seconds an ``InMemoryStore`` write takes with each of ``sizes`` live sessions: the fastest of
+    ``blocks`` blocks of writes, the sizes' blocks interleaved (one block each moved the ratio of the
+    two by up to a half from one run to the next)."""
     from dualsessions import InMemoryStore
     from dualsessions.core import generate_session_id
 
-    store = InMemoryStore()
-    for _ in range(live):
-        store.sync.write(generate_session_id(), b"x" * 64, 3600, 3600)
-    ids = list(store.data)[:1000]
-    gc.collect()
-    started = time.perf_counter()
-    for n in range(writes):
-        store.sync.write(ids[n % len(ids)], b"y" * 64, 3600, 3600)
-    return (time.perf_counter() - started) / writes
+    stores = {}
+    for live in sizes:
+        store = InMemoryStore()
+        for _ in range(live):
+            store.sync.write(generate_session_id(), b"x" * 64, 3600, 3600)
+        stores[live] = (store, list(store.data)[:1000])
+    fastest = dict.fromkeys(sizes, float("inf"))
+    size = max(1, writes // blocks)
+    for block in range(blocks):
+        for live, (store, ids) in stores.items():
+            gc.collect()
+            started = time.perf_counter()
+            for n in range(block * size, (block + 1) * size):
+                store.sync.write(ids[n % len(ids)], b"y" * 64, 3600, 3600)
+            fastest[live] = min(fastest[live], (time.perf_counter() - started) / size)
+    return fastest
 
 
 def sync_store_concurrency(requests: int = 50, latency: float = 0.01) -> float:
@@ -727,34 +754,139 @@ def sync_store_concurrency(requests: int = 50, latency: float = 0.01) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=200, help="rounds in all, shared by the processes")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        help="measure in this many processes, one after another, and judge by the middle one "
+        "(see run_in_processes; 5, or 1 with --smoke)",
+    )
     parser.add_argument("--block", type=float, default=0.003, help="seconds per measured block")
     parser.add_argument("--no-peers", action="store_true", help="only dualsessions and the floors")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument(
+        "--spread",
+        action="store_true",
+        help="leave the benchmark and its servers on whichever cores the OS picks (see pin_to_one_core)",
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="a quick run for CI: fail if Redis commands per request rise"
     )
+    parser.add_argument("--worker", metavar="FILE", help=argparse.SUPPRESS)  # one process's share
+    parser.add_argument("--redis-url", help=argparse.SUPPRESS)  # the parent's server, for a worker
     args = parser.parse_args(argv)
-    if args.smoke:
-        args.rounds, args.block, args.no_peers = 1, 0.002, True
+    if args.smoke:  # (in the caller's process, which it leaves on its cores)
+        args.rounds, args.block, args.no_peers, args.spread = args.processes or 1, 0.002, True, True
+    if args.processes is None:
+        args.processes = 1 if args.smoke else 5
 
     with_peers = not args.no_peers and _peers_installed()
+    if args.worker:
+        return _work(args, with_peers)
+    core = None if args.spread else pin_to_one_core()  # before the servers start: they inherit it
     server = RedisServer()
     try:
         selected = stacks(with_peers)
-        samples, commands = asyncio.run(_all(selected, server, args.rounds, args.block))
+        if args.processes > 1:
+            runs = run_in_processes(args, server)
+        else:
+            runs = [asyncio.run(_all(selected, server, args.rounds, args.block))]
     finally:
         server.close()
         POSTGRES.stop()
-    fastest = {key: _fast(values) for key, values in samples.items()} | commands
-    medians = {key: statistics.median(values) for key, values in samples.items()} | commands
-    # The same run split in two, its odd rounds and its even ones: how far apart the two halves put a
-    # ratio says how still the figures hold on this machine now.
-    halves = [{key: _fast(values[start::2] or values) for key, values in samples.items()} for start in (0, 1)]
-    memory = {live: memory_write_cost(live, 2000 if args.smoke else 20000) for live in (100, 100_000)}
+    each = [
+        ({key: _fast(values) for key, values in samples.items()} | commands) for samples, commands in runs
+    ]
+    middle = {key: statistics.median(run[key] for run in each) for key in each[0]}
+    medians = {
+        key: statistics.median(statistics.median(samples[key]) for samples, _ in runs) for key in runs[0][0]
+    } | runs[0][1]
+    if len(runs) == 1:  # one process: its odd rounds and its even ones, each on its own
+        samples = runs[0][0]
+        parts = [
+            {key: _fast(values[start::2] or values) for key, values in samples.items()} for start in (0, 1)
+        ]
+    else:
+        parts = each
+    memory = memory_write_costs((100, 100_000), 2000 if args.smoke else 20000)
     concurrency = sync_store_concurrency()
-    report(selected, fastest, medians, memory, concurrency, args.json, halves)
-    return check_command_counts(selected, fastest)
+    report(selected, middle, medians, memory, concurrency, args.json, parts, core, len(runs))
+    return check_command_counts(selected, middle)
+
+
+Samples: typing.TypeAlias = "dict[tuple[str, str], list[float]]"
+Run: typing.TypeAlias = "tuple[Samples, dict[tuple[str, str], float]]"
+
+
+def run_in_processes(args: argparse.Namespace, server: RedisServer) -> list[Run]:
+    """The rounds shared by ``args.processes`` fresh processes, run one after another (each a
+    ``--worker``, with this process's Redis and PostgreSQL): every process's samples and commands.
+
+    A stack's cost differs from one process to the next by more than from one round to the next:
+    where the interpreter's objects land in memory (address randomization) and how its dicts hash
+    (hash randomization) differ, and some stacks run a tenth or a quarter slower in one process than
+    in the next, steadily, in all its rounds. Each process's own ratios, and their middle one, say what
+    a single process can't."""
+    import tempfile
+
+    rounds = max(1, -(-args.rounds // args.processes))
+    environment = dict(os.environ)
+    environment[_POSTGRES_URL] = POSTGRES.url()
+    command = [sys.executable, os.path.abspath(__file__), "--rounds", str(rounds), "--block", str(args.block)]
+    command += ["--redis-url", server.url] + (["--no-peers"] if args.no_peers else [])
+    runs = []
+    with tempfile.TemporaryDirectory() as directory:
+        for number in range(args.processes):
+            output = os.path.join(directory, f"{number}.json")
+            print(f"process {number + 1} of {args.processes}: {rounds} rounds", file=sys.stderr, flush=True)
+            subprocess.run([*command, "--worker", output], env=environment, check=True)
+            with open(output) as results:
+                found = json.load(results)
+            runs.append(
+                (
+                    {_key(name): values for name, values in found["samples"].items()},
+                    {_key(name): value for name, value in found["commands"].items()},
+                )
+            )
+    return runs
+
+
+def _key(name: str) -> tuple[str, str]:
+    stack, _, scenario = name.rpartition(" | ")
+    return stack, scenario
+
+
+def _work(args: argparse.Namespace, with_peers: bool) -> int:
+    """A worker's share (``--worker FILE``): its rounds, with the parent's servers, written to FILE."""
+    server = RedisServer(args.redis_url)
+    samples, commands = asyncio.run(_all(stacks(with_peers), server, args.rounds, args.block))
+    with open(args.worker, "w") as out:
+        json.dump(
+            {
+                "samples": {f"{k[0]} | {k[1]}": v for k, v in samples.items()},
+                "commands": {f"{k[0]} | {k[1]}": v for k, v in commands.items()},
+            },
+            out,
+        )
+    return 0
+
+
+def pin_to_one_core() -> int | None:
+    """Run the benchmark and the servers it starts (Redis, PostgreSQL: they inherit it) on one core,
+    and return it (None where the OS can't pin a process).
+
+    A request waiting for Redis on another core sleeps until that core wakes it up again. On a small
+    virtual machine that wake-up costs tens of microseconds, varies with the host's load and with
+    how the waiting request's own work happens to overlap Redis's: measured on the 2-core machines,
+    it was over a third of an ASGI Redis read, and moved the ratios to a hand-written floor by up to
+    15% between the two halves of one run. On one core, Redis answers as soon as the request yields
+    the core, and what a request costs is its own work and Redis's. ``--spread`` measures the other
+    way."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    core = max(os.sched_getaffinity(0))  # (the last: the first core usually takes the interrupts)
+    os.sched_setaffinity(0, {core})
+    return core
 
 
 def _fast(blocks: list[float]) -> float:
@@ -816,12 +948,15 @@ def report(
     memory: dict[int, float],
     concurrency: float,
     json_path: str | None,
-    halves: list[dict[tuple[str, str], float]],
+    parts: list[dict[tuple[str, str], float]],
+    core: int | None = None,
+    processes: int = 1,
 ) -> None:
     bare = {"starlette": "Starlette bare app", "werkzeug": "Werkzeug bare app", "flask": "Flask bare app"}
     print(
         f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}"
+        f"{platform.system()} {platform.release()}; "
+        + (f"pinned to core {core} with its servers" if core is not None else "cores left to the OS")
     )
     print("µs per request (each stack's fastest tenth of interleaved blocks), × the framework's bare app\n")
     print("| stack | read | write | new visitor | Redis commands (read / write / new) |")
@@ -848,7 +983,7 @@ def report(
         f"Sync store with 10 ms latency under ASGI: 50 concurrent requests took {concurrency:.2f}× "
         "the time of 50 sequential store calls"
     )
-    targets(timings, medians, memory, concurrency, halves)
+    targets(timings, medians, memory, concurrency, parts, processes)
     if json_path:
         with open(json_path, "w") as out:
             results = {"fastest": timings, "median": medians}
@@ -940,21 +1075,29 @@ def targets(
     medians: dict[tuple[str, str], float],
     memory: dict[int, float],
     concurrency: float,
-    halves: list[dict[tuple[str, str], float]],
+    parts: list[dict[tuple[str, str], float]],
+    processes: int = 1,
 ) -> None:
-    """The targets, judged on the fastest tenth of blocks; beside it the ratio of medians, and the
-    ratio each half of the run (odd rounds, even rounds) gives on its own."""
-    print("\n| target | fastest tenth | medians | odd / even rounds | limit | |\n|---|---|---|---|---|---|")
+    """The targets, judged on the fastest tenth of blocks: with several processes, the middle one of
+    the ratios each process gives, and beside it the lowest and the highest; with one, the ratio of
+    the run, and those its odd and its even rounds give on their own. The ratio of medians beside."""
+    spread = "each process: lowest to highest" if processes > 1 else "odd / even rounds"
+    print(f"\n| target | fastest tenth | medians | {spread} | limit | |\n|---|---|---|---|---|---|")
     for name, a, b, limit in TARGETS:
         fast, median = _ratio(timings, a, b), _ratio(medians, a, b)
         if fast is None or median is None:
             print(f"| {name} | (peer not installed) | | | {limit} | |")
+            continue
+        ratios = [typing.cast(float, _ratio(part, a, b)) for part in parts]
+        if processes > 1:
+            fast = statistics.median(ratios)
+            apart = f"{min(ratios):.2f} to {max(ratios):.2f}"
         else:
-            odd, even = (typing.cast(float, _ratio(half, a, b)) for half in halves)
-            print(
-                f"| {name} | {fast:.2f} | {median:.2f} | {odd:.2f} / {even:.2f} | {limit} "
-                f"| {'met' if fast <= limit else 'MISSED'} |"
-            )
+            apart = " / ".join(f"{ratio:.2f}" for ratio in ratios)
+        print(
+            f"| {name} | {fast:.2f} | {median:.2f} | {apart} | {limit} "
+            f"| {'met' if fast <= limit else 'MISSED'} |"
+        )
     others = [
         ("InMemoryStore write at 100k ≤ 1.5× at 100", memory[100_000] / memory[100], 1.5),
         ("sync store, 50 concurrent ≤ 0.25× sequential", concurrency, 0.25),

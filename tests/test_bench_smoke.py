@@ -26,6 +26,19 @@ def test_benchmark_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
         assert row.rstrip().endswith("| 1 / 2 / 1 |"), row
 
 
+def test_a_run_in_several_processes_reports_each_ones_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--smoke", "--processes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "| each process: lowest to highest |" in out
+    (row,) = [line for line in out.splitlines() if line.startswith("| ASGI Redis read") and "floor" in line]
+    cells = row.split(" | ")
+    middle, (lowest, highest) = float(cells[1]), (float(ratio) for ratio in cells[3].split(" to "))
+    assert 0 < lowest <= middle <= highest
+    # the processes' commands: the Redis server the parent started, counted in each worker
+    (row,) = [line for line in out.splitlines() if line.startswith("| dualsessions ASGI, RedisStore |")]
+    assert row.rstrip().endswith("| 1 / 2 / 1 |"), row
+
+
 def test_command_limits_are_enforced() -> None:
     stack = bench.Stack("dualsessions ASGI, RedisStore", "asgi", "starlette", bench.asgi_bare, redis=True)
     timings = {(stack.name, f"{scenario}:commands"): 1.0 for scenario in bench.SCENARIOS}
