@@ -38,6 +38,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 SCENARIOS = ("read", "write", "new")
+#: Every block's seconds per request, by stack and scenario.
+Samples: typing.TypeAlias = "dict[tuple[str, str], list[float]]"
+#: One process's samples, and its Redis commands per request (by stack and "scenario:commands").
+Run: typing.TypeAlias = "tuple[Samples, dict[tuple[str, str], float]]"
 #: Clients and stores the apps opened, closed at the end of the run.
 _opened: list[typing.Any] = []
 
@@ -49,7 +53,10 @@ def opened(resource: typing.Any) -> typing.Any:
 
 async def close_opened() -> None:
     while _opened:
-        resource = _opened.pop()
+        resource = _opened.pop()  # (the last opened first: a SQLite store before its directory)
+        if hasattr(resource, "cleanup"):  # a temporary directory
+            resource.cleanup()
+            continue
         if hasattr(resource, "aclose"):
             await resource.aclose()
         async_client = type(resource).__module__.startswith("redis.asyncio")  # close() is its old aclose()
@@ -65,6 +72,10 @@ async def close_opened() -> None:
 
 
 SECRET = "benchmark secret"
+
+
+#: A worker process's PostgreSQL: the server its parent started (see run_in_processes).
+_POSTGRES_URL = "DUALSESSIONS_BENCH_POSTGRES"
 
 
 class _Postgres:
@@ -94,7 +105,6 @@ class _Postgres:
 
 
 POSTGRES = _Postgres()
-_POSTGRES_URL = "DUALSESSIONS_BENCH_POSTGRES"
 
 
 @dataclasses.dataclass
@@ -159,13 +169,16 @@ def _store(library: str, kind: str, url: str | None) -> typing.Any:
         return module.CookieStore(SECRET)
     if kind == "memory":
         return module.InMemoryStore()
-    if kind in ("sqlite", "postgres"):  # SQLite: a file in a fresh directory, as an app without a server
+    if kind in ("sqlite", "postgres"):
         import tempfile
 
         from dualsessions.stores.sql import SQLStore
 
-        directory = tempfile.mkdtemp(prefix="dualsessions-bench-")
-        store = SQLStore(f"sqlite:///{directory}/sessions.db" if kind == "sqlite" else POSTGRES.url())
+        if kind == "sqlite":  # a file in a fresh directory, as an app without a server
+            directory = opened(tempfile.TemporaryDirectory(prefix="dualsessions-bench-"))
+            store = SQLStore(f"sqlite:///{directory.name}/sessions.db")
+        else:
+            store = SQLStore(POSTGRES.url())
         store.create_table()
         return opened(store)
     return opened(__import__(f"{library}.stores.redis", fromlist=["RedisStore"]).RedisStore(url=url))
@@ -754,12 +767,17 @@ def sync_store_concurrency(requests: int = 50, latency: float = 0.01) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=200, help="rounds in all, shared by the processes")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=200,
+        help="rounds in all, shared by the processes (rounded up to a multiple of them)",
+    )
     parser.add_argument(
         "--processes",
         type=int,
-        help="measure in this many processes, one after another, and judge by the middle one "
-        "(see run_in_processes; 5, or 1 with --smoke)",
+        help="measure in this many processes, one after another, and judge by the middle one, or the "
+        "mean of the middle two (see run_in_processes; 5, or 1 with --smoke)",
     )
     parser.add_argument("--block", type=float, default=0.003, help="seconds per measured block")
     parser.add_argument("--no-peers", action="store_true", help="only dualsessions and the floors")
@@ -775,7 +793,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", metavar="FILE", help=argparse.SUPPRESS)  # one process's share
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)  # the parent's server, for a worker
     args = parser.parse_args(argv)
-    if args.smoke:  # (in the caller's process, which it leaves on its cores)
+    if args.smoke:  # one round a process, in the caller's process (left on its cores) or its workers
         args.rounds, args.block, args.no_peers, args.spread = args.processes or 1, 0.002, True, True
     if args.processes is None:
         args.processes = 1 if args.smoke else 5
@@ -794,13 +812,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.close()
         POSTGRES.stop()
-    each = [
-        ({key: _fast(values) for key, values in samples.items()} | commands) for samples, commands in runs
-    ]
-    middle = {key: statistics.median(run[key] for run in each) for key in each[0]}
+    # Redis commands per request: the most any process counted (the limit holds in every one).
+    commands = {key: max(run[1][key] for run in runs) for key in runs[0][1]}
+    each = [{key: _fast(values) for key, values in samples.items()} for samples, _ in runs]
+    middle = {key: statistics.median(run[key] for run in each) for key in each[0]} | commands
     medians = {
         key: statistics.median(statistics.median(samples[key]) for samples, _ in runs) for key in runs[0][0]
-    } | runs[0][1]
+    } | commands
     if len(runs) == 1:  # one process: its odd rounds and its even ones, each on its own
         samples = runs[0][0]
         parts = [
@@ -814,19 +832,15 @@ def main(argv: list[str] | None = None) -> int:
     return check_command_counts(selected, middle)
 
 
-Samples: typing.TypeAlias = "dict[tuple[str, str], list[float]]"
-Run: typing.TypeAlias = "tuple[Samples, dict[tuple[str, str], float]]"
-
-
 def run_in_processes(args: argparse.Namespace, server: RedisServer) -> list[Run]:
     """The rounds shared by ``args.processes`` fresh processes, run one after another (each a
     ``--worker``, with this process's Redis and PostgreSQL): every process's samples and commands.
 
-    A stack's cost differs from one process to the next by more than from one round to the next:
-    where the interpreter's objects land in memory (address randomization) and how its dicts hash
-    (hash randomization) differ, and some stacks run a tenth or a quarter slower in one process than
-    in the next, steadily, in all its rounds. Each process's own ratios, and their middle one, say what
-    a single process can't."""
+    A stack's cost can differ from one process to the next by more than from one round to the next
+    (likely by where the interpreter's objects land in memory and how its strings hash, both
+    randomized at start): the ASGI cookie read once took a tenth longer in one process than in the
+    one before, in both halves of its rounds. Each process's own ratios, and their middle one, say
+    what a single process can't."""
     import tempfile
 
     rounds = max(1, -(-args.rounds // args.processes))
@@ -859,7 +873,11 @@ def _key(name: str) -> tuple[str, str]:
 def _work(args: argparse.Namespace, with_peers: bool) -> int:
     """A worker's share (``--worker FILE``): its rounds, with the parent's servers, written to FILE."""
     server = RedisServer(args.redis_url)
-    samples, commands = asyncio.run(_all(stacks(with_peers), server, args.rounds, args.block))
+    try:
+        samples, commands = asyncio.run(_all(stacks(with_peers), server, args.rounds, args.block))
+    finally:  # (the parent's servers are left running; one of its own, started without them, is not)
+        server.close()
+        POSTGRES.stop()
     with open(args.worker, "w") as out:
         json.dump(
             {
@@ -879,7 +897,7 @@ def pin_to_one_core() -> int | None:
     virtual machine that wake-up costs tens of microseconds, varies with the host's load and with
     how the waiting request's own work happens to overlap Redis's: measured on the 2-core machines,
     it was over a third of an ASGI Redis read, and moved the ratios to a hand-written floor by up to
-    15% between the two halves of one run. On one core, Redis answers as soon as the request yields
+    13% between the two halves of one run. On one core, Redis answers as soon as the request yields
     the core, and what a request costs is its own work and Redis's. ``--spread`` measures the other
     way."""
     if not hasattr(os, "sched_setaffinity"):
@@ -987,14 +1005,13 @@ def report(
     if json_path:
         with open(json_path, "w") as out:
             results = {"fastest": timings, "median": medians}
-            json.dump(
-                {
-                    kind: {f"{k[0]} | {k[1]}": v for k, v in values.items()}
-                    for kind, values in results.items()
-                },
-                out,
-                indent=2,
-            )
+            figures: dict[str, typing.Any] = {
+                kind: {f"{k[0]} | {k[1]}": v for k, v in values.items()} for kind, values in results.items()
+            }
+            # what the targets' spread was judged on: each process's (or each half's) fastest tenth
+            figures["parts"] = [{f"{k[0]} | {k[1]}": v for k, v in part.items()} for part in parts]
+            figures["processes"], figures["core"] = processes, core
+            json.dump(figures, out, indent=2)
 
 
 #: The targets: (what, the ratio's numerator and denominator, the limit). A numerator of three parts
