@@ -12,12 +12,13 @@ import datetime
 import typing
 
 from ._bridge import AnyStore
+from .cookies import add_vary
 from .core import Lifetime, Options, Session, SessionState, lifetime_seconds
 from .serializers import TaggedJsonSerializer
 from .stores.cookie import CookieStore
 from .types import SessionMetadata
 
-__all__ = ["NOT_LOADED_KEY", "AppSession", "resolve_options", "verifying_fallbacks"]
+__all__ = ["NOT_LOADED_KEY", "AppSession", "add_session_headers", "resolve_options", "verifying_fallbacks"]
 
 #: What an unloaded session holds, so that it is not empty underneath (see :class:`AppSession`).
 NOT_LOADED_KEY = "<not loaded>"
@@ -44,6 +45,19 @@ def resolve_options(config: typing.Mapping[str, typing.Any], given: Options) -> 
     if lifetime_seconds(options.get("lifetime", 0)) > 0:
         permanent_lifetime = lifetime_seconds(options.get("lifetime", 0))
     return options, permanent_lifetime
+
+
+def add_session_headers(headers: typing.Any, added: list[tuple[str, str]]) -> None:
+    """Add the session's ``added`` headers to a response's Werkzeug ``Headers``, ``Vary`` merged into
+    the application's own by the rule every front end follows (:func:`~dualsessions.cookies.add_vary`).
+    (Werkzeug's ``response.vary`` would look the header up by raising and catching an exception when
+    there is none, as on most responses: a few microseconds a request.)"""
+    for name, value in added:
+        own = headers.getlist("Vary") if name == "Vary" else None
+        if not own:
+            headers.add(name, value)
+        elif (merged := add_vary(", ".join(own), value)) != ", ".join(own):
+            headers.set(name, merged)  # (one header in place of the application's)
 
 
 def verifying_fallbacks(store: AnyStore, config: typing.Mapping[str, typing.Any]) -> AnyStore:

@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("dualsessions.flask needs Flask: pip install 'dualsessions[flask]'") from exc
 
 from ._bridge import AnyStore
-from ._pallets import AppSession, resolve_options, verifying_fallbacks
+from ._pallets import AppSession, add_session_headers, resolve_options, verifying_fallbacks
 from ._sync_engine import SyncEngine, SyncSessionHandle
 from .cookies import environ_key, find_cookie, id_in_header, is_session_id
 from .core import Lifetime, Options, Phase, UserSession
@@ -132,11 +132,7 @@ class _Interface(SessionInterface):
         if handle.state.phase not in (Phase.UNLOADED, Phase.LOADED):
             return
         handle.save(response.status_code)
-        for name, value in handle.headers(session.mount, session.https):
-            if name == "Vary":
-                response.vary.add(value)
-            else:
-                response.headers.add(name, value)
+        add_session_headers(response.headers, handle.headers(session.mount, session.https))
 
 
 class DualSessions:

@@ -39,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ._async_engine import AsyncEngine, AsyncSessionHandle
 from ._bridge import AnyStore
-from ._pallets import NOT_LOADED_KEY, AppSession, resolve_options, verifying_fallbacks
+from ._pallets import NOT_LOADED_KEY, AppSession, add_session_headers, resolve_options, verifying_fallbacks
 from .cookies import find_cookie, id_in_headers
 from .core import CHANGES, Client, Lifetime, Options, Phase, UserSession
 from .exceptions import ImproperlyConfigured, SessionStoreError
@@ -166,11 +166,7 @@ class _Interface(SessionInterface):
                 )
             return
         await handle.save(response.status_code)
-        for name, value in handle.headers(session.mount, session.https):
-            if name == "Vary":
-                response.vary.add(value)
-            else:
-                response.headers.add(name, value)
+        add_session_headers(response.headers, handle.headers(session.mount, session.https))
 
 
 class DualSessions:

@@ -36,6 +36,12 @@ def flask_app(config: dict[str, typing.Any] | None = None) -> flask.Flask:
         flask.session.update(flask.request.args.to_dict())
         return flask.jsonify(dict(flask.session))
 
+    @app.route("/read-varying")
+    def read_varying() -> typing.Any:  # the application's own Vary (?vary=...)
+        response = flask.jsonify(dict(flask.session))
+        response.headers["Vary"] = flask.request.args["vary"]
+        return response
+
     @app.route("/permanent/<value>")
     def permanent(value: str) -> typing.Any:
         flask.session.permanent = value == "yes"
@@ -101,6 +107,12 @@ def quart_app(config: dict[str, typing.Any] | None = None) -> quart.Quart:
         quart.session.update(quart.request.args.to_dict())
         return dict(quart.session)
 
+    @app.route("/read-varying")
+    async def read_varying() -> typing.Any:  # the application's own Vary (?vary=...)
+        response = await quart.make_response(dict(quart.session))
+        response.headers["Vary"] = quart.request.args["vary"]
+        return response
+
     @app.route("/permanent/<value>")
     async def permanent(value: str) -> typing.Any:
         quart.session.permanent = value == "yes"
@@ -161,7 +173,8 @@ def _quart_client(app: typing.Any, https: bool) -> typing.Any:
 @dataclasses.dataclass(frozen=True)
 class Framework:
     """What a scenario needs of Flask or Quart. Every app has the routes ``/noop``, ``/read``,
-    ``/set?key=value``, ``/permanent/yes|no`` and ``/is-permanent`` (answering JSON); ``helper_app``
+    ``/read-varying?vary=...`` (with that ``Vary`` of its own), ``/set?key=value``,
+    ``/permanent/yes|no`` and ``/is-permanent`` (answering JSON); ``helper_app``
     adds ``/regenerate``, ``/id``, ``/remember`` (ten minutes), ``/meta``, ``/login/<user>`` (a new id
     and ``session["user"]``) and ``/claim/<user>`` (``set_session_user``)."""
 

@@ -250,6 +250,24 @@ def test_read_only_request_writes_nothing_and_sends_no_cookie(framework: Framewo
     assert response.headers["vary"] == "Cookie"
 
 
+@pytest.mark.parametrize(
+    ("own", "sent"),
+    [
+        ("Accept-Encoding", "Accept-Encoding, Cookie"),
+        ("accept-encoding, cookie", "accept-encoding, cookie"),  # there already, in any case
+        ("*", "*"),  # varies on everything: nothing to add
+    ],
+)
+def test_the_applications_own_vary_gains_cookie_once(framework: Framework, own: str, sent: str) -> None:
+    client = framework.client_for(framework.with_sessions(store=SyncDictStore()))
+    client.get("/set?user=alice")
+
+    response = client.get("/read-varying", params={"vary": own})
+
+    assert response.json() == {"user": "alice"}
+    assert response.headers.get_list("vary") == [sent]
+
+
 def test_a_request_without_a_cookie_reads_nothing(framework: Framework) -> None:
     store = SyncDictStore()
     calls = spy(store)
