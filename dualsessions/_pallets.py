@@ -49,15 +49,16 @@ def resolve_options(config: typing.Mapping[str, typing.Any], given: Options) -> 
 
 def add_session_headers(headers: typing.Any, added: list[tuple[str, str]]) -> None:
     """Add the session's ``added`` headers to a response's Werkzeug ``Headers``, ``Vary`` merged into
-    the application's own by the rule every front end follows (:func:`~dualsessions.cookies.add_vary`).
-    (Werkzeug's ``response.vary`` would look the header up by raising and catching an exception when
-    there is none, as on most responses: a few microseconds a request.)"""
+    all of the application's own ``Vary`` lines by :func:`~dualsessions.cookies.add_vary`. (Not
+    through ``response.vary``, which reads only the first line, and raises and catches an exception
+    on a response that has none.)"""
     for name, value in added:
-        own = headers.getlist("Vary") if name == "Vary" else None
-        if not own:
+        if name != "Vary" or not (own := headers.getlist("Vary")):
             headers.add(name, value)
-        elif (merged := add_vary(", ".join(own), value)) != ", ".join(own):
-            headers.set(name, merged)  # (one header in place of the application's)
+            continue
+        joined = ", ".join(own)
+        if (merged := add_vary(joined, value)) != joined:
+            headers.set(name, merged)  # one line in place of the application's
 
 
 def verifying_fallbacks(store: AnyStore, config: typing.Mapping[str, typing.Any]) -> AnyStore:

@@ -39,7 +39,8 @@ def flask_app(config: dict[str, typing.Any] | None = None) -> flask.Flask:
     @app.route("/read-varying")
     def read_varying() -> typing.Any:  # the application's own Vary (?vary=...)
         response = flask.jsonify(dict(flask.session))
-        response.headers["Vary"] = flask.request.args["vary"]
+        for value in flask.request.args.getlist("vary"):  # one Vary line each
+            response.headers.add("Vary", value)
         return response
 
     @app.route("/permanent/<value>")
@@ -110,7 +111,8 @@ def quart_app(config: dict[str, typing.Any] | None = None) -> quart.Quart:
     @app.route("/read-varying")
     async def read_varying() -> typing.Any:  # the application's own Vary (?vary=...)
         response = await quart.make_response(dict(quart.session))
-        response.headers["Vary"] = quart.request.args["vary"]
+        for value in quart.request.args.getlist("vary"):  # one Vary line each
+            response.headers.add("Vary", value)
         return response
 
     @app.route("/permanent/<value>")
@@ -173,7 +175,7 @@ def _quart_client(app: typing.Any, https: bool) -> typing.Any:
 @dataclasses.dataclass(frozen=True)
 class Framework:
     """What a scenario needs of Flask or Quart. Every app has the routes ``/noop``, ``/read``,
-    ``/read-varying?vary=...`` (with that ``Vary`` of its own), ``/set?key=value``,
+    ``/read-varying?vary=...&vary=...`` (with those ``Vary`` lines of its own), ``/set?key=value``,
     ``/permanent/yes|no`` and ``/is-permanent`` (answering JSON); ``helper_app``
     adds ``/regenerate``, ``/id``, ``/remember`` (ten minutes), ``/meta``, ``/login/<user>`` (a new id
     and ``session["user"]``) and ``/claim/<user>`` (``set_session_user``)."""
