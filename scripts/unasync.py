@@ -73,7 +73,10 @@ JOBS = [
         (r"in the async flavour", "in the sync flavour"),
     ]),
     Job("stores/_async_direct.py", "stores/_sync_direct.py", [
-        (r"\bredis\.asyncio\.(\w+Pool|Redis)\b", r"redis.\1"),
+        (r"\bredis\.asyncio\.(\w+Pool|Redis|\w*Connection)\b", r"redis.\1"),
+        # The sync flavour reads a GET's reply off the socket itself (see _redis_common.read_bulk).
+        (r"await connection\.read_response\(\)  # \(the sync flavour: read_bulk\)", "read_bulk(connection)"),
+        (r"import AGAIN, AsyncRedis, redis", "import AGAIN, SyncRedis, read_bulk, redis"),
         (r"\bAsyncRedis\b", "SyncRedis"),
         (r"in the async flavour", "in the sync flavour"),
     ]),

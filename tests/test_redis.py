@@ -34,6 +34,8 @@ from dualsessions import (
     generate_session_id,
     load_session,
 )
+from dualsessions.exceptions import NotARecord
+from dualsessions.stores._redis_common import AGAIN, read_bulk
 from dualsessions.stores.redis import RedisStore
 
 from .apps import asgi_app, asgi_client
@@ -764,3 +766,125 @@ def test_a_read_whose_connection_dies_as_it_goes_out_is_sent_again_a_write_is_no
             assert http.get("/read").json() == {"user": "alice"}
     finally:
         proxy.close()
+
+
+# -- the sync flavour's own reading of a GET's reply (stores/_redis_common.read_bulk) ----------------
+
+
+@contextlib.contextmanager
+def wired(**options: typing.Any) -> typing.Iterator[tuple[redis.Connection, socket.socket]]:
+    """A redis-py connection whose socket's other end is the test's: what it sends there is what the
+    server answered."""
+    ours, theirs = socket.socketpair()
+    ours.settimeout(5)
+    connection = redis.Connection(**options)
+    connection._sock = ours
+    try:
+        yield connection, theirs
+    finally:
+        connection.disconnect()
+        theirs.close()
+
+
+def _sent(peer: socket.socket, *pieces: bytes) -> None:
+    """``pieces`` sent one at a time, from another thread (a long one fills the socket's buffer)."""
+
+    def send() -> None:
+        for piece in pieces:
+            peer.sendall(piece)
+            time.sleep(0.01)  # (each one its own arrival)
+
+    threading.Thread(target=send, daemon=True).start()
+
+
+LONG = bytes(range(256)) * 1200  # 300 KB: several reads, whatever the socket buffers
+
+
+@pytest.mark.parametrize(
+    ("pieces", "reply", "kept"),
+    [
+        ([b"$5\r\nhello\r\n"], b"hello", True),
+        ([b"$0\r\n\r\n"], b"", True),
+        ([b"$-1\r\n"], None, True),
+        ([b"_\r\n"], None, True),  # RESP3's null
+        ([b"$", b"5\r", b"\nhel", b"lo\r", b"\n"], b"hello", True),
+        ([b"$%d\r\n" % len(LONG) + LONG[:1000], LONG[1000:] + b"\r\n"], LONG, True),
+        ([b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"], AGAIN, True),
+        ([b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"], AGAIN, False),  # a pushed message
+        ([b":1\r\n"], AGAIN, False),
+        ([b"$5\r\nhello\r\n+OK\r\n"], AGAIN, False),  # more than the reply
+        ([b"$5\r\nhelloXX"], AGAIN, False),
+        ([b"$five\r\n"], AGAIN, False),
+        ([b"$-2\r\n"], AGAIN, False),
+    ],
+    ids=[
+        "value",
+        "empty",
+        "null",
+        "resp3-null",
+        "in-pieces",
+        "long",
+        "error",
+        "push",
+        "integer",
+        "trailing",
+        "unterminated",
+        "not-a-length",
+        "negative-length",
+    ],
+)
+def test_a_gets_reply_is_read_to_its_exact_end_or_the_connection_is_dropped(
+    pieces: list[bytes], reply: object, kept: bool
+) -> None:
+    """A value or a null is the reply; an error is read whole and sent again the client's way (which
+    raises it), the connection kept. Anything else, or anything more, drops the connection: what is
+    left on it would be read as the next command's reply."""
+    with wired() as (connection, peer):
+        _sent(peer, *pieces)
+        assert read_bulk(connection) == reply
+        assert (connection._sock is not None) is kept
+
+
+def test_a_gets_reply_cut_short_or_late_drops_the_connection_with_redis_pys_errors() -> None:
+    with wired() as (connection, peer):
+        peer.sendall(b"$5\r\nhel")
+        peer.shutdown(socket.SHUT_WR)  # the server went away mid-reply
+        with pytest.raises(redis.ConnectionError, match="closed"):
+            read_bulk(connection)
+        assert connection._sock is None
+    with wired() as (connection, peer):
+        connection._sock.settimeout(0.05)  # (the client's socket_timeout) and nothing comes
+        with pytest.raises(redis.TimeoutError):
+            read_bulk(connection)
+        assert connection._sock is None
+
+
+def test_a_gets_reply_read_whole_puts_the_health_check_off_as_redis_py_does() -> None:
+    with wired(health_check_interval=30) as (connection, peer):
+        connection.next_health_check = 0
+        peer.sendall(b"$-1\r\n")
+        assert read_bulk(connection) is None
+        assert connection.next_health_check > time.monotonic() + 25
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_the_sync_flavour_reads_what_redis_answers_in_either_protocol(
+    redis_url: str, redis_server: RedisServer, protocol: int
+) -> None:
+    """Values short and long, a missing key, and someone else's value under a key (a hash: read as not
+    a record, as redis-py raises it), on RESP2 and RESP3, through one pooled connection."""
+    store = RedisStore(url=f"{redis_url}?protocol={protocol}")
+    short, long, missing, other = (generate_session_id() for _ in range(4))
+    store.sync.write(short, b'{"k":1}', 60, 60)
+    store.sync.write(long, LONG, 60, 60)
+    redis.Redis.from_url(redis_url).hset(store.record_key(other), "field", "value")
+    try:
+        for _ in range(2):
+            assert store.sync.read(short, 60) == b'{"k":1}'
+            assert store.sync.read(long, 60) == LONG
+            assert store.sync.read(missing, 60) == b""
+            with pytest.raises(NotARecord):
+                store.sync.read(other, 60)
+        assert store.sync_client().connection_pool._created_connections == 1
+    finally:
+        store.close()

@@ -1,9 +1,11 @@
 """What both flavours of :class:`~dualsessions.stores.redis.RedisStore` share: the redis-py import,
-the errors it raises, and small helpers of no flavour."""
+the errors it raises, small helpers of no flavour, and the sync flavour's reader of a GET's reply."""
 
 from __future__ import annotations
 
 import functools
+import socket
+import time
 import typing
 
 from ..exceptions import NotARecord, SessionError, SessionStoreError
@@ -106,3 +108,85 @@ def bind(client: typing.Any, operation: Operation) -> typing.Any:
 def pipeline(client: typing.Any, transaction: bool) -> typing.Any:
     """A pipeline of either flavour (typed loosely: the two flavours' differ in what they await)."""
     return client.pipeline(transaction=transaction)
+
+
+#: What a command sent directly (see ``_async_direct``) gives instead of a reply: send it again, the
+#: client's way, which reads and raises what the server says as redis-py does.
+AGAIN = object()
+_CHUNK = 65536
+
+
+def read_bulk(connection: typing.Any) -> typing.Any:
+    """The reply to a GET just sent on a sync ``connection``, read off its socket: the value, None
+    when there is none, or :data:`AGAIN` for anything else (an error reply, a pushed message).
+
+    This is redis-py's reading without its reply parser, whose buffered reading runs some 450 Python
+    bytecodes a reply: a tenth of a WSGI request that reads its session from Redis. The pool hands a
+    connection out with nothing left to read on it, so what arrives is this command's reply, in RESP2
+    or RESP3. An error reply is read to its end (the connection stays clean); a reply that is not
+    read to its exact end, or a socket that fails, disconnects the connection, as redis-py's own
+    reading does: a timeout raises redis-py's ``TimeoutError``, a lost connection its
+    ``ConnectionError``.
+    """
+    sock = connection._sock
+    try:
+        data = _received(sock)
+        head = data.find(b"\r\n")
+        while head < 0:  # (the first line in pieces)
+            data += _received(sock)
+            head = data.find(b"\r\n")
+        kind = data[:1]
+        if kind == b"$":
+            end = head + 2 + int(data[1:head])  # (not a number: ValueError, read as unsound)
+            if end < head + 2:
+                if data == b"$-1\r\n":
+                    return _read(connection, None)
+            else:
+                if len(data) < end + 2:  # the rest of a long value, into one buffer
+                    data = _received_to(sock, data, end + 2)
+                if len(data) == end + 2 and data.endswith(b"\r\n"):
+                    return _read(connection, data[head + 2 : end])
+        elif data == b"_\r\n":  # RESP3's null
+            return _read(connection, None)
+        elif kind == b"-" and head == len(data) - 2:  # one error line, read whole
+            return _read(connection, AGAIN)
+    except TimeoutError:  # (socket.timeout)
+        connection.disconnect()
+        raise redis.TimeoutError("Timeout reading from the Redis server") from None
+    except ValueError:
+        pass
+    except OSError as exc:
+        connection.disconnect()
+        raise redis.ConnectionError(f"Error while reading from the Redis server: {exc.args}") from None
+    except BaseException:
+        connection.disconnect()
+        raise
+    connection.disconnect()  # not what a GET is answered with, or not read to its exact end
+    return AGAIN
+
+
+def _received(sock: socket.socket) -> bytes:
+    data = sock.recv(_CHUNK)
+    if not data:
+        raise redis.ConnectionError("Connection closed by the Redis server.")
+    return data
+
+
+def _received_to(sock: socket.socket, data: bytes, size: int) -> bytes:
+    """``data`` and what follows it on ``sock``, ``size`` bytes in all (the end of a reply)."""
+    buffer = bytearray(size)
+    buffer[: len(data)] = data
+    view, filled = memoryview(buffer), len(data)
+    while filled < size:
+        count = sock.recv_into(view[filled:])
+        if not count:
+            raise redis.ConnectionError("Connection closed by the Redis server.")
+        filled += count
+    return bytes(buffer)
+
+
+def _read(connection: typing.Any, reply: typing.Any) -> typing.Any:
+    """``reply``, read whole: as redis-py after a reply, the health check waits its interval again."""
+    if connection.health_check_interval:
+        connection.next_health_check = time.monotonic() + connection.health_check_interval
+    return reply

@@ -4,16 +4,19 @@ in the sync flavour.
 redis-py wraps each command in layers a session's read and write don't need: a retry loop, metrics
 hooks, reply callbacks. With redis-py 8 they are 5% of a read-only ASGI request's instructions, 10%
 of a changing one's and 8% of a WSGI read's. :func:`direct` gives a stand-in for the client whose
-``get`` and ``set`` skip them: each takes a connection from the client's pool, sends the command as
-the connection packs it, reads the reply and puts the connection back.
+``get`` and ``set`` skip them: each takes a connection from the client's pool, sends the command
+packed as redis-py packs it, reads the reply and puts the connection back. The sync flavour reads a
+GET's reply off the socket itself (:func:`~._redis_common.read_bulk`); the async one leaves every
+reply to redis-py, whose reading is bounded by the client's socket timeout and undone if cancelled.
 
 Only where nothing is lost by it: a client of redis-py's own class (a subclass may change any of its
 layers) that retries nothing by itself (a URL's, as the store makes them), on a plain pool (not
-Sentinel's, which finds the master per connection; not a cluster), not a single-connection one,
-without client-side caching, whose ``execute_command``, ``get`` and ``set`` are redis-py's own (not
-instrumented: Sentry and OpenTelemetry see every command as before), and while redis-py records no
-metrics of its own. The client is judged when the store first uses it and again whenever what that
-rests on has changed (instrumentation or a retry policy set up later); the metrics, at every command.
+Sentinel's, which finds the master per connection; not a cluster) of redis-py's own connections,
+not a single-connection one, without client-side caching, whose ``execute_command``, ``get`` and
+``set`` are redis-py's own (not instrumented: Sentry and OpenTelemetry see every command as before),
+and while redis-py records no metrics of its own. The client is judged when the store first uses
+it and again whenever what that rests on has changed (instrumentation or a retry policy set up
+later); the metrics, at every command.
 
 A read whose connection turns out broken as it goes out (a restarted server, a proxy that dropped
 it) is sent once more, the client's way: a GET changes nothing. A write is not: the server may have
@@ -31,9 +34,14 @@ import types
 import typing
 import weakref
 
-from ._redis_common import SyncRedis, redis
+from ._redis_common import AGAIN, SyncRedis, read_bulk, redis
 
 _PLAIN_POOLS = (redis.ConnectionPool, redis.BlockingConnectionPool)
+_OWN_CONNECTIONS = (
+    redis.Connection,
+    redis.SSLConnection,
+    redis.UnixDomainSocketConnection,
+)
 _SKIPPED = ("execute_command", "get", "set")  # what an instrumentation would wrap
 _REDIS_FILES = os.path.dirname(redis.__file__) + os.sep
 
@@ -62,6 +70,7 @@ _judged: weakref.WeakKeyDictionary[typing.Any, _Verdict] = weakref.WeakKeyDictio
 
 class _Verdict(typing.NamedTuple):
     pool: typing.Any  # the pool to send on, or None: the client's own way
+    encoding: tuple[str, str]  # how its connections encode a key
     judged_on: tuple[typing.Any, ...]  # what could change afterwards (see _looks)
 
 
@@ -73,12 +82,12 @@ def direct(client: SyncRedis) -> typing.Any:
     try:
         verdict = _judged.get(client)
         if verdict is None or verdict.judged_on != looks:
-            verdict = _judged[client] = _Verdict(_pool_to_use(client), looks)
+            verdict = _judged[client] = _verdict(client, looks)
     except TypeError:  # a client that can't be a dictionary's weak key: its own way
         return client
     if verdict.pool is None or (_OBSERVABILITY is not None and _OBSERVABILITY().is_enabled()):
         return client
-    return _Direct(client, verdict.pool)
+    return _Direct(client, verdict.pool, verdict.encoding)
 
 
 def _looks(client: typing.Any) -> tuple[typing.Any, ...]:
@@ -101,12 +110,20 @@ def _looks(client: typing.Any) -> tuple[typing.Any, ...]:
 _NOTHING: dict[str, typing.Any] = {}
 
 
+def _verdict(client: typing.Any, looks: tuple[typing.Any, ...]) -> _Verdict:
+    pool = _pool_to_use(client)
+    options = pool.connection_kwargs if pool is not None else _NOTHING
+    return _Verdict(pool, (options.get("encoding", "utf-8"), options.get("encoding_errors", "strict")), looks)
+
+
 def _pool_to_use(client: typing.Any) -> typing.Any:
     """``client``'s pool, if sending on its connections loses nothing (see the module), else None."""
     if type(client) is not redis.Redis:  # (a subclass may do anything in any of its layers)
         return None
     pool = client.connection_pool
     if type(pool) not in _PLAIN_POOLS or getattr(pool, "cache", None) is not None:
+        return None
+    if getattr(pool, "connection_class", None) not in _OWN_CONNECTIONS:  # (the sync flavour reads the socket)
         return None
     options = pool.connection_kwargs
     if _retries(options.get("retry")) or options.get("retry_on_timeout") or options.get("retry_on_error"):
@@ -134,34 +151,52 @@ def _retries(retry: typing.Any) -> int:
 
 
 class _Direct:
-    __slots__ = ("_client", "_pool")
+    __slots__ = ("_client", "_encoding", "_pool")
 
-    def __init__(self, client: SyncRedis, pool: typing.Any) -> None:
+    def __init__(self, client: SyncRedis, pool: typing.Any, encoding: tuple[str, str]) -> None:
         self._client = client
         self._pool = pool
+        self._encoding = encoding
 
     def get(self, key: str) -> typing.Any:
-        reply = self._send(b"GET", key, again=True)
-        return self._client.get(key) if reply is _BROKEN else reply
+        command = _packed(b"GET", key.encode(*self._encoding))
+        reply = self._send(command, _get_reply, again=True)
+        return self._client.get(key) if reply is AGAIN else reply
 
     def set(self, key: str, value: bytes, *, ex: int, xx: bool) -> typing.Any:
         """``SET key value EX ex``, with ``XX`` when ``xx``: ``OK``, or None when ``XX`` found no key."""
-        return self._send(b"SET", key, value, b"EX", ex, *((b"XX",) if xx else ()), again=False)
+        parts = (b"SET", key.encode(*self._encoding), value, b"EX", b"%d" % ex)
+        return self._send(_packed(*parts, b"XX") if xx else _packed(*parts), _reply, again=False)
 
-    def _send(self, *command: typing.Any, again: bool) -> typing.Any:
-        """The reply; ``_BROKEN`` if the connection broke and ``again`` says the command may go again.
-        (A pool that has no connection to give fails as the client would: waiting again won't help.)"""
+    def _send(
+        self, command: bytes, read: typing.Callable[[typing.Any], typing.Any], *, again: bool
+    ) -> typing.Any:
+        """The reply, as ``read`` reads it; ``AGAIN`` if it says so, or if the connection broke and
+        ``again`` says the command may go again. (A pool that has no connection to give fails as the
+        client would: waiting again won't help.)"""
         pool = self._pool
         connection = pool.get_connection(*_CONNECTION_ARGS)
         try:
-            connection.send_packed_command(connection.pack_command(*command))
-            return connection.read_response()
-        except redis.ConnectionError:  # (redis-py has dropped the connection)
+            connection.send_packed_command((command,))
+            return read(connection)
+        except redis.ConnectionError:  # (the connection was dropped)
             if not again:
                 raise
         finally:
             pool.release(connection)
-        return _BROKEN
+        return AGAIN
 
 
-_BROKEN = object()
+def _packed(*parts: bytes) -> bytes:
+    """A command as redis-py sends it: an array of bulk strings."""
+    return b"*%d\r\n%s" % (len(parts), b"".join([b"$%d\r\n%s\r\n" % (len(part), part) for part in parts]))
+
+
+def _reply(connection: typing.Any) -> typing.Any:
+    return connection.read_response()
+
+
+def _get_reply(connection: typing.Any) -> typing.Any:
+    """A GET's reply: the value, or None. The sync flavour reads it off the socket (``read_bulk``),
+    which gives ``AGAIN`` for an error reply: sent again the client's way, which raises it."""
+    return read_bulk(connection)
