@@ -637,6 +637,7 @@ FLAVOURS = {
         ({"single_connection_client": True}, None, None, 2),
         ({"retry": 2}, None, None, 2),
         ({"retry_on_timeout": True}, None, None, 2),
+        ({"connection_class": "subclass"}, None, None, 2),
     ],
     ids=[
         "url",
@@ -650,6 +651,7 @@ FLAVOURS = {
         "single-connection",
         "retry",
         "retry-on-timeout",
+        "connection-subclass",
     ],
 )
 def test_a_sessions_get_and_set_skip_the_clients_command_layers_where_nothing_is_lost(
@@ -663,10 +665,14 @@ def test_a_sessions_get_and_set_skip_the_clients_command_layers_where_nothing_is
 ) -> None:
     """A client made from a URL (as the store makes them) sends a session's GET and SET without going
     through ``execute_command``. One that something must see every command of (instrumentation, its
-    own connection, a retry policy, a subclass) sends them its own way, even once the store used it."""
+    own connection, a retry policy, a subclass, connections of another class) sends them its own way,
+    even once the store used it."""
     client_class, retry_class = FLAVOURS[flavour]
     if "retry" in options:
         options = {"retry": retry_class(redis.backoff.NoBackoff(), options["retry"])}
+    if "connection_class" in options:  # (one that may read replies its own way)
+        own = redis.asyncio.Connection if flavour == "async" else redis.Connection
+        options = {"connection_class": type("Connection", (own,), {})}  # (named as the store expects)
     client = client_class.from_url(redis_url, **options)
     store = RedisStore(connection=client)
     own = client_class.execute_command.__code__
@@ -773,12 +779,13 @@ def test_a_read_whose_connection_dies_as_it_goes_out_is_sent_again_a_write_is_no
 
 @contextlib.contextmanager
 def wired(**options: typing.Any) -> typing.Iterator[tuple[redis.Connection, socket.socket]]:
-    """A redis-py connection whose socket's other end is the test's: what it sends there is what the
-    server answered."""
+    """A redis-py connection, its parser set up as on connecting, whose socket's other end is the
+    test's: what it sends there is what the server answered."""
     ours, theirs = socket.socketpair()
     ours.settimeout(5)
     connection = redis.Connection(**options)
     connection._sock = ours
+    connection._parser.on_connect(connection)
     try:
         yield connection, theirs
     finally:
@@ -859,12 +866,51 @@ def test_a_gets_reply_cut_short_or_late_drops_the_connection_with_redis_pys_erro
         assert connection._sock is None
 
 
-def test_a_gets_reply_read_whole_puts_the_health_check_off_as_redis_py_does() -> None:
-    with wired(health_check_interval=30) as (connection, peer):
-        connection.next_health_check = 0
-        peer.sendall(b"$-1\r\n")
-        assert read_bulk(connection) is None
-        assert connection.next_health_check > time.monotonic() + 25
+def test_a_gets_reply_after_bytes_redis_py_read_ahead_is_read_its_way() -> None:
+    """A message the server pushed, partly read into redis-py's buffer (as its pool's check for a
+    connection with data does, and redis-py 8 then hands the connection out): the reply comes after
+    it, so redis-py's parser reads both, and the GET gets its own value."""
+    with wired(protocol=3) as (connection, peer):
+        push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
+        peer.sendall(push[:12])
+        assert connection.can_read(timeout=1)  # (the first half now in the parser's buffer)
+        peer.sendall(push[12:] + b"$5\r\nhello\r\n")
+        assert read_bulk(connection) == b"hello"
+        assert not connection.can_read(timeout=0.1)  # nothing left over
+
+
+def test_clients_that_want_text_get_their_replies_read_by_redis_py(redis_url: str) -> None:
+    """``decode_responses=True``: redis-py reads (and decodes) the reply, so bytes that aren't text
+    are refused the same way on every read, a GET's as a GETEX's."""
+    store = RedisStore(connection=redis.Redis.from_url(redis_url, decode_responses=True))
+    session_id = generate_session_id()
+    redis.Redis.from_url(redis_url).set(store.record_key(session_id), b"\xff\xfe not text", ex=60)
+    try:
+        for read in (
+            store.sync.read,
+            lambda session_id, lifetime: store.sync.read_and_touch(session_id, 60, 60),
+        ):
+            with pytest.raises(NotARecord, match="decode"):
+                read(session_id, 60)
+    finally:
+        store.close()
+
+
+def test_a_health_check_interval_costs_no_ping_per_read(redis_url: str, redis_server: RedisServer) -> None:
+    """The reads the store reads itself don't hold redis-py's health check back: it counts from the
+    last reply redis-py read, one ``PING`` an interval, not one a command."""
+    store = RedisStore(url=f"{redis_url}?health_check_interval=30")
+    session_id = generate_session_id()
+    store.sync.write(session_id, b"{}", 60, 60)
+    redis_server.reset_counts()
+    try:
+        for _ in range(50):
+            assert store.sync.read(session_id, 60) == b"{}"
+        counts = redis_server.command_counts()
+        assert counts.get("get") == 50
+        assert counts.get("ping", 0) <= 1
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
@@ -878,13 +924,26 @@ def test_the_sync_flavour_reads_what_redis_answers_in_either_protocol(
     store.sync.write(short, b'{"k":1}', 60, 60)
     store.sync.write(long, LONG, 60, 60)
     redis.Redis.from_url(redis_url).hset(store.record_key(other), "field", "value")
+    reads = {read_bulk.__code__: 0, redis.Connection.read_response.__code__: 0}
+
+    def profile(frame: types.FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code in reads:
+            reads[frame.f_code] += 1
+
     try:
+        sys.setprofile(profile)
+        try:
+            for _ in range(2):
+                assert store.sync.read(short, 60) == b'{"k":1}'
+                assert store.sync.read(long, 60) == LONG
+                assert store.sync.read(missing, 60) == b""
+        finally:
+            sys.setprofile(None)
+        assert reads == {read_bulk.__code__: 6, redis.Connection.read_response.__code__: 0}
         for _ in range(2):
-            assert store.sync.read(short, 60) == b'{"k":1}'
-            assert store.sync.read(long, 60) == LONG
-            assert store.sync.read(missing, 60) == b""
             with pytest.raises(NotARecord):
                 store.sync.read(other, 60)
+        assert store.sync.read(short, 60) == b'{"k":1}'
         assert store.sync_client().connection_pool._created_connections == 1
     finally:
         store.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import socket
-import time
 import typing
 
 from ..exceptions import NotARecord, SessionError, SessionStoreError
@@ -17,6 +16,10 @@ try:
     from redis.exceptions import RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("RedisStore needs redis-py: pip install 'dualsessions[redis]'") from exc
+try:  # the buffer of redis-py's own parsers (not hiredis'), which read_bulk must find empty
+    from redis._parsers.socket import SocketBuffer
+except ImportError:  # pragma: no cover - a redis-py that moved it: every reply read its way
+    SocketBuffer = None  # type: ignore[assignment,misc]
 
 __all__ = ["redis"]
 
@@ -121,13 +124,18 @@ def read_bulk(connection: typing.Any) -> typing.Any:
     when there is none, or :data:`AGAIN` for anything else (an error reply, a pushed message).
 
     This is redis-py's reading without its reply parser, whose buffered reading runs some 450 Python
-    bytecodes a reply: a tenth of a WSGI request that reads its session from Redis. The pool hands a
-    connection out with nothing left to read on it, so what arrives is this command's reply, in RESP2
-    or RESP3. An error reply is read to its end (the connection stays clean); a reply that is not
-    read to its exact end, or a socket that fails, disconnects the connection, as redis-py's own
-    reading does: a timeout raises redis-py's ``TimeoutError``, a lost connection its
-    ``ConnectionError``.
+    bytecodes a reply: a tenth of a WSGI request that reads its session from Redis. It reads only
+    when redis-py's own parser holds nothing read ahead (a message the server pushed, which redis-py
+    8 leaves on pooled connections), and for a client that wants bytes: else the reply is redis-py's
+    to read (hiredis' parser, ``decode_responses``). An error reply is read to its end (the
+    connection stays clean); a reply that is not read to its exact end, or a socket that fails,
+    disconnects the connection, as redis-py's own reading does: a timeout raises redis-py's
+    ``TimeoutError``, a lost connection its ``ConnectionError``. (A health check,
+    ``health_check_interval``, counts from the last reply redis-py read: one ``PING`` an interval.)
     """
+    buffered = getattr(connection._parser, "_buffer", None)
+    if type(buffered) is not SocketBuffer or buffered.unread_bytes() or connection.encoder.decode_responses:
+        return connection.read_response()
     sock = connection._sock
     try:
         data = _received(sock)
@@ -140,16 +148,16 @@ def read_bulk(connection: typing.Any) -> typing.Any:
             end = head + 2 + int(data[1:head])  # (not a number: ValueError, read as unsound)
             if end < head + 2:
                 if data == b"$-1\r\n":
-                    return _read(connection, None)
+                    return None
             else:
                 if len(data) < end + 2:  # the rest of a long value, into one buffer
                     data = _received_to(sock, data, end + 2)
                 if len(data) == end + 2 and data.endswith(b"\r\n"):
-                    return _read(connection, data[head + 2 : end])
+                    return data[head + 2 : end]
         elif data == b"_\r\n":  # RESP3's null
-            return _read(connection, None)
+            return None
         elif kind == b"-" and head == len(data) - 2:  # one error line, read whole
-            return _read(connection, AGAIN)
+            return AGAIN
     except TimeoutError:  # (socket.timeout)
         connection.disconnect()
         raise redis.TimeoutError("Timeout reading from the Redis server") from None
@@ -183,10 +191,3 @@ def _received_to(sock: socket.socket, data: bytes, size: int) -> bytes:
             raise redis.ConnectionError("Connection closed by the Redis server.")
         filled += count
     return bytes(buffer)
-
-
-def _read(connection: typing.Any, reply: typing.Any) -> typing.Any:
-    """``reply``, read whole: as redis-py after a reply, the health check waits its interval again."""
-    if connection.health_check_interval:
-        connection.next_health_check = time.monotonic() + connection.health_check_interval
-    return reply

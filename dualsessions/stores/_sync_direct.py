@@ -7,7 +7,8 @@ of a changing one's and 8% of a WSGI read's. :func:`direct` gives a stand-in for
 ``get`` and ``set`` skip them: each takes a connection from the client's pool, sends the command
 packed as redis-py packs it, reads the reply and puts the connection back. The sync flavour reads a
 GET's reply off the socket itself (:func:`~._redis_common.read_bulk`); the async one leaves every
-reply to redis-py, whose reading is bounded by the client's socket timeout and undone if cancelled.
+reply to redis-py, whose reading is undone if the command is cancelled (by the store's watchdog, at
+its timeout).
 
 Only where nothing is lost by it: a client of redis-py's own class (a subclass may change any of its
 layers) that retries nothing by itself (a URL's, as the store makes them), on a plain pool (not
@@ -159,13 +160,15 @@ class _Direct:
         self._encoding = encoding
 
     def get(self, key: str) -> typing.Any:
-        command = _packed(b"GET", key.encode(*self._encoding))
+        encoded = key.encode(*self._encoding) if isinstance(key, str) else key  # (a prefix function's bytes)
+        command = _packed(b"GET", encoded)
         reply = self._send(command, _get_reply, again=True)
         return self._client.get(key) if reply is AGAIN else reply
 
     def set(self, key: str, value: bytes, *, ex: int, xx: bool) -> typing.Any:
         """``SET key value EX ex``, with ``XX`` when ``xx``: ``OK``, or None when ``XX`` found no key."""
-        parts = (b"SET", key.encode(*self._encoding), value, b"EX", b"%d" % ex)
+        encoded = key.encode(*self._encoding) if isinstance(key, str) else key
+        parts = (b"SET", encoded, value, b"EX", b"%d" % ex)
         return self._send(_packed(*parts, b"XX") if xx else _packed(*parts), _reply, again=False)
 
     def _send(
