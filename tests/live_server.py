@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import httpx2
 
@@ -23,23 +23,37 @@ class Server:
     and stall the server), which ``output()`` and ``output_once_stopped()`` read back for assertion
     messages."""
 
-    def __init__(self, command: list[str], port: int, env: Mapping[str, str]) -> None:
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(self, command: Callable[[int], list[str]], env: Mapping[str, str]) -> None:
         self._log = tempfile.NamedTemporaryFile(prefix="dualsessions-server-", suffix=".log")  # noqa: SIM115
-        with open(self._log.name, "ab") as log:  # append mode: reading back never moves the writer
-            self._process = subprocess.Popen(
-                command, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT, **env}, stdout=log, stderr=log
-            )
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            with open(self._log.name, "ab") as log:  # append mode: reading back never moves the writer
+                self._process = subprocess.Popen(
+                    command(self.port),
+                    cwd=ROOT,
+                    env={**os.environ, "PYTHONPATH": ROOT, **env},
+                    stdout=log,
+                    stderr=log,
+                )
+            if self._answers():
+                return
+            output = self.output()
+            self._stop()
+            if attempt == PORT_ATTEMPTS or not _port_taken(output):
+                self._log.close()
+                raise RuntimeError(f"{command(self.port)} did not start:\n{output}")
+
+    def _answers(self) -> bool:
+        """Whether the server answers within 30 s (False as soon as it has exited)."""
         deadline = time.monotonic() + 30
         while True:
             try:
                 httpx2.get(f"{self.url}/", timeout=2)
-                return
+                return True
             except httpx2.TransportError:
                 if self._process.poll() is not None or time.monotonic() > deadline:
-                    output = self.output()
-                    self.close()
-                    raise RuntimeError(f"{command} did not start:\n{output}") from None
+                    return False
                 time.sleep(0.1)
 
     def output(self, last: int = 6000) -> str:
@@ -68,9 +82,19 @@ class Server:
                 self._process.wait()
 
 
+#: A port free when chosen may be taken before the server binds it (by another test process, or an
+#: outgoing connection's local port): the server is started again on another.
+PORT_ATTEMPTS = 3
+
+
+def _port_taken(output: str) -> bool:
+    return "address already in use" in output.lower() or "errno 98" in output.lower()
+
+
 @contextlib.contextmanager
-def running(command: list[str], port: int, env: Mapping[str, str] | None = None) -> Iterator[Server]:
-    server = Server(command, port, env or {})
+def running(command: Callable[[int], list[str]], env: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """``command(port)`` serving on a free loopback port (``server.port``), until the block ends."""
+    server = Server(command, env or {})
     try:
         yield server
     finally:
@@ -101,8 +125,7 @@ def waitress(target: str, port: int, threads: int) -> list[str]:
 def running_combined_demo(redis_url: str = "") -> Iterator[Server]:
     """The combined demo as ``scripts/demo`` serves it: one uvicorn, Starlette at / and Flask at
     /flask sharing one session, kept in memory (or in Redis at ``redis_url``)."""
-    port = free_port()
     with running(
-        uvicorn("examples_wsgi.combined:app", port), port, {"REDIS_URL": redis_url, "DEMO_STORE": ""}
+        lambda port: uvicorn("examples_wsgi.combined:app", port), {"REDIS_URL": redis_url, "DEMO_STORE": ""}
     ) as server:
         yield server

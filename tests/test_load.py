@@ -20,7 +20,7 @@ import httpx2
 import pytest
 
 from .live_server import running, uvicorn, waitress
-from .redis_server import RedisServer, free_port
+from .redis_server import RedisServer
 
 SECONDS = float(os.environ.get("DUALSESSIONS_LOAD_SECONDS", "5"))
 CLIENTS = 50
@@ -30,15 +30,13 @@ COUNT = re.compile(rb"Visits counted in this session: <b>(\d+)</b>")
 
 @pytest.fixture
 def both_servers(redis_server: RedisServer, redis_url: str) -> Iterator[list[str]]:
-    starlette_port, flask_port = free_port(), free_port()
-    starlette_command = uvicorn(
-        "examples_asgi.starlette_app:app", starlette_port, "--no-access-log", "--backlog=256"
-    )
-    flask_command = waitress("examples_wsgi.flask_app:app", flask_port, threads=16)
     env = {"REDIS_URL": redis_url}
     with (
-        running(starlette_command, starlette_port, env) as starlette,
-        running(flask_command, flask_port, env) as flask,
+        running(
+            lambda port: uvicorn("examples_asgi.starlette_app:app", port, "--no-access-log", "--backlog=256"),
+            env,
+        ) as starlette,
+        running(lambda port: waitress("examples_wsgi.flask_app:app", port, threads=16), env) as flask,
     ):
         yield [starlette.url, flask.url]
 

@@ -29,7 +29,7 @@ from dualsessions.stores.redis import RedisStore
 from .conftest import SECRET, Clock
 from .live_server import hypercorn, running, uvicorn, waitress
 from .pallets import QUART, max_age, methods
-from .redis_server import RedisServer, free_port
+from .redis_server import RedisServer
 from .stores import SyncDictStore, spy
 
 # -- helpers (what Flask shares is in test_pallets.py) --------------------------------------------------
@@ -461,14 +461,11 @@ def test_a_websocket_that_uses_the_session_tells_its_read_and_one_that_doesnt_te
 def three_servers(redis_server: RedisServer, redis_url: str) -> Iterator[dict[str, str]]:
     """The examples over one Redis: Quart under hypercorn, Flask under waitress, Starlette under
     uvicorn."""
-    ports = {"quart": free_port(), "flask": free_port(), "starlette": free_port()}
     env = {"REDIS_URL": redis_url, "DEMO_STORE": ""}
     with (
-        running(hypercorn("examples_asgi.quart_app:app", ports["quart"]), ports["quart"], env) as quart_,
-        running(waitress("examples_wsgi.flask_app:app", ports["flask"], 4), ports["flask"], env) as flask,
-        running(
-            uvicorn("examples_asgi.starlette_app:app", ports["starlette"]), ports["starlette"], env
-        ) as starlette,
+        running(lambda port: hypercorn("examples_asgi.quart_app:app", port), env) as quart_,
+        running(lambda port: waitress("examples_wsgi.flask_app:app", port, 4), env) as flask,
+        running(lambda port: uvicorn("examples_asgi.starlette_app:app", port), env) as starlette,
     ):
         yield {"quart": quart_.url, "flask": flask.url, "starlette": starlette.url}
 

@@ -11,16 +11,15 @@ import httpx2
 import pytest
 
 from .live_server import running, running_combined_demo, uvicorn, waitress
-from .redis_server import RedisServer, free_port
+from .redis_server import RedisServer
 
 
 @pytest.fixture
 def servers(redis_server: RedisServer, redis_url: str) -> Iterator[tuple[str, str]]:
-    starlette_port, flask_port = free_port(), free_port()
     env = {"REDIS_URL": redis_url}
     with (
-        running(uvicorn("examples_asgi.starlette_app:app", starlette_port), starlette_port, env) as starlette,
-        running(waitress("examples_wsgi.flask_app:app", flask_port, threads=4), flask_port, env) as flask,
+        running(lambda port: uvicorn("examples_asgi.starlette_app:app", port), env) as starlette,
+        running(lambda port: waitress("examples_wsgi.flask_app:app", port, threads=4), env) as flask,
     ):
         yield starlette.url, flask.url
 
@@ -89,9 +88,8 @@ def test_a_hundred_concurrent_merges_under_two_uvicorn_workers_all_land(
 ) -> None:
     """Disjoint-key changes to one session from 100 concurrent requests, spread by the kernel over two
     worker processes: every request succeeds and every key is kept, round after round."""
-    port = free_port()
     with running(
-        uvicorn("tests.merge_app:app", port, "--workers=2"), port, {"REDIS_URL": redis_url}
+        lambda port: uvicorn("tests.merge_app:app", port, "--workers=2"), {"REDIS_URL": redis_url}
     ) as server:
         base = server.url
         for round_ in range(2):

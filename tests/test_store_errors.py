@@ -357,8 +357,8 @@ def test_the_server_keeps_the_connection_while_redis_is_down(
     """An example under a real server, its Redis stopped: reads (the store fails while loading) and
     new visitors' writes (while saving) on one keep-alive connection all get 503s, and the log has
     one line per failure and no traceback."""
-    port = free_port()
-    with running(server(port), port, {"REDIS_URL": own_redis.url}) as running_server:
+    with running(server, {"REDIS_URL": own_redis.url}) as running_server:
+        port = running_server.port
         own_redis.stop()
         try:
             statuses = _requests_on_one_connection(
