@@ -29,6 +29,7 @@ class Server:
             self.port = free_port()
             self.url = f"http://127.0.0.1:{self.port}"
             with open(self._log.name, "ab") as log:  # append mode: reading back never moves the writer
+                started_at = log.tell()  # (this attempt's output begins here)
                 self._process = subprocess.Popen(
                     command(self.port),
                     cwd=ROOT,
@@ -40,21 +41,27 @@ class Server:
                 return
             output = self.output()
             self._stop()
-            if attempt == PORT_ATTEMPTS or not _port_taken(output):
+            if attempt == PORT_ATTEMPTS or not _port_taken(self._output_since(started_at)):
                 self._log.close()
                 raise RuntimeError(f"{command(self.port)} did not start:\n{output}")
 
     def _answers(self) -> bool:
-        """Whether the server answers within 30 s (False as soon as it has exited)."""
+        """Whether the server answers within 30 s (False as soon as it has exited: what answered then
+        is another server on the port)."""
         deadline = time.monotonic() + 30
         while True:
             try:
                 httpx2.get(f"{self.url}/", timeout=2)
-                return True
+                return self._process.poll() is None
             except httpx2.TransportError:
                 if self._process.poll() is not None or time.monotonic() > deadline:
                     return False
                 time.sleep(0.1)
+
+    def _output_since(self, offset: int) -> str:
+        with open(self._log.name, "rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
 
     def output(self, last: int = 6000) -> str:
         """The last ``last`` characters the server printed so far."""

@@ -17,6 +17,7 @@ import typing
 
 import pytest
 import redis
+import redis._parsers.resp3
 import redis.asyncio
 import redis.asyncio.retry
 import redis.backoff
@@ -784,6 +785,8 @@ def wired(**options: typing.Any) -> typing.Iterator[tuple[redis.Connection, sock
     ours, theirs = socket.socketpair()
     ours.settimeout(5)
     connection = redis.Connection(**options)
+    if options.get("protocol") == 3:  # (redis-py 5 picks its RESP3 parser only as it connects)
+        connection.set_parser(redis._parsers.resp3._RESP3Parser)
     connection._sock = ours
     connection._parser.on_connect(connection)
     try:
