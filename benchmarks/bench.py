@@ -640,7 +640,8 @@ class RedisServer:
 
         for _ in range(200):
             try:
-                redis.Redis(port=self.port).ping()
+                with redis.Redis(port=self.port) as client:  # (closed: no socket left to the collector)
+                    client.ping()
                 break
             except redis.ConnectionError:
                 time.sleep(0.02)
@@ -832,6 +833,11 @@ def main(argv: list[str] | None = None) -> int:
     return check_command_counts(selected, middle)
 
 
+#: How long a worker may take before the run gives up on it: several times what one takes here (a
+#: round of every stack, about 8 s), and time to start.
+_WORKER_SECONDS, _WORKER_SECONDS_PER_ROUND = 300, 60
+
+
 def run_in_processes(args: argparse.Namespace, server: RedisServer) -> list[Run]:
     """The rounds shared by ``args.processes`` fresh processes, run one after another (each a
     ``--worker``, with this process's Redis and PostgreSQL): every process's samples and commands.
@@ -853,7 +859,13 @@ def run_in_processes(args: argparse.Namespace, server: RedisServer) -> list[Run]
         for number in range(args.processes):
             output = os.path.join(directory, f"{number}.json")
             print(f"process {number + 1} of {args.processes}: {rounds} rounds", file=sys.stderr, flush=True)
-            subprocess.run([*command, "--worker", output], env=environment, check=True)
+            # (a worker that hangs, on a server that stopped answering say, fails the run)
+            subprocess.run(
+                [*command, "--worker", output],
+                env=environment,
+                check=True,
+                timeout=_WORKER_SECONDS + _WORKER_SECONDS_PER_ROUND * rounds,
+            )
             with open(output) as results:
                 found = json.load(results)
             runs.append(
