@@ -47,6 +47,7 @@ if typing.TYPE_CHECKING:
 METADATA_KEY = "__metadata__"
 _MISSING = object()
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes})
+_NUMBERS = frozenset({int, float})
 
 logger = logging.getLogger("dualsessions")
 
@@ -765,66 +766,63 @@ class SessionState:
         now = _clock.now()  # what the rules judge by
         stamp = _stamp(now)  # what the metadata records
         config = self.config
-        lifetime, created, last_use = config.lifetime, stamp, stamp
         values: dict[str, typing.Any] = {}
-        owner = None
-        device: DeviceMetadata | None = None
-        stored: object = _MISSING
-        if data is not None and not isinstance(data, dict):
-            self.rejected = f"it holds a {type(data).__name__}, not a session"
-        elif isinstance(data, dict) and data:
-            stored = data.pop(METADATA_KEY, _MISSING)
-            if stored is not _MISSING and not _is_metadata(stored, now):
-                self.rejected = "its metadata is not what dualsessions writes"  # so nothing of it is used
-                data = None
-        if isinstance(data, dict) and data:
-            rolling, last_access = config.rolling, now
-            if stored is not _MISSING:  # its own rules (a starsessions record has none: the app's apply)
-                own: SessionMetadata = stored  # type: ignore[assignment]  # checked by _is_metadata
-                lifetime, created = own["lifetime"], own["created"]
-                last_access = own.get("last_access", now)
-                owner = own.get("user")
-                device = own.get("device")
-                rolling = own.get("rolling", rolling)
-            # A session that rolls, on a store that extends records as they are read, keeps the time of
-            # its last write only: what is counted from its last use is the store's expiry's to enforce.
-            known = not (config.store_touches and (rolling or config.idle_timeout is not None))
-            end = deadline(
-                lifetime,
-                rolling,
-                created,
-                last_access if known else None,
-                config.idle_timeout,
-                config.absolute_timeout,
+        metadata: SessionMetadata | None = None
+        if isinstance(data, dict):
+            stored = data.pop(METADATA_KEY, _MISSING) if data else _MISSING
+            # its own rules (a starsessions record has none: the app's apply)
+            own = (
+                (config.lifetime, stamp, now, None, None, config.rolling)
+                if stored is _MISSING
+                else _own_rules(stored, now, config.rolling)
             )
-            if end is not None and now >= end:
-                self._stale = (typing.cast(str, self._cookie_id), owner)
-                lifetime, created = config.lifetime, stamp
-            else:  # (what is left at its class default is not written: this runs on every request)
-                values = data
-                self._record_id = self._cookie_id
-                self._raw, self._stored_metadata = raw, stored
-                if not self._extend:  # a script's look: its writes keep the last use
-                    self._kept_last_access, self._expiry_from_store = last_access, not known
-                    last_use = last_access
-                if rolling is not config.rolling:
-                    self._rolling = rolling
-                if touched:  # by config.touch_ttl: the record's own rules may want another
-                    self._touched = True
-                    end = deadline(
-                        lifetime, rolling, created, now, config.idle_timeout, config.absolute_timeout
-                    )
-                    ttl = _seconds_until(end, now, 1)
-                    if ttl != config.touch_ttl or not rolls(
-                        rolling, lifetime, idle_timeout=config.idle_timeout
-                    ):
-                        self.expiry_fix = ttl
-        metadata: SessionMetadata = {"lifetime": lifetime, "created": created, "last_access": last_use}
-        if owner is not None and values:
-            metadata["user"] = self._owner = owner
-        if device is not None and values:  # kept as it is until a request records its own
-            metadata["device"] = typing.cast(DeviceMetadata, dict(device))
-            self._device_seen = device["seen"]
+            if own is None:
+                self.rejected = "its metadata is not what dualsessions writes"  # so nothing of it is used
+            elif data:
+                lifetime, created, last_access, owner, device, rolling = own
+                # A session that rolls, on a store that extends records as they are read, keeps the
+                # time of its last write only: what is counted from its last use is the store's
+                # expiry's to enforce.
+                known = not (config.store_touches and (rolling or config.idle_timeout is not None))
+                end = deadline(
+                    lifetime,
+                    rolling,
+                    created,
+                    last_access if known else None,
+                    config.idle_timeout,
+                    config.absolute_timeout,
+                )
+                if end is not None and now >= end:
+                    self._stale = (typing.cast(str, self._cookie_id), owner)
+                else:  # (what is left at its class default is not written: this runs on every request)
+                    values = data
+                    self._record_id = self._cookie_id
+                    self._raw, self._stored_metadata = raw, stored
+                    metadata = {"lifetime": lifetime, "created": created, "last_access": stamp}
+                    if not self._extend:  # a script's look: its writes keep the last use
+                        self._kept_last_access, self._expiry_from_store = last_access, not known
+                        metadata["last_access"] = last_access
+                    if rolling is not config.rolling:
+                        self._rolling = rolling
+                    if owner is not None:
+                        metadata["user"] = self._owner = owner
+                    if device is not None:  # kept as it is until a request records its own
+                        metadata["device"] = typing.cast(DeviceMetadata, dict(device))
+                        self._device_seen = device["seen"]
+                    if touched:  # by config.touch_ttl: the record's own rules may want another
+                        self._touched = True
+                        end = deadline(
+                            lifetime, rolling, created, now, config.idle_timeout, config.absolute_timeout
+                        )
+                        ttl = _seconds_until(end, now, 1)
+                        if ttl != config.touch_ttl or not rolls(
+                            rolling, lifetime, idle_timeout=config.idle_timeout
+                        ):
+                            self.expiry_fix = ttl
+        elif data is not None:
+            self.rejected = f"it holds a {type(data).__name__}, not a session"
+        if metadata is None:
+            metadata = {"lifetime": config.lifetime, "created": stamp, "last_access": stamp}
         self.metadata = metadata
         if into is None:
             into = Session(values)
@@ -1235,26 +1233,33 @@ def _differ(before: object, after: object) -> bool:
     return type(before) is not type(after) or before != after
 
 
-def _is_metadata(stored: object, now: float) -> bool:
-    """Whether a record's metadata has the types and ranges dualsessions writes: a lifetime of at most
-    a hundred years, times after 1970 and not in the future (beyond clock skew), a string user, a
-    device as :func:`device_record` writes it."""
+def _own_rules(
+    stored: object, now: float, rolling: bool
+) -> tuple[int, float, float, str | None, DeviceMetadata | None, bool] | None:
+    """A record's metadata as ``(lifetime, created, last_access, user, device, rolling)``, with the
+    fields it may leave out as dualsessions reads them (``last_access``: ``now``; ``rolling``: the
+    configured ``rolling``); None when it is not what dualsessions writes: a lifetime of at most a
+    hundred years, times after 1970 and not in the future (beyond clock skew), a string user, a device
+    as :func:`device_record` writes it."""
     if type(stored) is not dict:
-        return False
-    lifetime, created = stored.get("lifetime"), stored.get("created")
-    last_access, user = stored.get("last_access", created), stored.get("user", _MISSING)
+        return None
+    get: typing.Callable[..., typing.Any] = stored.get
+    lifetime, created, last_access = get("lifetime"), get("created"), get("last_access", now)
+    user, device, rolling = get("user"), get("device"), get("rolling", rolling)
     latest = now + _CLOCK_SKEW
-    return (  # (the range checks refuse NaN and infinities too)
+    if (  # (the range checks refuse NaN and infinities too)
         type(lifetime) is int
         and 0 <= lifetime <= MAX_LIFETIME
-        and (type(created) is float or type(created) is int)
+        and type(created) in _NUMBERS
         and 0 <= created <= latest
-        and (type(last_access) is float or type(last_access) is int)
+        and type(last_access) in _NUMBERS
         and 0 <= last_access <= latest
-        and (user is _MISSING or (type(user) is str and user != ""))
-        and type(stored.get("rolling", False)) is bool
-        and ("device" not in stored or _is_device(stored["device"], latest))
-    )
+        and type(rolling) is bool
+        and ((type(user) is str and user != "") if user is not None else "user" not in stored)
+        and (_is_device(device, latest) if device is not None else "device" not in stored)
+    ):
+        return lifetime, created, last_access, user, device, rolling
+    return None
 
 
 def _is_time(value: object) -> typing.TypeGuard[float]:

@@ -1265,6 +1265,10 @@ BAD_METADATA: dict[str, object] = {
     "last-access-str": {"lifetime": 60, "created": LONG_AGO, "last_access": "now"},
     "last-access-inf": {"lifetime": 60, "created": LONG_AGO, "last_access": math.inf},
     "user-list": {"lifetime": 60, "created": LONG_AGO, "user": ["ada"]},
+    "user-null": {"lifetime": 60, "created": LONG_AGO, "user": None},
+    "user-empty": {"lifetime": 60, "created": LONG_AGO, "user": ""},
+    "device-null": {"lifetime": 60, "created": LONG_AGO, "device": None},
+    "rolling-null": {"lifetime": 60, "created": LONG_AGO, "rolling": None},
     "rolling-str": {"lifetime": 60, "created": LONG_AGO, "rolling": "yes"},
     "lifetime-endless": {"lifetime": 10**400, "created": LONG_AGO},
 }

@@ -23,7 +23,7 @@ from dualsessions.core import (
     Client,
     SessionConfig,
     SessionState,
-    _is_metadata,
+    _own_rules,
     device_record,
     session_reference,
 )
@@ -337,9 +337,10 @@ GOOD = {"lifetime": 60, "created": 1000.0, "last_access": 1000.0}
     ],
 )
 def test_hostile_device_metadata_is_refused(device: object) -> None:
-    assert _is_metadata(GOOD, 2000.0)
-    assert _is_metadata({**GOOD, "device": {"seen": 1000, "user_agent": "ok", "address": "::1"}}, 2000.0)
-    assert not _is_metadata({**GOOD, "device": device}, 2000.0)
+    assert _own_rules(GOOD, 2000.0, False) is not None
+    accepted = {"seen": 1000, "user_agent": "ok", "address": "::1"}
+    assert _own_rules({**GOOD, "device": accepted}, 2000.0, False) is not None
+    assert _own_rules({**GOOD, "device": device}, 2000.0, False) is None
 
     state = SessionState(SessionConfig.from_options({"track_devices": True}), "some-session-id-xxxxxx")
     session = state.load({"user": "alice", METADATA_KEY: {**GOOD, "device": device}})
