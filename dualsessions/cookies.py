@@ -140,15 +140,16 @@ def with_session_headers(
     as_bytes: bool = False,
 ) -> list[tuple[typing.Any, typing.Any]]:
     """``headers`` (str pairs, or latin-1 bytes pairs as ASGI has them) plus the session's ``added``
-    ones, ``Vary`` merged into the application's own; the application's list is not changed."""
+    ones; the application's list is not changed. ``Vary`` is merged into the application's own: a
+    field that none of its ``Vary`` lines names (nor ``*``) is added to the first of them, as Flask's
+    front end reads all of its lines too."""
     result = list(headers)
     vary: typing.Any = b"vary" if as_bytes else "vary"
     for name, value in added:
         if name == "Vary":
-            for index, (key, existing) in enumerate(result):
+            for first, (key, _) in enumerate(result):
                 if key.lower() == vary:
-                    merged = add_vary(existing.decode("latin-1") if as_bytes else existing, value)
-                    result[index] = (key, merged.encode("latin-1") if as_bytes else merged)
+                    _merge_vary(result, first, value, as_bytes)
                     break
             else:
                 result.append((b"vary", value.encode("latin-1")) if as_bytes else (name, value))
@@ -157,6 +158,20 @@ def with_session_headers(
         else:
             result.append((name, value))
     return result
+
+
+def _merge_vary(headers: list[tuple[typing.Any, typing.Any]], first: int, field: str, as_bytes: bool) -> None:
+    """Add ``field`` to the ``Vary`` line at ``first`` unless it or a later ``Vary`` line names it."""
+    vary = headers[first][0].lower()
+    own = [
+        value.decode("latin-1") if as_bytes else value
+        for key, value in headers[first:]
+        if key.lower() == vary
+    ]
+    joined = ", ".join(own)
+    if add_vary(joined, field) != joined:  # named by none of them
+        merged = add_vary(own[0], field)
+        headers[first] = (headers[first][0], merged.encode("latin-1") if as_bytes else merged)
 
 
 def validate_cookie_name(name: str) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 
 from dualsessions.cookies import (
     MAX_COOKIE_SIZE,
     CookieRules,
     add_vary,
+    with_session_headers,
     find_cookie,
     is_valid_cookie_value,
 )
@@ -306,3 +309,39 @@ def test_add_vary(vary: str, expected: str) -> None:
 )
 def test_white_space_other_than_space_and_tab_is_not_stripped(header: str) -> None:
     assert find_cookie(header, "session") is None
+
+
+# -- with_session_headers (the ASGI and WSGI front ends) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("own", "expected"),
+    [
+        ([], [("Set-Cookie", "session=abc; Path=/"), ("Vary", "Cookie")]),  # (in the order added)
+        ([("Vary", "Accept")], [("Vary", "Accept, Cookie"), ("Set-Cookie", "session=abc; Path=/")]),
+        # named by a later line: nothing added (Flask's front end reads every line too)
+        ([("Vary", "Accept"), ("Vary", "Cookie")], [("Vary", "Accept"), ("Vary", "Cookie"), ("Set-Cookie", "session=abc; Path=/")]),
+        (
+            [("Vary", "Accept"), ("vary", "origin, COOKIE")],
+            [("Vary", "Accept"), ("vary", "origin, COOKIE"), ("Set-Cookie", "session=abc; Path=/")],
+        ),
+        ([("Vary", "Accept"), ("Vary", "*")], [("Vary", "Accept"), ("Vary", "*"), ("Set-Cookie", "session=abc; Path=/")]),
+        # named by none: added once, to the first line
+        ([("Vary", "Accept"), ("Vary", "Origin")], [("Vary", "Accept, Cookie"), ("Vary", "Origin"), ("Set-Cookie", "session=abc; Path=/")]),
+    ],
+)
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["wsgi", "asgi"])
+def test_vary_is_merged_with_every_vary_line_of_the_app(
+    own: list[tuple[str, str]], expected: list[tuple[str, str]], as_bytes: bool
+) -> None:
+    def flavour(pairs: list[tuple[str, str]]) -> list[tuple[typing.Any, typing.Any]]:
+        if not as_bytes:
+            return list(pairs)
+        return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+
+    headers = flavour([("Content-Type", "text/plain"), *own])
+    original = list(headers)
+    added = [("Set-Cookie", "session=abc; Path=/"), ("Vary", "Cookie")]
+    result = with_session_headers(headers, added, as_bytes)
+    assert headers == original  # the application's list is left as it was
+    assert result == flavour([("Content-Type", "text/plain"), *expected])
