@@ -35,21 +35,13 @@ def running_postgres() -> Iterator[str]:
     data = os.path.join(directory, "data")
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
-    port = free_port()
     try:
         subprocess.run(
             _as_owner([f"{binaries}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]),
             check=True,
             capture_output=True,
         )
-        options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run(
-            _as_owner(
-                [f"{binaries}/pg_ctl", "-D", data, "-o", options, "-w", "-l", f"{directory}/log", "start"]
-            ),
-            check=True,
-            capture_output=True,
-        )
+        port = _start(binaries, data, directory)
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
@@ -57,3 +49,26 @@ def running_postgres() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _start(binaries: str, data: str, directory: str) -> int:
+    """Start the cluster on a free port, and return it; on another if the port was taken meanwhile
+    (``pg_ctl -w`` waits for this cluster's own server, which exits when it can't bind)."""
+    log = os.path.join(directory, "log")
+    for attempt in range(5):
+        port = free_port()
+        options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        started = subprocess.run(
+            _as_owner([f"{binaries}/pg_ctl", "-D", data, "-o", options, "-w", "-l", log, "start"]),
+            capture_output=True,
+        )
+        if started.returncode == 0:
+            return port
+        with open(log, errors="replace") as out:
+            taken = "could not bind" in out.read()
+        if not taken or attempt == 4:
+            raise subprocess.CalledProcessError(
+                started.returncode, started.args, started.stdout, started.stderr
+            )
+        os.truncate(log, 0)  # (the next attempt's log is read alone)
+    raise AssertionError("unreachable")

@@ -11,9 +11,12 @@ import time
 from collections.abc import Iterator
 
 import redis
+import redis.backoff
+import redis.retry
 
 # Loopback only, nothing persisted.
 REDIS_OPTIONS = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+_ONCE = redis.retry.Retry(redis.backoff.NoBackoff(), 0)  # a readiness check is not retried
 
 
 def free_port(below: int = 65536) -> int:
@@ -34,6 +37,8 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed: run scripts/test, which installs it")
         self.binary = binary
+        #: The port was picked here: if something takes it before the first start, another is picked.
+        self._may_move = port is None
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.TemporaryDirectory(prefix="dualsessions-redis-")
@@ -41,21 +46,48 @@ class RedisServer:
         self._options = list(options)
 
     def start(self) -> None:
-        self._process = subprocess.Popen(
-            [self.binary, *REDIS_OPTIONS, "--port", str(self.port), "--dir", self._dir.name, *self._options],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with redis.Redis(port=self.port, socket_connect_timeout=0.2) as client:
-                    client.ping()
+        """Start the server and wait until it answers. Only this process's answer counts: a port taken
+        meanwhile by another process (a server of its own, say) makes ours exit, and the first start
+        of a port picked here then goes again on another."""
+        for attempt in range(5):
+            self._process = subprocess.Popen(
+                [
+                    self.binary,
+                    *REDIS_OPTIONS,
+                    "--port",
+                    str(self.port),
+                    "--dir",
+                    self._dir.name,
+                    *self._options,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if self._answers(self._process):
+                self._may_move = False  # a restart keeps the port
                 return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self._process.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.02)
+            if not self._may_move or attempt == 4:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            self.port = free_port()
+            self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def _answers(self, process: subprocess.Popen[bytes]) -> bool:
+        """Whether ``process`` comes to answer on the port (False once it has exited)."""
+        deadline = time.monotonic() + 10
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                with redis.Redis(
+                    port=self.port, socket_connect_timeout=0.2, socket_timeout=0.5, retry=_ONCE
+                ) as client:
+                    if int(client.info("server")["process_id"]) == process.pid:
+                        return True
+            except (redis.ConnectionError, redis.TimeoutError):  # (something else holds the port)
+                pass
+            time.sleep(0.02)
+        if process.poll() is None:  # never answered: not left running
+            process.kill()
+            process.wait(timeout=10)
+        return False
 
     def stop(self) -> None:
         if self._process is not None:

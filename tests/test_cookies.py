@@ -10,9 +10,9 @@ from dualsessions.cookies import (
     MAX_COOKIE_SIZE,
     CookieRules,
     add_vary,
-    with_session_headers,
     find_cookie,
     is_valid_cookie_value,
+    with_session_headers,
 )
 from dualsessions.exceptions import ImproperlyConfigured
 
@@ -314,20 +314,23 @@ def test_white_space_other_than_space_and_tab_is_not_stripped(header: str) -> No
 # -- with_session_headers (the ASGI and WSGI front ends) -------------------------------------------------
 
 
+SET = ("Set-Cookie", "session=abc; Path=/")
+
+
 @pytest.mark.parametrize(
     ("own", "expected"),
     [
-        ([], [("Set-Cookie", "session=abc; Path=/"), ("Vary", "Cookie")]),  # (in the order added)
-        ([("Vary", "Accept")], [("Vary", "Accept, Cookie"), ("Set-Cookie", "session=abc; Path=/")]),
+        ([], [SET, ("Vary", "Cookie")]),  # (in the order added)
+        ([("Vary", "Accept")], [("Vary", "Accept, Cookie"), SET]),
         # named by a later line: nothing added (Flask's front end reads every line too)
-        ([("Vary", "Accept"), ("Vary", "Cookie")], [("Vary", "Accept"), ("Vary", "Cookie"), ("Set-Cookie", "session=abc; Path=/")]),
+        ([("Vary", "Accept"), ("Vary", "Cookie")], [("Vary", "Accept"), ("Vary", "Cookie"), SET]),
         (
             [("Vary", "Accept"), ("vary", "origin, COOKIE")],
-            [("Vary", "Accept"), ("vary", "origin, COOKIE"), ("Set-Cookie", "session=abc; Path=/")],
+            [("Vary", "Accept"), ("vary", "origin, COOKIE"), SET],
         ),
-        ([("Vary", "Accept"), ("Vary", "*")], [("Vary", "Accept"), ("Vary", "*"), ("Set-Cookie", "session=abc; Path=/")]),
+        ([("Vary", "Accept"), ("Vary", "*")], [("Vary", "Accept"), ("Vary", "*"), SET]),
         # named by none: added once, to the first line
-        ([("Vary", "Accept"), ("Vary", "Origin")], [("Vary", "Accept, Cookie"), ("Vary", "Origin"), ("Set-Cookie", "session=abc; Path=/")]),
+        ([("Vary", "Accept"), ("Vary", "Origin")], [("Vary", "Accept, Cookie"), ("Vary", "Origin"), SET]),
     ],
 )
 @pytest.mark.parametrize("as_bytes", [False, True], ids=["wsgi", "asgi"])
@@ -341,7 +344,7 @@ def test_vary_is_merged_with_every_vary_line_of_the_app(
 
     headers = flavour([("Content-Type", "text/plain"), *own])
     original = list(headers)
-    added = [("Set-Cookie", "session=abc; Path=/"), ("Vary", "Cookie")]
+    added = [SET, ("Vary", "Cookie")]
     result = with_session_headers(headers, added, as_bytes)
     assert headers == original  # the application's list is left as it was
     assert result == flavour([("Content-Type", "text/plain"), *expected])

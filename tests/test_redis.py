@@ -950,3 +950,38 @@ def test_the_sync_flavour_reads_what_redis_answers_in_either_protocol(
         assert store.sync_client().connection_pool._created_connections == 1
     finally:
         store.close()
+
+
+# -- the suite's own Redis servers ------------------------------------------------------------------
+
+
+def test_a_test_server_whose_port_another_redis_holds_starts_on_another() -> None:
+    """Only the server's own answer counts: another Redis on its port would answer PING, and the tests
+    would run against it (or fail when it went away)."""
+    with running_redis() as other:
+        server = RedisServer()
+        server.port, server.url = other.port, other.url  # taken before the first start
+        try:
+            server.start()
+            assert server.port != other.port
+            assert server.url == f"redis://127.0.0.1:{server.port}/0"
+            with server.client() as client:
+                assert client.ping()
+            server.stop()
+            server.start()  # a restart keeps its port
+            assert server.url == f"redis://127.0.0.1:{server.port}/0"
+        finally:
+            server.close()
+
+
+def test_a_test_server_given_a_taken_port_says_so() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        server = RedisServer(holder.getsockname()[1])
+        try:
+            with pytest.raises(RuntimeError, match="did not start"):
+                server.start()
+            assert server._process is not None and server._process.poll() is not None  # not left running
+        finally:
+            server.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import typing
 
 import pytest
@@ -238,3 +239,26 @@ def test_a_forked_worker_makes_connections_of_its_own(postgres_url: str) -> None
     _, status = os.waitpid(child, 0)
     assert status == 0 and parent_reads == [DATA] * 50
     store.close()
+
+
+def test_the_test_postgres_starts_on_another_port_when_its_own_is_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The suite's PostgreSQL picks its port before starting: one taken meanwhile is not a failure."""
+    from . import postgres_server
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        held = holder.getsockname()[1]
+        picks = [held]
+        free_port = postgres_server.free_port
+        monkeypatch.setattr(postgres_server, "free_port", lambda: picks.pop() if picks else free_port())
+        with postgres_server.running_postgres() as url:
+            assert f":{held}/" not in url
+            engine = sa.create_engine(url)
+            try:
+                with engine.connect() as connection:
+                    assert connection.execute(sa.text("select 1")).scalar() == 1
+            finally:
+                engine.dispose()
