@@ -7,6 +7,7 @@ ones (``store.sync.read(...)``); time is moved with the ``clock`` fixture.
 from __future__ import annotations
 
 import asyncio
+import threading
 import typing
 
 import pytest
@@ -16,6 +17,7 @@ from dualsessions import CookieStore, InMemoryStore
 from dualsessions.cookies import find_cookie, is_valid_cookie_value
 from dualsessions.exceptions import CookieTooLarge, ImproperlyConfigured, SessionError
 from dualsessions.stores.base import DualSessionStore, SessionStore, SyncSessionStore, touches
+from dualsessions.stores.cookie import VERIFIED_KEPT
 from dualsessions.stores.memory import DEFAULT_GC_TTL
 
 from .conftest import Clock
@@ -371,6 +373,80 @@ def test_cookie_tampered_values_read_nothing(flavour: str, now: float) -> None:
         assert tampered != value
         assert store.read(tampered) == b"", tampered
         assert store.exists(tampered) is False, tampered
+
+
+class _CountingVerify:
+    """The store's signature check, counted (the real check runs)."""
+
+    def __init__(self, store: CookieStore) -> None:
+        self.calls = 0
+        self._verify = store.sync.signer.verify
+        store.sync.signer.verify = self  # type: ignore[method-assign]
+
+    def __call__(self, value: bytes, signature: bytes) -> bool:
+        self.calls += 1
+        return self._verify(value, signature)
+
+
+def test_cookie_value_seen_again_is_verified_once(flavour: str, clock: Clock, now: float) -> None:
+    """A browser sends the same value until its session changes: its HMAC is checked once, its expiry
+    on every read."""
+    store = CookieStore("key")
+    verify = _CountingVerify(store)
+    flavoured = Flavoured(store, flavour)
+    value = flavoured.write("", DATA, 60, 60)
+    assert [flavoured.read(value) for _ in range(3)] == [DATA] * 3
+    assert verify.calls == 1
+    clock.advance(61)
+    assert flavoured.read(value) == b"" and flavoured.exists(value) is False
+
+
+def test_cookie_values_that_fail_the_check_are_never_remembered(flavour: str, now: float) -> None:
+    store = CookieStore("key")
+    flavoured = Flavoured(store, flavour)
+    value = flavoured.write("", DATA, 60, 60)
+    variants = tampered_variants(value)
+    verify = _CountingVerify(store)
+    for _ in range(2):
+        assert [flavoured.read(tampered) for tampered in variants] == [b""] * len(variants)
+    assert verify.calls == 2 * len(variants)  # each checked every time
+    other = CookieStore("other key")  # signed with a key this store doesn't have
+    foreign = other.sync.write("", DATA, 60, 60)
+    assert [flavoured.read(foreign) for _ in range(2)] == [b"", b""]
+    assert verify.calls == 2 * len(variants) + 2
+
+
+def test_cookie_store_remembers_a_bounded_number_of_values(now: float) -> None:
+    store = CookieStore("key")
+    values = {
+        store.sync.write("", b"%d" % number, 60, 60): b"%d" % number for number in range(VERIFIED_KEPT * 2)
+    }
+    for value, data in values.items():
+        assert store.sync.read(value, 60) == data
+        assert len(store.sync._verified) <= VERIFIED_KEPT
+
+
+def test_cookie_store_read_by_many_threads_at_once(now: float) -> None:
+    """Threads reading more values than are remembered (so it starts over under them) each read what
+    their value holds."""
+    store = CookieStore("key")
+    values = [
+        (store.sync.write("", b"%d" % number, 60, 60), b"%d" % number) for number in range(VERIFIED_KEPT * 3)
+    ]
+    wrong: list[tuple[str, bytes]] = []
+
+    def reader(offset: int) -> None:
+        for index in range(len(values)):
+            value, data = values[(index * 7 + offset) % len(values)]
+            if store.sync.read(value, 60) != data:
+                wrong.append((value, data))
+
+    threads = [threading.Thread(target=reader, args=(offset,)) for offset in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
 
 
 @pytest.mark.parametrize("garbage", ["", "abc", "a.b", "a.b.c", "...", "é.é.é", "x" * 5000, "None"])
