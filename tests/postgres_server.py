@@ -64,8 +64,10 @@ def _start(binaries: str, data: str, directory: str) -> int:
         )
         if started.returncode == 0:
             return port
-        with open(log, errors="replace") as out:
-            taken = "could not bind" in out.read()
+        taken = False
+        if os.path.exists(log):  # (pg_ctl may fail before the server writes anything)
+            with open(log, errors="replace") as out:
+                taken = "could not bind" in out.read()
         if not taken or attempt == 4:
             raise subprocess.CalledProcessError(
                 started.returncode, started.args, started.stdout, started.stderr

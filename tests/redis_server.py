@@ -81,7 +81,7 @@ class RedisServer:
                 ) as client:
                     if int(client.info("server")["process_id"]) == process.pid:
                         return True
-            except (redis.ConnectionError, redis.TimeoutError):  # (something else holds the port)
+            except redis.RedisError:  # not answering yet, or something else holds the port
                 pass
             time.sleep(0.02)
         if process.poll() is None:  # never answered: not left running
@@ -119,8 +119,8 @@ class RedisServer:
 @contextlib.contextmanager
 def running_redis(*options: str) -> Iterator[RedisServer]:
     server = RedisServer(None, *options)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.close()

@@ -397,14 +397,19 @@ def test_cookie_value_seen_again_is_verified_once(flavour: str, clock: Clock, no
     value = flavoured.write("", DATA, 60, 60)
     assert [flavoured.read(value) for _ in range(3)] == [DATA] * 3
     assert verify.calls == 1
-    clock.advance(61)
+    expires = int(T0) + 60  # (signed into the value)
+    clock.now = expires - 0.001
+    assert flavoured.read(value) == DATA
+    clock.now = expires  # at its expiry, as on its first read
     assert flavoured.read(value) == b"" and flavoured.exists(value) is False
+    assert verify.calls == 1
 
 
 def test_cookie_values_that_fail_the_check_are_never_remembered(flavour: str, now: float) -> None:
     store = CookieStore("key")
     flavoured = Flavoured(store, flavour)
     value = flavoured.write("", DATA, 60, 60)
+    assert flavoured.read(value) == DATA  # the genuine value, remembered
     variants = tampered_variants(value)
     verify = _CountingVerify(store)
     for _ in range(2):
@@ -424,6 +429,9 @@ def test_cookie_store_remembers_a_bounded_number_of_values(now: float) -> None:
     for value, data in values.items():
         assert store.sync.read(value, 60) == data
         assert len(store.sync._verified) <= VERIFIED_KEPT
+    verify = _CountingVerify(store)
+    last = list(values)[-1]
+    assert store.sync.read(last, 60) == values[last] and verify.calls == 0  # the latest are kept
 
 
 def test_cookie_store_read_by_many_threads_at_once(now: float) -> None:

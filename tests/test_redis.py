@@ -985,3 +985,33 @@ def test_a_test_server_given_a_taken_port_says_so() -> None:
             assert server._process is not None and server._process.poll() is not None  # not left running
         finally:
             server.close()
+
+
+def test_a_test_server_whose_port_another_program_answers_on_says_so() -> None:
+    """Something that is not Redis answering on the port is not taken for the server."""
+    stop = threading.Event()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        holder.settimeout(0.1)
+
+        def answer() -> None:
+            while not stop.is_set():
+                try:
+                    connection, _ = holder.accept()
+                except OSError:
+                    continue
+                with connection:
+                    connection.recv(1024)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        answering = threading.Thread(target=answer)
+        answering.start()
+        server = RedisServer(holder.getsockname()[1])
+        try:
+            with pytest.raises(RuntimeError, match="did not start"):
+                server.start()
+        finally:
+            stop.set()
+            answering.join()
+            server.close()
