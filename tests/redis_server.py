@@ -40,10 +40,13 @@ class RedisServer:
         #: The port was picked here: if something takes it before the first start, another is picked.
         self._may_move = port is None
         self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.TemporaryDirectory(prefix="dualsessions-redis-")
         self._process: subprocess.Popen[bytes] | None = None
         self._options = list(options)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         """Start the server and wait until it answers. Only this process's answer counts: a port taken
@@ -69,7 +72,6 @@ class RedisServer:
             if not self._may_move or attempt == 4:
                 raise RuntimeError(f"redis-server did not start on port {self.port}")
             self.port = free_port()
-            self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def _answers(self, process: subprocess.Popen[bytes]) -> bool:
         """Whether ``process`` comes to answer on the port (False once it has exited)."""

@@ -960,7 +960,7 @@ def test_a_test_server_whose_port_another_redis_holds_starts_on_another() -> Non
     would run against it (or fail when it went away)."""
     with running_redis() as other:
         server = RedisServer()
-        server.port, server.url = other.port, other.url  # taken before the first start
+        server.port = other.port  # taken before the first start
         try:
             server.start()
             assert server.port != other.port

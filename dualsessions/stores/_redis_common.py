@@ -117,6 +117,7 @@ def pipeline(client: typing.Any, transaction: bool) -> typing.Any:
 #: client's way, which reads and raises what the server says as redis-py does.
 AGAIN = object()
 _CHUNK = 65536
+_CLOSED = "Connection closed by the Redis server."
 
 
 def read_bulk(connection: typing.Any) -> typing.Any:
@@ -176,7 +177,7 @@ def read_bulk(connection: typing.Any) -> typing.Any:
 def _received(sock: socket.socket) -> bytes:
     data = sock.recv(_CHUNK)
     if not data:
-        raise redis.ConnectionError("Connection closed by the Redis server.")
+        raise redis.ConnectionError(_CLOSED)
     return data
 
 
@@ -188,6 +189,6 @@ def _received_to(sock: socket.socket, data: bytes, size: int) -> bytes:
     while filled < size:
         count = sock.recv_into(view[filled:])
         if not count:
-            raise redis.ConnectionError("Connection closed by the Redis server.")
+            raise redis.ConnectionError(_CLOSED)
         filled += count
     return bytes(buffer)
